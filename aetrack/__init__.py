@@ -1,0 +1,26 @@
+"""aetrack: multi-object tracking with temporal associative embedding.
+
+A detector finds object centres and gives each a tag; tags are trained so that one object's
+tags agree across frames and different objects' tags differ; a linker joins detections into
+tracks by tag distance gated by motion.
+
+Streaming example::
+
+    import cv2
+    from aetrack import Tracker
+
+    tracker = Tracker.from_pretrained()          # embedded default weights
+    cap = cv2.VideoCapture("video.mp4")
+    while True:
+        ok, frame = cap.read()                   # H x W x 3 uint8, BGR
+        if not ok:
+            break
+        for t in tracker.update(frame):          # snapshots, not live objects
+            print(t.track_id, t.box, t.score)    # box = (x1, y1, x2, y2) in frame pixels
+"""
+
+from __future__ import annotations
+
+__version__ = "0.1.0"
+
+from aetrack.errors import AetrackError as AetrackError

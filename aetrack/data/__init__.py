@@ -1,0 +1,1 @@
+"""Data layer: MOTChallenge sequences, frame sources, synthetic sequences, training clips."""

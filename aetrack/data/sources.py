@@ -1,0 +1,213 @@
+"""One frame-source interface over videos, image folders, MOT sequences, cameras and iterators.
+
+Every source yields ``(frame_number, frame)`` with 1-based frame numbers and BGR ``uint8``
+frames of shape (H, W, 3); grey and BGRA inputs are converted. ``frames=FrameRange`` selects an
+inclusive 1-based range.
+
+    >>> for frame_no, img in open_source("video.mp4", frames=parse_frame_range("10:20")):
+    ...     ...
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from aetrack.data.mot import IMAGE_EXTENSIONS, VIDEO_EXTENSIONS, FrameRange, MotSequence, is_mot_sequence
+from aetrack.errors import AetrackError
+
+
+def to_bgr(frame: np.ndarray) -> np.ndarray:
+    """Return ``frame`` as (H, W, 3) BGR uint8: grey (H, W) / (H, W, 1) and BGRA are converted."""
+    a = np.asarray(frame)
+    if a.dtype != np.uint8:
+        if np.issubdtype(a.dtype, np.floating) and a.size and float(np.nanmax(a)) <= 1.0:
+            a = a * 255.0
+        a = np.clip(np.nan_to_num(a), 0, 255).astype(np.uint8)
+    if a.ndim == 2:
+        return cv2.cvtColor(a, cv2.COLOR_GRAY2BGR)
+    if a.ndim == 3 and a.shape[2] == 1:
+        return cv2.cvtColor(a[:, :, 0], cv2.COLOR_GRAY2BGR)
+    if a.ndim == 3 and a.shape[2] == 4:
+        return cv2.cvtColor(a, cv2.COLOR_BGRA2BGR)
+    if a.ndim == 3 and a.shape[2] == 3:
+        return np.ascontiguousarray(a)
+    raise AetrackError(f"frame of shape {a.shape} is not an image (expected HxW, HxWx1, HxWx3 or HxWx4)")
+
+
+@dataclass
+class FrameSource:
+    """Base class: ``name``, ``fps`` (frames/s, may be a default), ``length`` (frames, or None)."""
+
+    name: str
+    fps: float = 30.0
+    length: int | None = None
+    frames: FrameRange | None = None
+
+    def __iter__(self) -> Iterator[tuple[int, np.ndarray]]:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def selected_length(self) -> int | None:
+        """Number of frames the iteration will yield, when known."""
+        if self.length is None:
+            return None
+        first = (self.frames.first if self.frames and self.frames.first else 1)
+        last = min(self.length, self.frames.last) if self.frames and self.frames.last else self.length
+        return max(0, last - first + 1)
+
+
+@dataclass
+class VideoSource(FrameSource):
+    """A video file decoded with OpenCV; frame ``f`` is the decoder's frame index ``f - 1``."""
+
+    path: Path = field(default_factory=Path)
+
+    @staticmethod
+    def open(path: str | Path, *, frames: FrameRange | None = None, fps: float | None = None) -> "VideoSource":
+        p = Path(path)
+        if not p.is_file():
+            raise AetrackError(f"{p}: video file not found")
+        cap = cv2.VideoCapture(str(p))
+        ok = cap.isOpened() and cap.read()[0]
+        n = int(cap.get(cv2.CAP_PROP_FRAME_COUNT)) if ok else 0
+        rate = cap.get(cv2.CAP_PROP_FPS) if ok else 0.0
+        cap.release()
+        if not ok:
+            raise AetrackError(f"{p}: cannot decode video (unreadable or corrupt file)")
+        return VideoSource(name=p.stem, fps=fps or (rate if rate > 0 else 30.0),
+                           length=n if n > 0 else None, frames=frames, path=p)
+
+    def __iter__(self) -> Iterator[tuple[int, np.ndarray]]:
+        cap = cv2.VideoCapture(str(self.path))
+        try:
+            first = self.frames.first if self.frames and self.frames.first else 1
+            idx = 1
+            while idx < first:  # grab() skips without converting; exact, unlike seeking
+                if not cap.grab():
+                    return
+                idx += 1
+            while self.frames is None or self.frames.last is None or idx <= self.frames.last:
+                ok, img = cap.read()
+                if not ok:
+                    return
+                yield idx, to_bgr(img)
+                idx += 1
+        finally:
+            cap.release()
+
+
+@dataclass
+class ImageFolderSource(FrameSource):
+    """Images in a folder, sorted by name; the k-th image (1-based) is frame k."""
+
+    files: list[Path] = field(default_factory=list)
+
+    @staticmethod
+    def open(folder: str | Path, *, frames: FrameRange | None = None, fps: float = 30.0,
+             name: str | None = None) -> "ImageFolderSource":
+        d = Path(folder)
+        if not d.is_dir():
+            raise AetrackError(f"{d}: image folder not found")
+        files = sorted(f for f in d.iterdir() if f.suffix.lower() in IMAGE_EXTENSIONS)
+        if not files:
+            raise AetrackError(f"{d}: no images ({', '.join(IMAGE_EXTENSIONS)}) in folder")
+        return ImageFolderSource(name=name or d.name, fps=fps, length=len(files), frames=frames, files=files)
+
+    def __iter__(self) -> Iterator[tuple[int, np.ndarray]]:
+        for k, f in enumerate(self.files, start=1):
+            if self.frames is not None and not self.frames.contains(k):
+                if self.frames.last is not None and k > self.frames.last:
+                    return
+                continue
+            img = cv2.imread(str(f), cv2.IMREAD_UNCHANGED)
+            if img is None:
+                raise AetrackError(f"{f}: cannot decode image")
+            yield k, to_bgr(img)
+
+
+@dataclass
+class CameraSource(FrameSource):
+    """A live camera by OpenCV index; endless until the camera stops."""
+
+    index: int = 0
+
+    @staticmethod
+    def open(index: int, *, frames: FrameRange | None = None) -> "CameraSource":
+        cap = cv2.VideoCapture(index)
+        ok = cap.isOpened()
+        rate = cap.get(cv2.CAP_PROP_FPS) if ok else 0.0
+        cap.release()
+        if not ok:
+            raise AetrackError(f"camera {index}: cannot open")
+        return CameraSource(name=f"camera{index}", fps=rate if rate > 0 else 30.0, frames=frames, index=index)
+
+    def __iter__(self) -> Iterator[tuple[int, np.ndarray]]:
+        cap = cv2.VideoCapture(self.index)
+        try:
+            idx = 1
+            while self.frames is None or self.frames.last is None or idx <= self.frames.last:
+                ok, img = cap.read()
+                if not ok:
+                    if idx == 1:
+                        raise AetrackError(f"camera {self.index}: no frames")
+                    return
+                if self.frames is None or self.frames.contains(idx):
+                    yield idx, to_bgr(img)
+                idx += 1
+        finally:
+            cap.release()
+
+
+@dataclass
+class IterableSource(FrameSource):
+    """Any iterable of arrays (a generator, a list, a network stream decoder)."""
+
+    items: Iterable[np.ndarray] = ()
+
+    def __iter__(self) -> Iterator[tuple[int, np.ndarray]]:
+        for k, img in enumerate(self.items, start=1):
+            if self.frames is not None and not self.frames.contains(k):
+                if self.frames.last is not None and k > self.frames.last:
+                    return
+                continue
+            yield k, to_bgr(img)
+
+
+def open_sequence_source(seq: MotSequence, *, frames: FrameRange | None = None) -> FrameSource:
+    """Frames of a MOT sequence: ``img1/`` when present, else the one video file in the folder."""
+    img_dir = seq.image_dir()
+    if img_dir is not None:
+        src: FrameSource = ImageFolderSource.open(img_dir, frames=frames, fps=seq.info.frame_rate, name=seq.name)
+    else:
+        video = seq.video_file()
+        if video is None:
+            raise AetrackError(f"{seq.root}: no {seq.info.im_dir}/ images and no video file "
+                               f"({', '.join(VIDEO_EXTENSIONS)})")
+        src = VideoSource.open(video, frames=frames, fps=seq.info.frame_rate)
+    src.name = seq.name
+    if src.length is None or seq.info.length < src.length:
+        src.length = seq.info.length
+    return src
+
+
+def open_source(source: str | int | Path | Iterable[np.ndarray], *,
+                frames: FrameRange | None = None) -> FrameSource:
+    """Open a video file, image folder, MOT sequence folder, camera index or iterable of arrays."""
+    if isinstance(source, int) or (isinstance(source, str) and source.strip().isdigit()):
+        return CameraSource.open(int(source), frames=frames)
+    if isinstance(source, (str, Path)):
+        p = Path(source)
+        if p.is_dir():
+            if is_mot_sequence(p):
+                return open_sequence_source(MotSequence.open(p), frames=frames)
+            return ImageFolderSource.open(p, frames=frames)
+        if p.is_file():
+            return VideoSource.open(p, frames=frames)
+        raise AetrackError(f"{p}: no such video file, image folder or sequence folder")
+    if isinstance(source, np.ndarray):
+        raise AetrackError("open_source: pass an iterable of frames, not a single array")
+    return IterableSource(name="stream", frames=frames, items=source)

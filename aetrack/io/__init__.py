@@ -1,0 +1,1 @@
+"""Output: atomic result writers (MOT text, JSON lines) and annotated video."""

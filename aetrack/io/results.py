@@ -1,0 +1,112 @@
+"""Tracking results as MOTChallenge text and JSON lines, written atomically.
+
+MOT text rows: ``frame,id,bb_left,bb_top,bb_width,bb_height,conf,-1,-1,-1`` (frames and ids
+1-based, boxes in pixels). JSON lines: one object per track per frame with ``frame``, ``id``,
+``box`` (x1, y1, x2, y2 pixels), ``score`` and optional ``tag``.
+
+:class:`ResultWriter` streams rows to temp files while tracking and renames them into place on
+:meth:`ResultWriter.close`, so an interrupted run never leaves a half-written result.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import tempfile
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO
+
+from aetrack.io.atomic import atomic_write
+
+
+@dataclass(frozen=True)
+class ResultRow:
+    """One track in one frame. ``box`` is (x1, y1, x2, y2) in frame pixels."""
+
+    frame: int
+    track_id: int
+    box: tuple[float, float, float, float]
+    score: float = 1.0
+    tag: tuple[float, ...] | None = None
+
+    def mot_line(self) -> str:
+        x1, y1, x2, y2 = self.box
+        return (f"{self.frame},{self.track_id},{x1:.2f},{y1:.2f},{x2 - x1:.2f},{y2 - y1:.2f},"
+                f"{self.score:.4f},-1,-1,-1\n")
+
+    def json_line(self) -> str:
+        rec: dict[str, object] = {"frame": self.frame, "id": self.track_id,
+                                  "box": [round(float(v), 2) for v in self.box], "score": round(float(self.score), 4)}
+        if self.tag is not None:
+            rec["tag"] = [round(float(v), 4) for v in self.tag]
+        return json.dumps(rec) + "\n"
+
+
+def write_mot(path: str | Path, rows: Iterable[ResultRow]) -> None:
+    """Write MOT text atomically, rows sorted by (frame, id)."""
+    with atomic_write(path) as f:
+        f.writelines(r.mot_line() for r in sorted(rows, key=lambda r: (r.frame, r.track_id)))
+
+
+def write_jsonl(path: str | Path, rows: Iterable[ResultRow]) -> None:
+    """Write JSON lines atomically, rows sorted by (frame, id)."""
+    with atomic_write(path) as f:
+        f.writelines(r.json_line() for r in sorted(rows, key=lambda r: (r.frame, r.track_id)))
+
+
+class ResultWriter:
+    """Streams rows to ``<out>/<name>.txt`` and ``<out>/<name>.jsonl`` through temp files.
+
+    Use as a context manager: on success both files appear atomically; on an exception the
+    temp files are removed and any earlier results are left untouched.
+    """
+
+    def __init__(self, *, out_dir: str | Path, name: str, jsonl: bool = True) -> None:
+        self.out_dir = Path(out_dir)
+        self.out_dir.mkdir(parents=True, exist_ok=True)
+        self.targets: list[Path] = [self.out_dir / f"{name}.txt"]
+        if jsonl:
+            self.targets.append(self.out_dir / f"{name}.jsonl")
+        self._tmp: list[tuple[str, IO[str]]] = []
+        for t in self.targets:
+            fd, tmp = tempfile.mkstemp(prefix=f".{t.name}.", suffix=".tmp", dir=self.out_dir)
+            self._tmp.append((tmp, os.fdopen(fd, "w")))
+        self.rows_written = 0
+
+    def write(self, rows: Sequence[ResultRow]) -> None:
+        """Append one frame's rows (already in id order)."""
+        mot = self._tmp[0][1]
+        for r in rows:
+            mot.write(r.mot_line())
+        if len(self._tmp) > 1:
+            js = self._tmp[1][1]
+            for r in rows:
+                js.write(r.json_line())
+        self.rows_written += len(rows)
+
+    def close(self) -> None:
+        for (tmp, f), target in zip(self._tmp, self.targets):
+            f.flush()
+            os.fsync(f.fileno())
+            f.close()
+            os.replace(tmp, target)
+        self._tmp = []
+
+    def abort(self) -> None:
+        for tmp, f in self._tmp:
+            f.close()
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(tmp)
+        self._tmp = []
+
+    def __enter__(self) -> "ResultWriter":
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if exc_type is None:
+            self.close()
+        else:
+            self.abort()

@@ -1,0 +1,1 @@
+"""The ``aetrack`` command line (typer). Thin: each command parses options and calls aetrack."""

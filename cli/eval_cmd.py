@@ -1,0 +1,5 @@
+"""Placeholder: replaced by the eval command implementation."""
+
+
+def evaluate() -> None:
+    raise NotImplementedError

@@ -1,0 +1,5 @@
+"""Placeholder: replaced by the synth command implementation."""
+
+
+def synth() -> None:
+    raise NotImplementedError
