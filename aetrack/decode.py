@@ -1,0 +1,140 @@
+"""Decoding detector maps into detections: peaks, boxes and tags in original frame pixels.
+
+Steps for each image of a batch (CenterNet's decoding plus tags): sigmoid of the heatmap
+logits; max-pool non-maximum suppression (a cell survives only if it is the maximum of its
+``nms_kernel`` x ``nms_kernel`` neighbourhood in its class channel); the ``top_k`` highest
+cells over all classes; drop those below ``score_threshold``; read size, offset and tags at the
+kept cells; centre ``((x + dx) * 4, (y + dy) * 4)`` and size ``exp(size)`` give an xyxy box in
+network-input pixels, which the image's :class:`~aetrack.data.letterbox.Letterbox` maps back to
+original frame pixels.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from aetrack.data.letterbox import Letterbox
+from aetrack.model.targets import STRIDE, decode_size, gather_at_cells
+
+
+@dataclass(frozen=True)
+class DecodeConfig:
+    """How peaks become detections (part of the tracker config)."""
+
+    # Keep peaks with sigmoid score >= this. Low on purpose: the linker splits detections into
+    # high and low scores itself (ByteTrack), so weak detections must survive decoding.
+    score_threshold: float = 0.3
+    # At most this many peaks per image (over all classes), before the score threshold.
+    top_k: int = 100
+    # Side of the max-pool window for peak NMS, in cells (odd; 3 = the 8-neighbourhood).
+    nms_kernel: int = 3
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.score_threshold <= 1.0:
+            raise ValueError(f"score_threshold must be in [0, 1], got {self.score_threshold}")
+        if isinstance(self.top_k, bool) or not isinstance(self.top_k, int) or self.top_k < 1:
+            raise ValueError(f"top_k must be a positive integer, got {self.top_k!r}")
+        if (
+            isinstance(self.nms_kernel, bool)
+            or not isinstance(self.nms_kernel, int)
+            or self.nms_kernel < 1
+            or self.nms_kernel % 2 == 0
+        ):
+            raise ValueError(f"nms_kernel must be a positive odd integer, got {self.nms_kernel!r}")
+
+
+@dataclass(frozen=True)
+class Detections:
+    """Detections of one image, in ORIGINAL frame pixels (after undoing the letterbox).
+
+    Sorted by descending score. With no detections the arrays have shapes (0, 4), (0,), (0,)
+    and (0, D).
+    """
+
+    boxes: np.ndarray  # (n, 4) float32 x1, y1, x2, y2, pixels
+    scores: np.ndarray  # (n,) float32 sigmoid heatmap score in [0, 1]
+    classes: np.ndarray  # (n,) int64 0-based class
+    tags: np.ndarray  # (n, D) float32 associative-embedding tags
+
+    def __len__(self) -> int:
+        return len(self.scores)
+
+
+def decode(
+    outputs: dict[str, Tensor], *, cfg: DecodeConfig, letterboxes: list[Letterbox] | None = None
+) -> list[Detections]:
+    """Detections for each image of a batch.
+
+    Args:
+        outputs: the LAST stack's dict of a :class:`aetrack.model.Detector` forward: heatmap
+            (B, C, h, w), size (B, 2, h, w), offset (B, 2, h, w), tags (B, D, h, w).
+        cfg: peak selection parameters.
+        letterboxes: one per image to return original frame pixels; None keeps input pixels.
+    """
+    heatmap = outputs["heatmap"]
+    if heatmap.ndim != 4:
+        raise ValueError(f"outputs['heatmap'] must be (B, C, h, w), got {tuple(heatmap.shape)}")
+    batch, num_classes, h, w = heatmap.shape
+    if letterboxes is not None and len(letterboxes) != batch:
+        raise ValueError(f"letterboxes must have one entry per image ({batch}), got {len(letterboxes)}")
+    with torch.no_grad():
+        scores = torch.sigmoid(heatmap.float())  # (B, C, h, w)
+        k = cfg.nms_kernel
+        peaks = F.max_pool2d(scores, kernel_size=k, stride=1, padding=k // 2)
+        scores = scores * (peaks == scores)  # non-maxima -> 0
+        top_scores, top_idx = scores.flatten(1).topk(min(cfg.top_k, num_classes * h * w), dim=1)  # (B, K)
+        classes = top_idx // (h * w)  # (B, K)
+        cells = top_idx % (h * w)  # (B, K) flat y*w + x
+        offset = gather_at_cells(outputs["offset"].float(), cells)  # (B, K, 2) cells
+        size = decode_size(gather_at_cells(outputs["size"].float(), cells))  # (B, K, 2) input px
+        tags = gather_at_cells(outputs["tags"].float(), cells)  # (B, K, D)
+        cx = ((cells % w).to(offset.dtype) + offset[..., 0]) * STRIDE  # (B, K) input px
+        cy = ((cells // w).to(offset.dtype) + offset[..., 1]) * STRIDE
+        half_w, half_h = size[..., 0] / 2, size[..., 1] / 2
+        boxes = torch.stack([cx - half_w, cy - half_h, cx + half_w, cy + half_h], dim=-1)  # (B, K, 4)
+        keep = top_scores >= cfg.score_threshold  # (B, K); topk is sorted, so kept rows stay sorted
+
+    result = []
+    for i in range(batch):
+        sel = keep[i]
+        box_np = boxes[i][sel].cpu().numpy().astype(np.float64)
+        if letterboxes is not None:
+            box_np = letterboxes[i].boxes_to_original(box_np)
+        result.append(
+            Detections(
+                boxes=box_np.astype(np.float32).reshape(-1, 4),
+                scores=top_scores[i][sel].cpu().numpy().astype(np.float32),
+                classes=classes[i][sel].cpu().numpy().astype(np.int64),
+                tags=tags[i][sel].cpu().numpy().astype(np.float32).reshape(-1, tags.shape[-1]),
+            )
+        )
+    return result
+
+
+def tags_at_boxes(outputs: dict[str, Tensor], boxes: np.ndarray, *, letterbox: Letterbox) -> np.ndarray:
+    """(n, D) float32 tags read at the centre cells of given boxes, for one image.
+
+    ``boxes`` are (n, 4) xyxy in ORIGINAL frame pixels (e.g. public detections); ``outputs``
+    holds maps with batch size 1. A centre outside the input is read at the nearest border cell.
+    """
+    tag_map = outputs["tags"]
+    if tag_map.ndim != 4 or tag_map.shape[0] != 1:
+        raise ValueError(f"outputs['tags'] must be (1, D, h, w) for one image, got {tuple(tag_map.shape)}")
+    _, dim, h, w = tag_map.shape
+    b = np.asarray(boxes, dtype=np.float64)
+    if b.size == 0:
+        return np.zeros((0, dim), dtype=np.float32)
+    if b.ndim != 2 or b.shape[1] != 4:
+        raise ValueError(f"boxes must have shape (n, 4), got {b.shape}")
+    b_in = letterbox.boxes_to_input(b)  # (n, 4) input pixels
+    cx = np.floor((b_in[:, 0] + b_in[:, 2]) / 2 / STRIDE).clip(0, w - 1).astype(np.int64)  # cells
+    cy = np.floor((b_in[:, 1] + b_in[:, 3]) / 2 / STRIDE).clip(0, h - 1).astype(np.int64)
+    cells = torch.as_tensor(cy * w + cx, device=tag_map.device)[None]  # (1, n)
+    with torch.no_grad():
+        picked = gather_at_cells(tag_map.float(), cells)[0]  # (n, D)
+    return picked.cpu().numpy().astype(np.float32)

@@ -1,0 +1,236 @@
+"""Training losses: focal heatmap loss, L1 size/offset, and the temporal associative embedding.
+
+The associative-embedding (AE) loss follows DESIGN.md. For one clip, let ``h[t, n]`` be the
+D-dim tag at identity n's centre cell in frame t, ``S_n`` the frames where n is present and N
+the number of identities in the clip:
+
+    hbar[n] = 1/|S_n| sum_{t in S_n} h[t, n]
+    pull    = 1/N sum_n 1/|S_n| sum_{t in S_n} ||h[t, n] - hbar[n]||^2
+    push    = 1/(N(N-1)) sum_{n != m} exp(-||hbar[n] - hbar[m]||^2 / (2 sigma^2))        ("exp")
+            = 1/(N(N-1)) sum_{n != m} max(0, margin - ||hbar[n] - hbar[m]||)              ("margin")
+
+Pull is averaged over the clips with at least one identity, push over the clips with at least
+two. With ``LossConfig.temporal = False`` every (clip, frame) is its own group set (the
+spatial-only loss of the AE paper with one appearance per object): each identity then appears
+once per group, so pull is exactly 0 and push only separates objects within one frame; this is
+the ablation that shows what the temporal grouping adds.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from aetrack.model.targets import gather_at_cells
+
+PUSH_KINDS = ("exp", "margin")
+
+# Smallest squared tag distance passed to sqrt in the margin push: keeps the gradient finite
+# when two identities have identical mean tags (sqrt'(0) is infinite).
+_MIN_SQ_DIST = 1e-12
+
+
+@dataclass(frozen=True)
+class LossConfig:
+    """Weights and shape parameters of the training loss (stored with the training config)."""
+
+    # Weight of the penalty-reduced focal loss on the centre heatmap.
+    heatmap_weight: float = 1.0
+    # Weight of the L1 loss on ln(w), ln(h) at centres (a relative size error; CenterNet's 0.1).
+    size_weight: float = 0.1
+    # Weight of the L1 loss on the sub-cell centre offset at centres (cells).
+    offset_weight: float = 1.0
+    # Weight of the AE pull term (one object's tags agree across the clip).
+    pull_weight: float = 1.0
+    # Weight of the AE push term (different objects' mean tags differ).
+    push_weight: float = 1.0
+    # Push form: "exp" (DESIGN.md, bounded, smooth) or "margin" (CornerNet's hinge).
+    push: str = "exp"
+    # Bandwidth of the exp push, in tag units: pairs much farther than sigma stop pushing.
+    sigma: float = 1.0
+    # Margin of the hinge push, in tag units (CornerNet uses 1).
+    margin: float = 1.0
+    # True: one group set per clip (temporal AE); False: one per frame (spatial-only ablation).
+    temporal: bool = True
+    # Focal loss exponent on (1 - p) for positives and p for negatives (CornerNet/CenterNet: 2).
+    focal_alpha: float = 2.0
+    # Focal loss exponent of the penalty reduction (1 - y)^beta near centres (CenterNet: 4).
+    focal_beta: float = 4.0
+
+    def __post_init__(self) -> None:
+        for name in (
+            "heatmap_weight",
+            "size_weight",
+            "offset_weight",
+            "pull_weight",
+            "push_weight",
+            "focal_alpha",
+            "focal_beta",
+        ):
+            value = getattr(self, name)
+            if not value >= 0:
+                raise ValueError(f"{name} must be >= 0, got {value}")
+        if self.push not in PUSH_KINDS:
+            raise ValueError(f"push must be one of {', '.join(PUSH_KINDS)}, got {self.push!r}")
+        if not self.sigma > 0:
+            raise ValueError(f"sigma must be > 0, got {self.sigma}")
+        if not self.margin > 0:
+            raise ValueError(f"margin must be > 0, got {self.margin}")
+
+
+def focal_loss(
+    logits: Tensor, target: Tensor, *, num_objects: Tensor | float, alpha: float = 2.0, beta: float = 4.0
+) -> Tensor:
+    """Penalty-reduced pixel-wise focal loss (CornerNet/CenterNet), summed and divided by objects.
+
+    logits, target: (N, C, h, w); target is 1 exactly at centres and a Gaussian bump around.
+    With p = sigmoid(logits): positives add -(1 - p)^alpha log p, every other cell adds
+    -(1 - y)^beta p^alpha log(1 - p). The sum is divided by ``num_objects`` (at least 1).
+    """
+    x = logits.float()
+    y = target.float()
+    pos = y.eq(1.0)
+    p = torch.sigmoid(x)
+    pos_term = (1 - p).pow(alpha) * F.logsigmoid(x)
+    neg_term = (1 - y).pow(beta) * p.pow(alpha) * F.logsigmoid(-x)
+    total = torch.where(pos, pos_term, neg_term).sum()
+    denom = torch.as_tensor(num_objects, dtype=total.dtype, device=total.device).clamp(min=1.0)
+    return -total / denom
+
+
+def masked_l1(pred: Tensor, target: Tensor, mask: Tensor) -> Tensor:
+    """Mean absolute error over the masked entries: pred, target (N, K, 2), mask (N, K) bool.
+
+    Divided by the number of masked scalars (2 per object), so it is the mean per coordinate.
+    """
+    m = mask[..., None].to(pred.dtype)  # (N, K, 1)
+    total = ((pred.float() - target.float()).abs() * m).sum()
+    return total / (m.sum() * pred.shape[-1]).clamp(min=1.0)
+
+
+def ae_loss(
+    tags: Tensor, ident: Tensor, mask: Tensor, *, push: str = "exp", sigma: float = 1.0, margin: float = 1.0
+) -> tuple[Tensor, Tensor]:
+    """(pull, push) of the associative-embedding loss, per group set then averaged (see module).
+
+    Args:
+        tags: (B, L, D) tags gathered at object centres; for the temporal loss L = T*K (all
+            frames of one clip in one group set), for the spatial loss L = K (one frame).
+        ident: (B, L) int64 identity within the group set; entries < 0 are ignored.
+        mask: (B, L) bool, False entries are ignored.
+
+    Vectorised over identities with a one-hot over the distinct identity values of the batch
+    (at most L of them): no Python loop. Returns two scalars; both are 0 (with a graph to
+    ``tags``) when no group set has enough identities.
+    """
+    if push not in PUSH_KINDS:
+        raise ValueError(f"push must be one of {', '.join(PUSH_KINDS)}, got {push!r}")
+    if not sigma > 0:
+        raise ValueError(f"sigma must be > 0, got {sigma}")
+    if not margin > 0:
+        raise ValueError(f"margin must be > 0, got {margin}")
+    if tags.ndim != 3 or ident.shape != tags.shape[:2] or mask.shape != tags.shape[:2]:
+        raise ValueError(
+            f"expected tags (B, L, D), ident (B, L), mask (B, L); got {tuple(tags.shape)}, "
+            f"{tuple(ident.shape)}, {tuple(mask.shape)}"
+        )
+    x = tags.float()
+    valid = mask.bool() & (ident >= 0)  # (B, L)
+    zero = x.sum() * 0.0
+    if not bool(valid.any()):
+        return zero, zero
+    # Compact identity values to slots 0..M-1 shared by the batch (a slot is one identity per clip).
+    _, compact = torch.unique(ident[valid], return_inverse=True)
+    num_slots = int(compact.max()) + 1
+    slot = torch.zeros_like(ident)
+    slot[valid] = compact
+    onehot = F.one_hot(slot, num_slots).to(x.dtype) * valid[..., None].to(x.dtype)  # (B, L, M)
+
+    counts = onehot.sum(dim=1)  # (B, M) |S_n|, 0 for identities absent from the clip
+    present = counts > 0  # (B, M)
+    n_ids = present.sum(dim=1)  # (B,) N per clip
+    inv_counts = 1.0 / counts.clamp(min=1.0)  # (B, M)
+    hbar = torch.einsum("blm,bld->bmd", onehot, x) * inv_counts[..., None]  # (B, M, D) mean tags
+
+    # Pull: each appearance's squared distance to its identity's mean, weighted 1/|S_n|.
+    own_mean = torch.einsum("blm,bmd->bld", onehot, hbar)  # (B, L, D), 0 where invalid
+    own_weight = torch.einsum("blm,bm->bl", onehot, inv_counts)  # (B, L), 0 where invalid
+    sq = (x - own_mean).pow(2).sum(dim=-1)  # (B, L)
+    pull_per_clip = (sq * own_weight).sum(dim=1) / n_ids.clamp(min=1)  # (B,)
+    has_one = n_ids >= 1
+    pull = (pull_per_clip * has_one).sum() / has_one.sum().clamp(min=1)
+
+    # Push: all ordered pairs n != m of identities present in the clip.
+    d2 = (hbar[:, :, None, :] - hbar[:, None, :, :]).pow(2).sum(dim=-1)  # (B, M, M)
+    eye = torch.eye(num_slots, dtype=torch.bool, device=x.device)
+    pairs = present[:, :, None] & present[:, None, :] & ~eye  # (B, M, M)
+    if push == "exp":
+        value = torch.exp(-d2 / (2.0 * sigma * sigma))
+    else:
+        value = F.relu(margin - d2.clamp(min=_MIN_SQ_DIST).sqrt())
+    num_pairs = (n_ids * (n_ids - 1)).clamp(min=1)  # (B,) N(N-1)
+    push_per_clip = (value * pairs).sum(dim=(1, 2)) / num_pairs  # (B,)
+    has_two = n_ids >= 2
+    push_value = (push_per_clip * has_two).sum() / has_two.sum().clamp(min=1)
+    return pull, push_value
+
+
+def compute_losses(
+    outputs: list[dict[str, Tensor]], targets: dict[str, Tensor], *, cfg: LossConfig
+) -> dict[str, Tensor]:
+    """All loss terms, summed over stacks (intermediate supervision), and their weighted total.
+
+    Args:
+        outputs: one dict per stack from :class:`aetrack.model.Detector` for B*T images in
+            clip-major order (image b*T + t is frame t of clip b).
+        targets: collated :func:`aetrack.model.build_targets` tensors with leading (B, T):
+            heatmap (B, T, C, h, w), ind/mask/ident (B, T, K), size/offset (B, T, K, 2).
+
+    Returns scalars "total", "heatmap", "size", "offset", "pull", "push" (each term unweighted
+    and summed over stacks; "total" is the weighted sum).
+    """
+    if not outputs:
+        raise ValueError("outputs must hold at least one stack")
+    ind = targets["ind"]
+    if ind.ndim != 3:
+        raise ValueError(f"targets['ind'] must be (B, T, K), got {tuple(ind.shape)}")
+    b, t, k = ind.shape
+    heat_t = targets["heatmap"].flatten(0, 1)  # (B*T, C, h, w)
+    ind_f = ind.reshape(b * t, k)
+    mask_f = targets["mask"].reshape(b * t, k).bool()
+    ident_f = targets["ident"].reshape(b * t, k)
+    size_t = targets["size"].reshape(b * t, k, 2)
+    offset_t = targets["offset"].reshape(b * t, k, 2)
+    num_objects = mask_f.sum()
+
+    terms = {name: torch.zeros((), device=heat_t.device) for name in ("heatmap", "size", "offset", "pull", "push")}
+    for i, out in enumerate(outputs):
+        if out["heatmap"].shape != heat_t.shape:
+            raise ValueError(
+                f"stack {i}: heatmap {tuple(out['heatmap'].shape)} does not match targets "
+                f"{tuple(heat_t.shape)} (outputs must be B*T images in clip-major order)"
+            )
+        terms["heatmap"] = terms["heatmap"] + focal_loss(
+            out["heatmap"], heat_t, num_objects=num_objects, alpha=cfg.focal_alpha, beta=cfg.focal_beta
+        )
+        terms["size"] = terms["size"] + masked_l1(gather_at_cells(out["size"], ind_f), size_t, mask_f)
+        terms["offset"] = terms["offset"] + masked_l1(gather_at_cells(out["offset"], ind_f), offset_t, mask_f)
+        tags = gather_at_cells(out["tags"], ind_f)  # (B*T, K, D)
+        if cfg.temporal:
+            groups = (tags.reshape(b, t * k, -1), ident_f.reshape(b, t * k), mask_f.reshape(b, t * k))
+        else:
+            groups = (tags, ident_f, mask_f)
+        pull, push = ae_loss(*groups, push=cfg.push, sigma=cfg.sigma, margin=cfg.margin)
+        terms["pull"] = terms["pull"] + pull
+        terms["push"] = terms["push"] + push
+    terms["total"] = (
+        cfg.heatmap_weight * terms["heatmap"]
+        + cfg.size_weight * terms["size"]
+        + cfg.offset_weight * terms["offset"]
+        + cfg.pull_weight * terms["pull"]
+        + cfg.push_weight * terms["push"]
+    )
+    return terms

@@ -1,0 +1,195 @@
+"""Training targets for one clip: centre heatmaps, and size, offset and identity at centres.
+
+Coordinates: boxes arrive as xyxy in network-input pixels (after the letterbox); the maps are
+at output stride :data:`STRIDE` (cell ``(x, y)`` covers input pixels ``[4x, 4x + 4)``).
+An object with centre ``(cx, cy)`` input pixels lands in cell ``(floor(cx / 4), floor(cy / 4))``
+with sub-cell offset ``(cx / 4 - floor(cx / 4), cy / 4 - floor(cy / 4))`` in [0, 1) cells.
+
+Size parameterisation (shared with the ``size`` head and decoding): ``ln(w), ln(h)`` of the box
+in input pixels, see :func:`encode_size` / :func:`decode_size`.
+
+Boxes are not clipped to the input: the detector learns the full extent of a partly visible
+object, as MOT ground truth annotates it. An object whose centre lies outside the input, or
+whose width or height is not positive, is skipped (it is not in the heatmap either).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from aetrack.model.config import STRIDE, ModelConfig
+
+__all__ = [
+    "STRIDE",
+    "build_targets",
+    "decode_size",
+    "draw_gaussian",
+    "encode_size",
+    "gather_at_cells",
+    "gaussian_radius",
+]
+
+# Minimum IoU a box displaced by the Gaussian radius must keep with the true box (CenterNet).
+MIN_OVERLAP = 0.7
+
+# Upper clamp of the predicted ln(size) before exp: e^10 = 22026 px, larger than any input,
+# only there so that an untrained or diverged head cannot produce inf boxes.
+LOG_SIZE_MAX = 10.0
+
+
+def encode_size(wh: np.ndarray) -> np.ndarray:
+    """(..., 2) box (w, h) in input pixels (> 0) -> (..., 2) size-head target ln(w), ln(h)."""
+    return np.log(np.asarray(wh, dtype=np.float64))
+
+
+def decode_size(raw: Tensor) -> Tensor:
+    """Size-head output ln(w), ln(h) -> (w, h) in input pixels (any shape, elementwise)."""
+    return torch.exp(raw.clamp(max=LOG_SIZE_MAX))
+
+
+def gaussian_radius(height: float, width: float, *, min_overlap: float = MIN_OVERLAP) -> float:
+    """CenterNet's Gaussian radius for a (height, width) box, both in output cells.
+
+    The radius r is meant as the corner displacement that keeps IoU >= ``min_overlap``; three
+    cases give three quadratics a r^2 - b r + c = 0 (written with CenterNet's coefficients and
+    its root ``(b + sqrt(b^2 - 4ac)) / 2``, kept as published so that targets match the
+    reference rule; the smallest of the three is used):
+
+    1. one corner in, one out: a = 1,  b = h + w,        c = h w (1 - o) / (1 + o)
+    2. both corners inside:    a = 4,  b = 2 (h + w),    c = (1 - o) h w
+    3. both corners outside:   a = 4o, b = -2 o (h + w), c = (o - 1) h w
+    """
+    if not 0.0 < min_overlap < 1.0:
+        raise ValueError(f"min_overlap must be in (0, 1), got {min_overlap}")
+    h, w, o = float(height), float(width), float(min_overlap)
+    radii = []
+    for a, b, c in (
+        (1.0, h + w, h * w * (1 - o) / (1 + o)),
+        (4.0, 2 * (h + w), (1 - o) * h * w),
+        (4 * o, -2 * o * (h + w), (o - 1) * h * w),
+    ):
+        radii.append((b + math.sqrt(max(b * b - 4 * a * c, 0.0))) / 2)
+    return min(radii)
+
+
+def draw_gaussian(heatmap: np.ndarray, *, center: tuple[int, int], radius: int) -> None:
+    """Max a Gaussian peak into ``heatmap`` (h, w) in place at cell ``center`` = (x, y).
+
+    The kernel is (2r+1) x (2r+1) with sigma = (2r+1) / 6, value 1 at the centre, and values
+    below float64 eps times the peak set to 0 (as CenterNet); it is clipped at the borders.
+    """
+    if radius < 0:
+        raise ValueError(f"radius must be >= 0, got {radius}")
+    sigma = (2 * radius + 1) / 6
+    d = np.arange(-radius, radius + 1, dtype=np.float64)
+    kernel = np.exp(-(d[None, :] ** 2 + d[:, None] ** 2) / (2 * sigma * sigma))  # (2r+1, 2r+1)
+    kernel[kernel < np.finfo(np.float64).eps] = 0.0
+    x, y = center
+    hh, ww = heatmap.shape
+    left, right = min(x, radius), min(ww - x, radius + 1)
+    top, bottom = min(y, radius), min(hh - y, radius + 1)
+    if left + right <= 0 or top + bottom <= 0:
+        return
+    region = heatmap[y - top : y + bottom, x - left : x + right]
+    patch = kernel[radius - top : radius + bottom, radius - left : radius + right]
+    np.maximum(region, patch.astype(heatmap.dtype), out=region)
+
+
+def build_targets(
+    *,
+    boxes: list[np.ndarray],
+    ids: list[np.ndarray],
+    classes: list[np.ndarray],
+    cfg: ModelConfig,
+    max_objects: int = 128,
+    input_size: tuple[int, int] | None = None,
+) -> dict[str, Tensor]:
+    """Targets for one clip of T frames (see the module docstring for frames and units).
+
+    Args:
+        boxes: T arrays (n_t, 4) float, xyxy in input pixels.
+        ids: T arrays (n_t,) int64, clip-local identity >= 0 (same object, same id).
+        classes: T arrays (n_t,) int64, 0-based class < ``cfg.num_classes``.
+        cfg: model config (number of classes, input size).
+        max_objects: K, objects per frame with size/offset/tag targets; further objects (in the
+            given order) are still drawn into the heatmap but get no regression or tag target.
+        input_size: (width, height) of the network input if not ``cfg.input_size`` (e.g. a
+            smaller training size); multiples of :data:`STRIDE`.
+
+    Returns tensors with leading T, h = H / 4, w = W / 4:
+        ``heatmap`` (T, C, h, w) float32, ``ind`` (T, K) int64 (cell y * w + x),
+        ``mask`` (T, K) bool, ``size`` (T, K, 2) float32 ln(w, h in input pixels),
+        ``offset`` (T, K, 2) float32 cells, ``ident`` (T, K) int64 (-1 for padding).
+    """
+    width, height = cfg.input_size if input_size is None else input_size
+    if width <= 0 or height <= 0 or width % STRIDE or height % STRIDE:
+        raise ValueError(f"input_size must be positive multiples of {STRIDE}, got {(width, height)}")
+    if max_objects < 1:
+        raise ValueError(f"max_objects must be >= 1, got {max_objects}")
+    num_frames = len(boxes)
+    if num_frames < 1 or len(ids) != num_frames or len(classes) != num_frames:
+        raise ValueError(
+            f"boxes, ids and classes must be non-empty lists of equal length, got "
+            f"{len(boxes)}, {len(ids)}, {len(classes)}"
+        )
+    h, w, k_max = height // STRIDE, width // STRIDE, max_objects
+    heatmap = np.zeros((num_frames, cfg.num_classes, h, w), dtype=np.float32)
+    ind = np.zeros((num_frames, k_max), dtype=np.int64)
+    mask = np.zeros((num_frames, k_max), dtype=bool)
+    size = np.zeros((num_frames, k_max, 2), dtype=np.float32)
+    offset = np.zeros((num_frames, k_max, 2), dtype=np.float32)
+    ident = np.full((num_frames, k_max), -1, dtype=np.int64)
+
+    for t in range(num_frames):
+        b = np.asarray(boxes[t], dtype=np.float64)
+        if b.size == 0:
+            b = b.reshape(0, 4)
+        if b.ndim != 2 or b.shape[1] != 4:
+            raise ValueError(f"boxes[{t}] must have shape (n, 4), got {b.shape}")
+        n = len(b)
+        obj_ids = np.asarray(ids[t], dtype=np.int64).reshape(-1)
+        obj_cls = np.asarray(classes[t], dtype=np.int64).reshape(-1)
+        if len(obj_ids) != n or len(obj_cls) != n:
+            raise ValueError(f"frame {t}: {n} boxes but {len(obj_ids)} ids and {len(obj_cls)} classes")
+        if n and (obj_ids.min() < 0):
+            raise ValueError(f"ids[{t}] must be >= 0, got {obj_ids.min()}")
+        if n and (obj_cls.min() < 0 or obj_cls.max() >= cfg.num_classes):
+            raise ValueError(f"classes[{t}] must be in [0, {cfg.num_classes}), got {sorted(set(obj_cls.tolist()))}")
+        bw, bh = b[:, 2] - b[:, 0], b[:, 3] - b[:, 1]
+        cx, cy = (b[:, 0] + b[:, 2]) / 2, (b[:, 1] + b[:, 3]) / 2
+        keep = (
+            np.isfinite(b).all(axis=1) & (bw > 0) & (bh > 0) & (cx >= 0) & (cx < width) & (cy >= 0) & (cy < height)
+        )
+        k = 0
+        for i in np.flatnonzero(keep):
+            gx, gy = cx[i] / STRIDE, cy[i] / STRIDE  # centre in cells
+            ix, iy = int(gx), int(gy)  # non-negative, so int() is floor
+            radius = max(0, int(gaussian_radius(bh[i] / STRIDE, bw[i] / STRIDE)))
+            draw_gaussian(heatmap[t, obj_cls[i]], center=(ix, iy), radius=radius)
+            if k < k_max:
+                ind[t, k] = iy * w + ix
+                mask[t, k] = True
+                size[t, k] = encode_size(np.array([bw[i], bh[i]]))
+                offset[t, k] = (gx - ix, gy - iy)
+                ident[t, k] = obj_ids[i]
+                k += 1
+    return {
+        "heatmap": torch.from_numpy(heatmap),
+        "ind": torch.from_numpy(ind),
+        "mask": torch.from_numpy(mask),
+        "size": torch.from_numpy(size),
+        "offset": torch.from_numpy(offset),
+        "ident": torch.from_numpy(ident),
+    }
+
+
+def gather_at_cells(maps: Tensor, ind: Tensor) -> Tensor:
+    """Read maps at flat cell indices: (N, Ch, h, w) and (N, K) int64 y*w+x -> (N, K, Ch)."""
+    n, ch = maps.shape[:2]
+    flat = maps.flatten(2)  # (N, Ch, h*w); copies if the maps are channels-last
+    picked = flat.gather(2, ind[:, None, :].expand(n, ch, ind.shape[1]))  # (N, Ch, K)
+    return picked.transpose(1, 2)  # (N, K, Ch)
