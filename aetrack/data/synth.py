@@ -1,0 +1,490 @@
+"""Procedural synthetic sequences with exact ground truth, in MOTChallenge layout.
+
+A scene is a muted background (wall above a tiled floor), static occluders and a population of
+moving objects. Each identity has its own look (shape, palette, texture; a minority are near
+twins of another identity in view, so motion has to help), walks smoothly with turns and
+stops, enters and leaves through the left and right borders, and grows as it comes closer to
+the camera (perspective: the lower its foot, the taller it is). Frames are composited in depth
+order, so mutual occlusion and occlusion by scenery are real, and the ground-truth visibility
+is counted from the rendered pixels. Illumination drift, blur, sensor noise, camera jitter and
+JPEG compression make the frames look like a camera's.
+
+    >>> cfg = SynthConfig.preset("medium", frames=100)
+    >>> for f in generate(cfg, seed=1000):
+    ...     f.image, f.ids, f.boxes, f.visibility      # (H, W, 3) BGR; (K,), (K, 4), (K,)
+    >>> write_sequence("data/synth", cfg=cfg, seed=1000)  # -> data/synth/synth-medium-1000
+
+Ground-truth conventions (``gt/gt.txt``, MOT16/17 columns ``frame,id,x,y,w,h,flag,class,vis``):
+
+* boxes are the full extent of the object's mask in 0-based pixels (``x`` is the leftmost
+  column, ``w`` the number of columns), even where it is occluded or outside the frame;
+* a row exists for every frame in which the box overlaps the frame, flag 1, class 1;
+* visibility = pixels of the object seen in the frame / pixels of its full mask, so both
+  occlusion and truncation by the border lower it;
+* ids are 1-based in order of first appearance and never reused within a sequence.
+
+``det/det.txt`` holds simulated public detections made from the ground truth (``frame,-1,x,y,
+w,h,conf,-1,-1,-1``): jittered boxes clipped to the frame, misses more likely the less visible
+an object is, and a few false positives.
+
+Randomness: each sequence draws from independent streams of ``SeedSequence(seed)`` (scene,
+looks, camera, detections), so a seed and a config fix every byte written.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import shutil
+import tempfile
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+import yaml
+
+from aetrack.config import from_dict, to_dict
+from aetrack.data.synth_render import (
+    Look,
+    NoiseBank,
+    Occluder,
+    Sprite,
+    distinct_look,
+    draw_background,
+    draw_occluder,
+    draw_sprite,
+    illumination_gain,
+    paste,
+    twin_look,
+)
+from aetrack.errors import AetrackError
+
+# Independent random streams per sequence (SeedSequence spawn keys).
+_SCENE, _LOOKS, _CAMERA, _DETECTIONS = 0, 1, 2, 3
+
+
+@dataclass(frozen=True, kw_only=True)
+class SynthConfig:
+    """Everything that shapes a synthetic sequence. Defaults are the ``medium`` preset; the other
+    presets in :data:`PRESETS` override a few fields. Sizes relative to the frame keep a scene
+    alike at any resolution."""
+
+    difficulty: str = "medium"  # preset name; part of the sequence name synth-<difficulty>-<seed>
+    width: int = 640  # frame width, pixels
+    height: int = 360  # frame height, pixels
+    frames: int = 300  # sequence length, frames
+    fps: float = 30.0  # frame rate written to seqinfo.ini; motion speeds are per second
+
+    # Population and looks.
+    objects: int = 9  # target number of objects in view; new ones enter while fewer are
+    lookalike_rate: float = 0.1  # chance a new identity is a near twin of one in view (a minority:
+    #   twins cost tag separability, which held-out medium sequences are scored on)
+    look_candidates: int = 8  # random looks tried per new identity; the most distinct wins
+
+    # Perspective: heights as fractions of the frame height, by the row of the object's foot.
+    horizon: float = 0.30  # wall/floor boundary, fraction of the height from the top
+    walk_top: float = 0.36  # highest foot row (farthest from the camera), fraction of height
+    walk_bottom: float = 1.03  # lowest foot row; > 1 lets near objects be cut by the bottom edge
+    far_height: float = 0.09  # object height at walk_top (x frame height): ~32 px at 360 rows
+    near_height: float = 0.33  # object height with the foot on the bottom row: ~120 px at 360
+
+    # Motion (smooth walking with turns and stops).
+    speed: float = 0.6  # cruise speed in body heights per second (people: ~0.8)
+    speed_spread: float = 0.3  # relative spread of cruise speed between identities
+    depth_motion: float = 0.5  # vertical screen motion per unit of heading sin (foreshortening)
+    heading_spread: float = 0.5  # std of the initial heading around left/right, radians
+    turn_noise: float = 0.003  # std of the per-frame change of turn rate, radians/frame
+    turn_decay: float = 0.97  # per-frame decay of the turn rate (memory of a turn)
+    turn_event_rate: float = 0.006  # per-frame chance of a deliberate turn
+    turn_impulse: tuple[float, float] = (0.02, 0.05)  # turn-rate kick of such a turn, rad/frame
+    stop_rate: float = 0.003  # per-frame chance an object starts a stop
+    stop_frames: tuple[int, int] = (20, 90)  # stop duration range, frames
+    pace_gain: float = 0.12  # per-frame approach of the pace to its target (speeding/slowing)
+    spawn_rate: float = 0.05  # per-frame chance of an entry while fewer than `objects` are in view
+
+    # Scenery.
+    occluders: tuple[int, int] = (1, 2)  # range of static occluders per sequence (inclusive)
+    background_contrast: float = 1.0  # amplitude of the background textures (0 = flat)
+
+    # Camera.
+    illumination_drift: float = 0.08  # amplitude of the slow gain drift (0.08 = +-8 %)
+    drift_periods: tuple[float, float] = (8.0, 4.0)  # mean periods of global/colour drift, s
+    camera_jitter: float = 0.0  # std of the camera shake, pixels (0 = still camera)
+    blur_prob: float = 0.3  # per-frame chance of a Gaussian defocus/motion blur
+    blur_sigma: float = 1.2  # largest blur sigma, pixels
+    noise_sigma: float = 4.0  # std of the additive sensor noise, grey levels
+    jpeg_quality: int = 80  # quality of the written JPEG frames (1-100)
+
+    # Simulated public detections (det/det.txt).
+    det_miss_rate: float = 0.03  # miss probability of a fully visible object
+    det_miss_power: float = 2.0  # miss prob = rate + (1 - rate) * (1 - visibility) ** power
+    det_box_jitter: float = 0.04  # std of box centre and log-size noise, in box sizes
+    det_conf_noise: float = 0.08  # std of the confidence noise
+    det_fp_rate: float = 0.3  # mean number of false positives per frame (Poisson)
+
+    def __post_init__(self) -> None:
+        def need(ok: bool, what: str) -> None:
+            if not ok:
+                raise AetrackError(f"synth config: {what}")
+
+        need(self.width >= 64 and self.height >= 64, f"frame size {self.width}x{self.height} is below 64x64")
+        need(self.frames >= 1, f"frames must be >= 1, got {self.frames}")
+        need(self.fps > 0, f"fps must be > 0, got {self.fps}")
+        need(self.objects >= 0, f"objects must be >= 0, got {self.objects}")
+        need(0.0 <= self.horizon < self.walk_top < 1.0 < self.walk_bottom <= 1.2,
+             "need 0 <= horizon < walk_top < 1 < walk_bottom <= 1.2")
+        need(0.0 < self.far_height <= self.near_height <= 1.0, "need 0 < far_height <= near_height <= 1")
+        need(0 <= self.occluders[0] <= self.occluders[1], f"occluders range {self.occluders} is not lo <= hi")
+        need(1 <= self.stop_frames[0] <= self.stop_frames[1], f"stop_frames {self.stop_frames} is not 1 <= lo <= hi")
+        need(1 <= self.jpeg_quality <= 100, f"jpeg_quality must be in 1..100, got {self.jpeg_quality}")
+        need(self.look_candidates >= 1, f"look_candidates must be >= 1, got {self.look_candidates}")
+        for name in ("lookalike_rate", "turn_decay", "turn_event_rate", "stop_rate", "pace_gain",
+                     "spawn_rate", "blur_prob", "det_miss_rate"):
+            v = getattr(self, name)
+            need(0.0 <= v <= 1.0, f"{name} must be in [0, 1], got {v}")
+        for name in ("speed", "speed_spread", "depth_motion", "heading_spread", "turn_noise",
+                     "background_contrast", "illumination_drift", "camera_jitter", "blur_sigma",
+                     "noise_sigma", "det_miss_power", "det_box_jitter", "det_conf_noise", "det_fp_rate"):
+            v = getattr(self, name)
+            need(math.isfinite(v) and v >= 0.0, f"{name} must be >= 0, got {v}")
+        need(min(self.drift_periods) > 0, f"drift_periods must be > 0, got {self.drift_periods}")
+
+    @staticmethod
+    def preset(name: str, **overrides: Any) -> "SynthConfig":
+        """The named preset (``easy``, ``medium``, ``hard``) with ``overrides`` applied."""
+        if name not in PRESETS:
+            raise AetrackError(f"unknown difficulty {name!r}; choose one of {', '.join(PRESETS)}")
+        return from_dict(SynthConfig, {**PRESETS[name], **overrides, "difficulty": name},
+                         where=f"synth preset {name}")
+
+    def foot_rows(self) -> tuple[float, float]:
+        """(top, bottom) foot rows of the walking band, pixels."""
+        return self.walk_top * self.height, self.walk_bottom * self.height
+
+    def height_at(self, foot_y: np.ndarray | float) -> np.ndarray | float:
+        """Perspective object height (pixels, before the identity's scale) at foot row(s)."""
+        top = self.walk_top * self.height
+        frac = (np.asarray(foot_y, dtype=np.float64) - top) / (self.height - top)
+        h = (self.far_height + (self.near_height - self.far_height) * frac) * self.height
+        return np.maximum(h, 4.0) if isinstance(foot_y, np.ndarray) else float(max(h, 4.0))
+
+
+# The difficulty presets: the fields each changes from the defaults (= medium), in one place.
+PRESETS: dict[str, dict[str, Any]] = {
+    "easy": dict(objects=5, lookalike_rate=0.0, occluders=(0, 0), background_contrast=0.7,
+                 illumination_drift=0.03, blur_prob=0.1, blur_sigma=0.8, noise_sigma=2.0,
+                 jpeg_quality=92, det_miss_rate=0.01, det_fp_rate=0.1),
+    "medium": {},
+    "hard": dict(objects=15, lookalike_rate=0.3, occluders=(3, 4), background_contrast=1.2,
+                 illumination_drift=0.18, camera_jitter=1.5, blur_prob=0.5, blur_sigma=1.6,
+                 noise_sigma=7.0, jpeg_quality=65, stop_rate=0.005, turn_event_rate=0.01,
+                 det_miss_rate=0.06, det_box_jitter=0.06, det_fp_rate=0.8),
+}
+
+
+def sequence_name(cfg: SynthConfig, seed: int) -> str:
+    """``synth-<difficulty>-<seed>``, e.g. ``synth-medium-1000``."""
+    return f"synth-{cfg.difficulty}-{seed}"
+
+
+@dataclass(frozen=True)
+class SynthFrame:
+    """One rendered frame and its exact ground truth (K objects overlapping the frame)."""
+
+    frame: int  # 1-based frame number
+    image: np.ndarray  # (H, W, 3) uint8 BGR, before JPEG compression
+    ids: np.ndarray  # (K,) int64 gt ids, 1-based
+    boxes: np.ndarray  # (K, 4) float64 x, y, w, h: full extent, 0-based pixels
+    visibility: np.ndarray  # (K,) float64 in [0, 1]: visible pixels / mask_area
+    mask_area: np.ndarray  # (K,) int64 pixels of each object's full mask (incl. hidden ones)
+    owner: np.ndarray  # (H, W) int32 gt id drawn at each pixel; 0 = background or occluder
+
+    def gt_rows(self) -> np.ndarray:
+        """(K, 9) float64 MOT16/17 rows ``frame, id, x, y, w, h, 1, 1, visibility``."""
+        k = len(self.ids)
+        return np.column_stack([np.full(k, self.frame), self.ids, self.boxes, np.ones(k), np.ones(k),
+                                self.visibility]).astype(np.float64).reshape(k, 9)
+
+
+@dataclass
+class _Agent:
+    """Mutable state of one object while it is in the scene."""
+
+    look: Look
+    sprite: Sprite
+    x: float  # foot column, pixels (camera at rest)
+    y: float  # foot row, pixels
+    heading: float  # radians; 0 = moving right, pi/2 = towards the camera (down the frame)
+    turn: float  # turn rate, radians/frame
+    speed: float  # cruise speed, body heights per second
+    pace: float  # current fraction of the cruise speed (0 while stopped)
+    stop_left: int  # frames of the current stop still to go
+    gt_id: int = 0  # assigned on the first frame the object overlaps the frame
+
+
+class _Scene:
+    """The moving population: spawning, motion, exits. Draws only from its own generators."""
+
+    def __init__(self, cfg: SynthConfig, rng: np.random.Generator, look_rng: np.random.Generator) -> None:
+        self.cfg = cfg
+        self.rng = rng
+        self.look_rng = look_rng
+        self.agents: list[_Agent] = []
+        self.recent: list[Look] = []  # looks of identities seen lately, kept distinct from new ones
+        top, bottom = cfg.foot_rows()
+        for _ in range(cfg.objects):
+            x = float(rng.uniform(0.05, 0.95) * cfg.width)
+            self.agents.append(self._new_agent(x=x, y=float(rng.uniform(top, bottom)),
+                                               heading=self._side_heading(rng.random() < 0.5)))
+
+    def _side_heading(self, rightwards: bool) -> float:
+        base = 0.0 if rightwards else math.pi
+        return base + float(self.rng.normal(0.0, self.cfg.heading_spread))
+
+    def _new_look(self) -> Look:
+        cfg, rng = self.cfg, self.look_rng
+        if self.agents and rng.random() < cfg.lookalike_rate:
+            return twin_look(rng, self.agents[int(rng.integers(len(self.agents)))].look)
+        look = distinct_look(rng, self.recent, candidates=cfg.look_candidates)
+        self.recent = (self.recent + [look])[-2 * max(cfg.objects, 1):]
+        return look
+
+    def _new_agent(self, *, x: float, y: float, heading: float) -> _Agent:
+        look = self._new_look()
+        speed = self.cfg.speed * max(0.2, 1.0 + self.cfg.speed_spread * float(self.rng.normal()))
+        return _Agent(look=look, sprite=draw_sprite(look), x=x, y=y, heading=heading, turn=0.0,
+                      speed=speed, pace=1.0, stop_left=0)
+
+    def body_height(self, a: _Agent) -> int:
+        return max(6, int(round(self.cfg.height_at(a.y) * a.look.scale)))
+
+    def step(self) -> None:
+        """Advance every object one frame, drop those that left, maybe let a new one enter."""
+        cfg, rng = self.cfg, self.rng
+        top, bottom = cfg.foot_rows()
+        for a in self.agents:
+            if a.stop_left > 0:
+                a.stop_left -= 1
+            elif rng.random() < cfg.stop_rate:
+                a.stop_left = int(rng.integers(cfg.stop_frames[0], cfg.stop_frames[1] + 1))
+            target = 0.0 if a.stop_left > 0 else 1.0
+            a.pace += cfg.pace_gain * (target - a.pace)
+            a.turn = cfg.turn_decay * a.turn + float(rng.normal(0.0, cfg.turn_noise))
+            if rng.random() < cfg.turn_event_rate:
+                a.turn += float(rng.choice([-1.0, 1.0]) * rng.uniform(*cfg.turn_impulse))
+            a.heading += a.turn * a.pace
+            step = a.pace * a.speed * cfg.height_at(a.y) / cfg.fps  # pixels this frame
+            a.x += step * math.cos(a.heading)
+            a.y += step * math.sin(a.heading) * cfg.depth_motion
+            if (a.y < top and math.sin(a.heading) < 0) or (a.y > bottom and math.sin(a.heading) > 0):
+                a.heading = -a.heading  # stay on the floor: bounce off the band's edges
+                a.turn = -a.turn
+            a.y = min(max(a.y, top), bottom)
+        self.agents = [a for a in self.agents if not self._gone(a)]
+        if len(self.agents) < cfg.objects and rng.random() < cfg.spawn_rate:
+            from_left = rng.random() < 0.5
+            y = float(rng.uniform(top, bottom))
+            agent = self._new_agent(x=0.0, y=y, heading=self._side_heading(from_left))
+            half = self.body_height(agent) / agent.look.aspect / 2.0
+            agent.x = -half + 2.0 if from_left else cfg.width + half - 2.0  # 2 px already inside
+            self.agents.append(agent)
+
+    def _gone(self, a: _Agent) -> bool:
+        """Entirely outside the frame (with a margin for camera jitter): the object has left."""
+        margin = 3.0 * self.cfg.camera_jitter + 2.0
+        half = self.body_height(a) / a.look.aspect / 2.0
+        return a.x + half < -margin or a.x - half > self.cfg.width + margin
+
+
+def _streams(seed: int) -> list[np.random.Generator]:
+    """The independent generators of one sequence, by spawn key."""
+    if not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise AetrackError(f"synth seed must be a non-negative integer, got {seed!r}")
+    return [np.random.Generator(np.random.PCG64(np.random.SeedSequence(int(seed), spawn_key=(k,))))
+            for k in (_SCENE, _LOOKS, _CAMERA, _DETECTIONS)]
+
+
+def generate(cfg: SynthConfig, *, seed: int) -> Iterator[SynthFrame]:
+    """Render the sequence of ``cfg`` and ``seed`` frame by frame (``cfg.frames`` frames)."""
+    scene_rng, look_rng, cam_rng, _ = _streams(seed)
+    W, H = cfg.width, cfg.height
+    pad = int(math.ceil(3.0 * cfg.camera_jitter))  # jitter is clipped to +-pad pixels
+    background = draw_background(scene_rng, width=W + 2 * pad, height=H + 2 * pad,
+                                 horizon=cfg.horizon, contrast=cfg.background_contrast)
+    top, _ = cfg.foot_rows()
+    occluders: list[Occluder] = [
+        draw_occluder(scene_rng, width=W, height=H, foot_lo=top + 0.15 * (H - top), foot_hi=0.97 * H)
+        for _ in range(int(scene_rng.integers(cfg.occluders[0], cfg.occluders[1] + 1)))
+    ]
+    scene = _Scene(cfg, scene_rng, look_rng)
+    noise = NoiseBank.make(cam_rng, width=W, height=H, sigma=cfg.noise_sigma)
+    periods = np.array(cfg.drift_periods) * cfg.fps * cam_rng.uniform(0.7, 1.3, size=2)  # frames
+    phases = cam_rng.uniform(0.0, 2.0 * math.pi, size=4)
+    shake = np.zeros(2)
+    next_id = 1
+    for t in range(1, cfg.frames + 1):
+        if t > 1:
+            scene.step()
+        # Camera shake: a smooth AR(1) walk with stationary std camera_jitter.
+        shake = 0.9 * shake + cam_rng.normal(0.0, cfg.camera_jitter * math.sqrt(1 - 0.81), size=2)
+        dx, dy = (int(v) for v in np.clip(np.round(shake), -pad, pad))
+        image = background[pad + dy:pad + dy + H, pad + dx:pad + dx + W].copy()
+        owner = np.zeros((H, W), np.int32)
+
+        # Place objects; those overlapping the frame get (or keep) a gt id.
+        placed = []  # (depth, kind order, gt id, color, mask, x0, y0, box, area)
+        for a in scene.agents:
+            color, mask, (bx, by, bw, bh), area = a.sprite.at_height(scene.body_height(a))
+            x0 = int(round(a.x - mask.shape[1] / 2.0)) - dx
+            y0 = int(round(a.y)) - mask.shape[0] - dy
+            box = (x0 + bx, y0 + by, bw, bh)
+            if box[0] >= W or box[1] >= H or box[0] + bw <= 0 or box[1] + bh <= 0:
+                continue
+            if a.gt_id == 0:
+                a.gt_id, next_id = next_id, next_id + 1
+            placed.append((a.y, 1, a.gt_id, color, mask, x0, y0, box, area))
+        for o in occluders:
+            placed.append((o.depth, 0, 0, o.color, o.mask, o.x - dx, o.y - dy, None, 0))
+        placed.sort(key=lambda p: (p[0], p[1], p[2]))  # far to near; scenery first on ties
+        for _, _, gid, color, mask, x0, y0, _, _ in placed:
+            paste(image, owner, color, mask, x0, y0, gid)
+
+        objs = [p for p in placed if p[1] == 1]
+        objs.sort(key=lambda p: p[2])
+        ids = np.array([p[2] for p in objs], np.int64)
+        boxes = np.array([p[7] for p in objs], np.float64).reshape(-1, 4)
+        area = np.array([p[8] for p in objs], np.int64)
+        seen = np.bincount(owner.ravel(), minlength=next_id)[ids] if len(ids) else np.zeros(0, np.int64)
+        vis = seen / np.maximum(area, 1)
+
+        # Camera: illumination drift, occasional blur, sensor noise (JPEG comes when written).
+        gain = illumination_gain(t, amplitude=cfg.illumination_drift, periods=periods, phases=phases)
+        image = cv2.transform(image, np.diag(gain))
+        if cam_rng.random() < cfg.blur_prob:
+            image = cv2.GaussianBlur(image, (0, 0), float(cam_rng.uniform(0.4, max(0.4, cfg.blur_sigma))))
+        if cfg.noise_sigma > 0:
+            image = noise.add(cam_rng, image)
+        yield SynthFrame(frame=t, image=image, ids=ids, boxes=boxes, visibility=vis, mask_area=area, owner=owner)
+
+
+def simulate_detections(frame: SynthFrame, *, cfg: SynthConfig, rng: np.random.Generator) -> np.ndarray:
+    """(M, 10) float64 public-detection rows ``frame, -1, x, y, w, h, conf, -1, -1, -1``.
+
+    Each object is missed with probability ``det_miss_rate + (1 - det_miss_rate) * (1 - vis) **
+    det_miss_power`` (always when invisible); kept ones get a jittered box clipped to the frame
+    and a confidence that grows with visibility. ``Poisson(det_fp_rate)`` false positives of
+    plausible size and place are added with low confidences.
+    """
+    W, H = cfg.width, cfg.height
+    k = len(frame.ids)
+    p_miss = cfg.det_miss_rate + (1.0 - cfg.det_miss_rate) * (1.0 - frame.visibility) ** cfg.det_miss_power
+    keep = rng.random(k) >= p_miss
+    x, y, w, h = frame.boxes.T
+    j = rng.normal(0.0, cfg.det_box_jitter, size=(k, 4))
+    cx, cy = x + w / 2.0 + j[:, 0] * w, y + h / 2.0 + j[:, 1] * h
+    w2, h2 = w * np.exp(j[:, 2]), h * np.exp(j[:, 3])
+    conf = np.clip(0.3 + 0.65 * frame.visibility + rng.normal(0.0, cfg.det_conf_noise, size=k), 0.01, 1.0)
+    boxes = np.column_stack([cx - w2 / 2.0, cy - h2 / 2.0, cx + w2 / 2.0, cy + h2 / 2.0])[keep]
+    conf = conf[keep]
+
+    n_fp = int(rng.poisson(cfg.det_fp_rate))
+    top, bottom = cfg.foot_rows()
+    foot = rng.uniform(top, min(bottom, H), size=n_fp)
+    fh = np.asarray(cfg.height_at(foot)) * rng.uniform(0.8, 1.2, size=n_fp)
+    fw = fh / rng.uniform(1.2, 3.0, size=n_fp)
+    fx = rng.uniform(0.0, W, size=n_fp)
+    fp = np.column_stack([fx - fw / 2.0, foot - fh, fx + fw / 2.0, foot])
+    boxes = np.concatenate([boxes, fp]).reshape(-1, 4)
+    conf = np.concatenate([conf, rng.uniform(0.05, 0.55, size=n_fp)])
+
+    boxes = np.clip(boxes, [0.0, 0.0, 0.0, 0.0], [W, H, W, H])
+    ok = (boxes[:, 2] - boxes[:, 0] >= 2.0) & (boxes[:, 3] - boxes[:, 1] >= 2.0)
+    boxes, conf = boxes[ok], conf[ok]
+    m = len(boxes)
+    neg = -np.ones(m)
+    return np.column_stack([np.full(m, frame.frame), neg, boxes[:, :2], boxes[:, 2:] - boxes[:, :2], conf,
+                            neg, neg, neg]).reshape(m, 10)
+
+
+def _seqinfo(cfg: SynthConfig, name: str) -> str:
+    fps = int(cfg.fps) if float(cfg.fps).is_integer() else cfg.fps
+    return (f"[Sequence]\nname={name}\nimDir=img1\nframeRate={fps}\nseqLength={cfg.frames}\n"
+            f"imWidth={cfg.width}\nimHeight={cfg.height}\nimExt=.jpg\n")
+
+
+def write_sequence(out_dir: str | Path, *, cfg: SynthConfig, seed: int, video: bool = False,
+                   overwrite: bool = False, on_frame: Callable[[int], None] | None = None) -> Path:
+    """Write one sequence to ``out_dir/synth-<difficulty>-<seed>`` and return its path.
+
+    The folder is built in a hidden temp folder beside it and renamed into place at the end, so
+    an interruption never leaves half a sequence. Frames go to ``img1/%06d.jpg`` or, with
+    ``video``, to one ``<name>.mp4`` (mp4v). ``synth.yaml`` records the seed and config.
+    An existing folder of that name is an error unless ``overwrite``. ``on_frame(t)`` is
+    called after each frame is written (progress reporting).
+    """
+    out = Path(out_dir)
+    name = sequence_name(cfg, seed)
+    final = out / name
+    if final.exists() and not overwrite:
+        raise AetrackError(f"{final} already exists (pass --overwrite to replace it)")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise AetrackError(f"{out}: cannot create output folder ({err.strerror})") from None
+    det_rng = _streams(seed)[_DETECTIONS]
+    tmp = Path(tempfile.mkdtemp(prefix=f".{name}.", suffix=".tmp", dir=out))
+    old: Path | None = None
+    try:
+        os.chmod(tmp, 0o755)
+        (tmp / "gt").mkdir()
+        (tmp / "det").mkdir()
+        writer = None
+        if video:
+            writer = cv2.VideoWriter(str(tmp / f"{name}.mp4"), cv2.VideoWriter_fourcc(*"mp4v"), cfg.fps,
+                                     (cfg.width, cfg.height))
+            if not writer.isOpened():
+                raise AetrackError("OpenCV cannot write mp4v video here; generate without --video")
+        else:
+            (tmp / "img1").mkdir()
+        params = [cv2.IMWRITE_JPEG_QUALITY, cfg.jpeg_quality]
+        gt_lines: list[str] = []
+        det_lines: list[str] = []
+        try:
+            for f in generate(cfg, seed=seed):
+                if writer is not None:
+                    writer.write(f.image)
+                elif not cv2.imwrite(str(tmp / "img1" / f"{f.frame:06d}.jpg"), f.image, params):
+                    raise AetrackError(f"{tmp}: cannot write frame {f.frame}")
+                for i, (x, y, w, h), v in zip(f.ids, f.boxes, f.visibility):
+                    gt_lines.append(f"{f.frame},{i},{x:.0f},{y:.0f},{w:.0f},{h:.0f},1,1,{v:.4f}\n")
+                for r in simulate_detections(f, cfg=cfg, rng=det_rng):
+                    det_lines.append(f"{f.frame},-1,{r[2]:.1f},{r[3]:.1f},{r[4]:.1f},{r[5]:.1f},{r[6]:.3f},-1,-1,-1\n")
+                if on_frame is not None:
+                    on_frame(f.frame)
+        finally:
+            if writer is not None:
+                writer.release()
+        (tmp / "gt" / "gt.txt").write_text("".join(gt_lines))
+        (tmp / "det" / "det.txt").write_text("".join(det_lines))
+        (tmp / "seqinfo.ini").write_text(_seqinfo(cfg, name))
+        (tmp / "synth.yaml").write_text(yaml.safe_dump({"seed": int(seed), "config": to_dict(cfg)}, sort_keys=True))
+        if final.exists():  # overwrite: move the old folder aside, put it back on failure
+            old = Path(tempfile.mkdtemp(prefix=f".{name}.", suffix=".old", dir=out))
+            os.replace(final, old / name)
+        try:
+            os.replace(tmp, final)
+        except OSError:
+            if old is not None:
+                os.replace(old / name, final)
+            raise
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    finally:
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
+    return final
+
