@@ -1,0 +1,141 @@
+"""Linker configuration: every association threshold, its unit and why it has its default.
+
+Load from YAML with ``aetrack.config.from_dict(LinkerConfig, data)`` (unknown keys are
+rejected); constructing with a bad value raises ``ValueError`` naming the field and value.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+from aetrack.linker.kalman import KalmanNoise
+
+MODES = ("tags_motion", "tags", "motion", "iou")
+
+
+@dataclass(frozen=True)
+class LinkerConfig:
+    """Association stages and thresholds of :class:`aetrack.linker.Linker`.
+
+    ``mode`` selects which association stages run (one implementation, stages switched):
+
+    - ``"tags_motion"`` (default): confirmed and lost tracks vs high detections on tag distance,
+      gated by motion; remaining tracked tracks vs remaining high detections by IoU; remaining
+      tracked tracks vs low detections by IoU; tentative tracks vs remaining high by IoU.
+    - ``"tags"``: tag distance only, no motion gate and no IoU: confirmed and lost tracks, then
+      tentative tracks, against high detections.
+    - ``"motion"`` (ByteTrack-like): Kalman + IoU, no tags: tracked and lost tracks vs high
+      detections, remaining tracked tracks vs low detections, tentative tracks vs the rest.
+    - ``"iou"`` (SORT-like): IoU with the Kalman-predicted boxes, high detections only:
+      tracked and lost tracks, then tentative tracks.
+
+    Frames without tags (``tags=None``) always use the ``"motion"`` stages.
+
+    IoU costs are ``1 - IoU`` of the Kalman-predicted track box and the detection box; a pair
+    is matched only if its cost is at most the stage's limit (``lap.lapjv`` ``cost_limit``).
+    """
+
+    mode: str = "tags_motion"
+    # Detection score splits (units of the detector's score). "High" detections take part in
+    # every stage; "low" ones in [low_score, high_score) only in the low-score IoU stage, where
+    # they keep an occluded, faded object's track alive (ByteTrack); below low_score: dropped.
+    high_score: float = 0.5
+    low_score: float = 0.1
+    # An unmatched high detection starts a track only if this confident, so that a spurious
+    # detection just above high_score does not spawn an id (ByteTrack: high + 0.1).
+    new_track_score: float = 0.6
+    # Tag stage cost limit, Euclidean distance in tag space. The margin form of the push loss
+    # drives different objects' mean tags at least 1.0 apart while pull drives one object's
+    # tags together, so half the margin separates "same" from "different".
+    tag_max_distance: float = 0.5
+    # Exponential moving average of a track's tag: tag = m * tag + (1 - m) * new. 0.9 averages
+    # about the last ten frames, smoothing detector noise while following slow drift.
+    tag_momentum: float = 0.9
+    # Motion gate of the tag stage: squared Mahalanobis distance of the detection (x, y, a, h)
+    # to the track's Kalman prediction; 9.4877 is the chi-square 95 % quantile with 4 degrees
+    # of freedom (deep_sort). For a lost track the gate widens with time lost by itself: every
+    # predict without an update adds process noise, so after k lost frames the position
+    # variance has grown by about k (h/20)^2 + k^3/3 (h/160)^2 (see kalman.KalmanNoise).
+    motion_gate: float = 9.4877
+    # A lost track whose tag is within this distance of a detection's tag is revived even if
+    # the detection lies outside the motion gate (its prediction drifted while it was hidden).
+    # Stricter than tag_max_distance because nothing else confirms the pairing.
+    revive_tag_distance: float = 0.3
+    # IoU stage limits, as maximum 1 - IoU (ByteTrack's values): high detections match tracked
+    # tracks with IoU >= 0.2; low detections, more often clutter, need IoU >= 0.5; tentative
+    # tracks, with a barely known velocity, need IoU >= 0.3.
+    iou_threshold_high: float = 0.8
+    iou_threshold_low: float = 0.5
+    iou_threshold_tentative: float = 0.7
+    # Consecutive matched frames (the birth frame counts) that confirm a tentative track; a
+    # tentative track missed once is removed. 2 = ByteTrack, 3 = deep_sort.
+    min_hits: int = 2
+    # Tracks born in the first frame after construction or reset() are confirmed at once:
+    # nothing earlier could confirm them, and metrics count the first frame (ByteTrack).
+    confirm_on_first_frame: bool = True
+    # Seconds a lost track is kept for revival; in frames: round(lost_time_s * frame_rate).
+    # A track unmatched for up to that many consecutive frames can be revived; one more
+    # unmatched frame removes it. 1 s = ByteTrack's 30-frame buffer at 30 fps.
+    lost_time_s: float = 1.0
+    # Whether a match with a low-score detection updates the track's tag average. Low scores
+    # usually mean partial occlusion, where the tag read at the centre may be an occluder's.
+    low_score_updates_tag: bool = False
+    kalman: KalmanNoise = field(default_factory=KalmanNoise)
+
+    def __post_init__(self) -> None:
+        if self.mode not in MODES:
+            raise ValueError(f"LinkerConfig.mode must be one of {', '.join(MODES)}, got {self.mode!r}")
+        for name in ("high_score", "low_score", "new_track_score"):
+            _check_number(name, getattr(self, name))
+        if not self.low_score <= self.high_score:
+            raise ValueError(
+                f"LinkerConfig.low_score must be <= high_score ({self.high_score!r}), got {self.low_score!r}"
+            )
+        if not self.new_track_score >= self.high_score:
+            raise ValueError(
+                f"LinkerConfig.new_track_score must be >= high_score ({self.high_score!r}), "
+                f"got {self.new_track_score!r}"
+            )
+        for name in ("tag_max_distance", "motion_gate"):
+            _check_number(name, getattr(self, name), low=0.0, low_open=True)
+        _check_number("revive_tag_distance", self.revive_tag_distance, low=0.0)
+        if self.revive_tag_distance > self.tag_max_distance:
+            raise ValueError(
+                f"LinkerConfig.revive_tag_distance must be <= tag_max_distance "
+                f"({self.tag_max_distance!r}), got {self.revive_tag_distance!r}"
+            )
+        _check_number("tag_momentum", self.tag_momentum, low=0.0, high=1.0, high_open=True)
+        for name in ("iou_threshold_high", "iou_threshold_low", "iou_threshold_tentative"):
+            _check_number(name, getattr(self, name), low=0.0, high=1.0)
+        if isinstance(self.min_hits, bool) or not isinstance(self.min_hits, int) or self.min_hits < 1:
+            raise ValueError(f"LinkerConfig.min_hits must be an integer >= 1, got {self.min_hits!r}")
+        _check_number("lost_time_s", self.lost_time_s, low=0.0)
+        for name in ("confirm_on_first_frame", "low_score_updates_tag"):
+            if not isinstance(getattr(self, name), bool):
+                raise ValueError(f"LinkerConfig.{name} must be a bool, got {getattr(self, name)!r}")
+        if not isinstance(self.kalman, KalmanNoise):
+            raise ValueError(f"LinkerConfig.kalman must be a KalmanNoise, got {self.kalman!r}")
+
+    def lost_frames(self, frame_rate: float) -> int:
+        """Frames a track may stay unmatched and still be revived: round(lost_time_s * fps)."""
+        return round(self.lost_time_s * frame_rate)
+
+
+def _check_number(
+    name: str,
+    value: object,
+    *,
+    low: float = -math.inf,
+    high: float = math.inf,
+    low_open: bool = False,
+    high_open: bool = False,
+) -> None:
+    """Raise ValueError naming ``name`` unless ``value`` is a finite number in the range."""
+    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+    if ok:
+        ok = (value > low if low_open else value >= low) and (value < high if high_open else value <= high)
+    if not ok:
+        lo = "(" if low_open else "["
+        hi = ")" if high_open else "]"
+        raise ValueError(f"LinkerConfig.{name} must be a finite number in {lo}{low}, {high}{hi}, got {value!r}")

@@ -1,0 +1,272 @@
+"""The linker: joins per-frame detections (boxes, scores, tags) into tracks with stable ids.
+
+Works in original image pixels with numpy and ``lap``; it never sees tensors. Each frame:
+
+1. predict every track's Kalman filter one frame ahead (one batched call);
+2. split detections by score into high (>= high_score) and low ([low_score, high_score));
+3. run the association stages of the configured mode (see :class:`LinkerConfig`), each a
+   ``lap.lapjv`` assignment with a cost limit over the tracks and detections still unmatched;
+4. update matched tracks (Kalman update, tag average, hits; a lost track is revived, a
+   tentative one confirmed after ``min_hits``);
+5. remove unmatched tentative tracks, mark unmatched confirmed tracks lost, remove tracks
+   lost for more than ``round(lost_time_s * frame_rate)`` frames;
+6. start new tracks from unmatched high detections scoring at least ``new_track_score``.
+
+Example::
+
+    linker = Linker(cfg=LinkerConfig(mode="tags_motion"), frame_rate=25.0)
+    for boxes, scores, tags in detections:        # (n, 4) xyxy px, (n,), (n, D)
+        for t in linker.update(boxes=boxes, scores=scores, tags=tags):
+            print(linker.frame_index, t.track_id, t.box)
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from aetrack.linker import kalman, matching
+from aetrack.linker.config import LinkerConfig
+from aetrack.linker.track import CONFIRMED, LOST, STATE_NAMES, TENTATIVE, TrackTable
+
+
+@dataclass(frozen=True, eq=False)
+class Track:
+    """Snapshot of one track after a frame; immutable, not the linker's live state.
+
+    ``eq=False``: snapshots compare by identity (a tag array has no single truth value).
+    """
+
+    track_id: int                              # 1-based, per linker instance, never reused
+    box: tuple[float, float, float, float]     # x1, y1, x2, y2 frame pixels: the matched
+                                               # detection's box, or the Kalman prediction
+                                               # for a track not matched this frame
+    score: float                               # score of the last matched detection
+    tag: np.ndarray | None                     # (D,) smoothed tag (read-only), None if never tagged
+    state: str                                 # "tentative" | "confirmed" | "lost"
+    age: int                                   # frames since the track started; 1 in its first frame
+    hits: int                                  # frames in which it was matched
+
+
+@dataclass(frozen=True)
+class _Stage:
+    """One association stage: which tracks, which detections, which cost, which limit."""
+
+    states: tuple[int, ...]     # track states taking part (among tracks still unmatched)
+    detections: str             # "high" | "low" (among detections still unmatched)
+    cost: str                   # "tag" | "tag_gated" | "iou"
+    limit: str                  # name of the LinkerConfig field holding the cost limit
+
+
+_TAG_GATED = _Stage((CONFIRMED, LOST), "high", "tag_gated", "tag_max_distance")
+_TAG = _Stage((CONFIRMED, LOST), "high", "tag", "tag_max_distance")
+_TAG_TENTATIVE = _Stage((TENTATIVE,), "high", "tag", "tag_max_distance")
+_IOU_TRACKED_HIGH = _Stage((CONFIRMED,), "high", "iou", "iou_threshold_high")
+_IOU_ALL_HIGH = _Stage((CONFIRMED, LOST), "high", "iou", "iou_threshold_high")
+_IOU_LOW = _Stage((CONFIRMED,), "low", "iou", "iou_threshold_low")
+_IOU_TENTATIVE = _Stage((TENTATIVE,), "high", "iou", "iou_threshold_tentative")
+
+# Stages per mode, in order. CONFIRMED here means tracked (confirmed and matched last frame).
+_STAGES: dict[str, tuple[_Stage, ...]] = {
+    "tags_motion": (_TAG_GATED, _IOU_TRACKED_HIGH, _IOU_LOW, _IOU_TENTATIVE),
+    "tags": (_TAG, _TAG_TENTATIVE),
+    "motion": (_IOU_ALL_HIGH, _IOU_LOW, _IOU_TENTATIVE),
+    "iou": (_IOU_ALL_HIGH, _IOU_TENTATIVE),
+}
+
+
+class Linker:
+    """Multi-object linker; all state is per instance (ids start at 1 for each linker).
+
+    Args:
+        cfg: thresholds and mode; defaults to ``LinkerConfig()``.
+        frame_rate: frames per second of the stream (> 0), used to turn ``lost_time_s`` into
+            frames.
+    """
+
+    def __init__(self, *, cfg: LinkerConfig | None = None, frame_rate: float = 30.0) -> None:
+        cfg = LinkerConfig() if cfg is None else cfg
+        if not isinstance(cfg, LinkerConfig):
+            raise ValueError(f"cfg must be a LinkerConfig, got {type(cfg).__name__}")
+        if isinstance(frame_rate, bool) or not isinstance(frame_rate, (int, float)) or not (
+            math.isfinite(frame_rate) and frame_rate > 0
+        ):
+            raise ValueError(f"frame_rate must be a finite number > 0, got {frame_rate!r}")
+        self.cfg = cfg
+        self.frame_rate = float(frame_rate)
+        self.max_lost_frames = cfg.lost_frames(self.frame_rate)
+        self._tracks = TrackTable(noise=cfg.kalman)
+        self._next_id = 1
+        self._frame = 0
+
+    @property
+    def frame_index(self) -> int:
+        """1-based index of the last frame passed to :meth:`update`; 0 before the first."""
+        return self._frame
+
+    def reset(self) -> None:
+        """Start over: no tracks, ids from 1 again, frame index 0."""
+        self._tracks.clear()
+        self._next_id = 1
+        self._frame = 0
+
+    def update(self, *, boxes: np.ndarray, scores: np.ndarray, tags: np.ndarray | None = None) -> list[Track]:
+        """Link one frame's detections.
+
+        Args:
+            boxes: (n, 4) float x1, y1, x2, y2 in frame pixels, finite, positive width and height.
+            scores: (n,) finite detection scores.
+            tags: (n, D) finite tags, or None (then motion and IoU only, whatever the mode).
+
+        Returns:
+            The confirmed tracks matched in this frame, sorted by id (what a MOT result file
+            holds for this frame); ``[]`` when there are none.
+        """
+        boxes, scores, tags = self._check_inputs(boxes, scores, tags)
+        cfg = self.cfg
+        self._frame += 1
+        frame = self._frame
+        table = self._tracks
+        table.predict()
+        if tags is not None:
+            table.ensure_tags(tags.shape[1])    # tracks started without tags get has_tag False
+
+        high = np.flatnonzero(scores >= cfg.high_score)
+        low = np.flatnonzero((scores >= cfg.low_score) & (scores < cfg.high_score))
+        det_of_track = np.full(len(table), -1, dtype=np.int64)
+        if len(table) and boxes.shape[0]:
+            det_of_track = self._associate(boxes, tags, high, low)
+        rows = np.flatnonzero(det_of_track >= 0)
+        dets = det_of_track[rows]
+        update_tag = np.full(rows.shape[0], True) if cfg.low_score_updates_tag else scores[dets] >= cfg.high_score
+        table.match(
+            rows=rows,
+            boxes=boxes[dets],
+            scores=scores[dets],
+            tags=None if tags is None else tags[dets],
+            update_tag=update_tag,
+            frame=frame,
+            momentum=cfg.tag_momentum,
+            min_hits=cfg.min_hits,
+        )
+
+        unmatched = det_of_track < 0
+        table.state[unmatched & (table.state == CONFIRMED)] = LOST
+        expired = (table.state == LOST) & (frame - table.last_frame > self.max_lost_frames)
+        table.keep(~(unmatched & (table.state == TENTATIVE)) & ~expired)
+
+        taken = np.zeros(boxes.shape[0], dtype=bool)
+        taken[dets] = True
+        born = high[~taken[high] & (scores[high] >= cfg.new_track_score)]
+        ids = np.arange(self._next_id, self._next_id + born.shape[0], dtype=np.int64)
+        self._next_id += born.shape[0]
+        table.add(
+            ids=ids,
+            boxes=boxes[born],
+            scores=scores[born],
+            tags=None if tags is None else tags[born],
+            frame=frame,
+            confirmed=cfg.min_hits == 1 or (cfg.confirm_on_first_frame and frame == 1),
+        )
+        out = np.flatnonzero((table.state == CONFIRMED) & (table.last_frame == frame))
+        return [self._snapshot(int(i)) for i in out]
+
+    def live_tracks(self) -> list[Track]:
+        """Snapshots of every live track (tentative, confirmed and lost), sorted by id; an
+        unmatched track's box is its Kalman prediction for the last frame."""
+        return [self._snapshot(i) for i in range(len(self._tracks))]
+
+    def _associate(self, boxes: np.ndarray, tags: np.ndarray | None, high: np.ndarray, low: np.ndarray) -> np.ndarray:
+        """Run the mode's stages; returns (N,) detection index per track row, -1 if unmatched."""
+        cfg, table = self.cfg, self._tracks
+        det_of_track = np.full(len(table), -1, dtype=np.int64)
+        free = {"high": high, "low": low}
+        pred_boxes = table.predicted_boxes()                                  # (N, 4)
+        for stage in _STAGES[cfg.mode if tags is not None else "motion"]:
+            rows = np.flatnonzero(np.isin(table.state, stage.states) & (det_of_track < 0))
+            cols = free[stage.detections]
+            if rows.shape[0] == 0 or cols.shape[0] == 0:
+                continue
+            if stage.cost == "iou":
+                cost = 1.0 - matching.iou_matrix(pred_boxes[rows], boxes[cols])
+            else:
+                cost = self._tag_cost(rows, cols, boxes, tags, gated=stage.cost == "tag_gated")
+            pairs, _, left = matching.assign(cost, cost_limit=getattr(cfg, stage.limit))
+            det_of_track[rows[pairs[:, 0]]] = cols[pairs[:, 1]]
+            free[stage.detections] = cols[left]
+        return det_of_track
+
+    def _tag_cost(self, rows: np.ndarray, cols: np.ndarray, boxes: np.ndarray, tags: np.ndarray, *, gated: bool) -> np.ndarray:
+        """(R, C) tag distances, inf for untagged tracks and, if ``gated``, outside the motion
+        gate unless the track is lost and its tag within ``revive_tag_distance``."""
+        table, cfg = self._tracks, self.cfg
+        cost = matching.tag_distance(table.tags[rows], tags[cols])
+        cost[~table.has_tag[rows]] = np.inf
+        if gated:
+            d2 = kalman.gating_distance(
+                table.mean[rows], table.cov[rows], kalman.xyxy_to_xyah(boxes[cols]), cfg.kalman
+            )
+            revive = (table.state[rows] == LOST)[:, None] & (cost <= cfg.revive_tag_distance)
+            cost = matching.gate(cost, d2, threshold=cfg.motion_gate, exempt=revive)
+        return cost
+
+    def _snapshot(self, i: int) -> Track:
+        t = self._tracks
+        matched = t.last_frame[i] == self._frame
+        box = t.box[i] if matched else kalman.xyah_to_xyxy(t.mean[i])
+        tag = None
+        if t.tags is not None and t.has_tag[i]:
+            tag = t.tags[i].copy()
+            tag.flags.writeable = False
+        return Track(
+            track_id=int(t.ids[i]),
+            box=(float(box[0]), float(box[1]), float(box[2]), float(box[3])),
+            score=float(t.score[i]),
+            tag=tag,
+            state=STATE_NAMES[int(t.state[i])],
+            age=int(self._frame - t.start_frame[i] + 1),
+            hits=int(t.hits[i]),
+        )
+
+    def _check_inputs(
+        self, boxes: np.ndarray, scores: np.ndarray, tags: np.ndarray | None
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+        """Validate and convert to float64: boxes (n, 4), scores (n,), tags (n, D) or None."""
+        boxes = np.asarray(boxes, dtype=np.float64)
+        if boxes.size == 0:
+            boxes = boxes.reshape(0, 4)
+        if boxes.ndim != 2 or boxes.shape[1] != 4:
+            raise ValueError(f"boxes must have shape (n, 4), got {boxes.shape}")
+        n = boxes.shape[0]
+        scores = np.asarray(scores, dtype=np.float64)
+        if scores.size == 0 and n == 0:
+            scores = scores.reshape(0)
+        if scores.shape != (n,):
+            raise ValueError(f"scores must have shape ({n},) to match boxes, got {scores.shape}")
+        bad = ~np.isfinite(boxes).all(axis=1)
+        if bad.any():
+            i = int(np.flatnonzero(bad)[0])
+            raise ValueError(f"boxes must be finite, row {i} is {boxes[i].tolist()}")
+        bad = (boxes[:, 2] <= boxes[:, 0]) | (boxes[:, 3] <= boxes[:, 1])
+        if bad.any():
+            i = int(np.flatnonzero(bad)[0])
+            raise ValueError(f"boxes must have x2 > x1 and y2 > y1, row {i} is {boxes[i].tolist()}")
+        if not np.isfinite(scores).all():
+            i = int(np.flatnonzero(~np.isfinite(scores))[0])
+            raise ValueError(f"scores must be finite, scores[{i}] is {scores[i]}")
+        if tags is None:
+            return boxes, scores, None
+        tags = np.asarray(tags, dtype=np.float64)
+        if n == 0 and tags.size == 0:
+            return boxes, scores, None
+        if tags.ndim != 2 or tags.shape[0] != n or tags.shape[1] == 0:
+            raise ValueError(f"tags must have shape ({n}, D) with D >= 1 to match boxes, got {tags.shape}")
+        dim = self._tracks.tag_dim
+        if dim is not None and tags.shape[1] != dim:
+            raise ValueError(f"tags must have D = {dim} like earlier frames, got shape {tags.shape}")
+        if not np.isfinite(tags).all():
+            i = int(np.flatnonzero(~np.isfinite(tags).all(axis=1))[0])
+            raise ValueError(f"tags must be finite, row {i} is {tags[i].tolist()}")
+        return boxes, scores, tags

@@ -1,0 +1,81 @@
+"""Cost matrices and linear assignment for the linker (numpy + ``lap``).
+
+Rows are tracks, columns detections. A NaN or infinite cost means "never pair these two":
+:func:`assign` replaces it with a cost above the limit before calling ``lap.lapjv``, so the
+solver leaves such pairs unmatched. Every function returns arrays of the documented shape
+and dtype on empty input too.
+"""
+
+from __future__ import annotations
+
+import lap
+import numpy as np
+
+
+def iou_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """(N, 4) and (M, 4) xyxy pixel boxes -> (N, M) intersection over union in [0, 1]."""
+    a = np.asarray(a, dtype=np.float64).reshape(-1, 4)
+    b = np.asarray(b, dtype=np.float64).reshape(-1, 4)
+    iw = np.minimum(a[:, None, 2], b[None, :, 2]) - np.maximum(a[:, None, 0], b[None, :, 0])
+    ih = np.minimum(a[:, None, 3], b[None, :, 3]) - np.maximum(a[:, None, 1], b[None, :, 1])
+    inter = np.clip(iw, 0.0, None) * np.clip(ih, 0.0, None)                      # (N, M)
+    area_a = (a[:, 2] - a[:, 0]) * (a[:, 3] - a[:, 1])                             # (N,)
+    area_b = (b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1])                             # (M,)
+    union = area_a[:, None] + area_b[None, :] - inter
+    with np.errstate(divide="ignore", invalid="ignore"):
+        iou = np.where(union > 0, inter / union, 0.0)
+    return iou
+
+
+def tag_distance(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """(N, D) and (M, D) tags -> (N, M) Euclidean distances."""
+    a = np.asarray(a, dtype=np.float64)
+    b = np.asarray(b, dtype=np.float64)
+    if a.shape[0] == 0 or b.shape[0] == 0:
+        return np.zeros((a.shape[0], b.shape[0]))
+    diff = a[:, None, :] - b[None, :, :]                                           # (N, M, D)
+    return np.sqrt(np.einsum("nmd,nmd->nm", diff, diff))
+
+
+def gate(cost: np.ndarray, mahalanobis2: np.ndarray, *, threshold: float, exempt: np.ndarray | None = None) -> np.ndarray:
+    """Copy of ``cost`` with ``inf`` where the squared Mahalanobis distance exceeds
+    ``threshold`` (chi-square, 4 dof), except where the (N, M) bool ``exempt`` is true."""
+    outside = mahalanobis2 > threshold
+    if exempt is not None:
+        outside &= ~exempt
+    return np.where(outside, np.inf, cost)
+
+
+def assign(cost: np.ndarray, *, cost_limit: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Minimum-cost one-to-one pairing with every pair's cost at most ``cost_limit``.
+
+    Args:
+        cost: (N, M) float; NaN or inf = forbidden pair.
+        cost_limit: finite, > 0; pairs above it stay unmatched (``lap.lapjv`` ``cost_limit``).
+
+    Returns:
+        matches (K, 2) int64 (row, column), unmatched rows (N - K,) int64, unmatched columns
+        (M - K,) int64, each sorted ascending.
+    """
+    cost = np.asarray(cost, dtype=np.float64)
+    n, m = cost.shape
+    if n == 0 or m == 0:
+        return np.zeros((0, 2), dtype=np.int64), np.arange(n, dtype=np.int64), np.arange(m, dtype=np.int64)
+    # Any value above the limit is never chosen: leaving both row and column unmatched costs
+    # exactly cost_limit in lap's extended matrix. Finite values keep the solver well behaved.
+    forbidden = 2.0 * cost_limit + 1.0
+    safe = np.where(np.isfinite(cost), np.minimum(cost, forbidden), forbidden)
+    _, row_to_col, _ = lap.lapjv(safe, extend_cost=True, cost_limit=cost_limit)
+    rows = np.flatnonzero(row_to_col >= 0)
+    cols = row_to_col[rows].astype(np.int64)
+    keep = safe[rows, cols] <= cost_limit
+    rows, cols = rows[keep], cols[keep]
+    matched_cols = np.zeros(m, dtype=bool)
+    matched_cols[cols] = True
+    matched_rows = np.zeros(n, dtype=bool)
+    matched_rows[rows] = True
+    return (
+        np.stack([rows, cols], axis=1).astype(np.int64),
+        np.flatnonzero(~matched_rows).astype(np.int64),
+        np.flatnonzero(~matched_cols).astype(np.int64),
+    )

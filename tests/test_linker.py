@@ -1,0 +1,426 @@
+"""Linker: scripted frame sequences with the exact id of every object on every frame.
+
+Conventions in these scripts: boxes are 40 x 100 px (height 100 px, so the Kalman noise is
+5 px per frame in position, see test_kalman.py); a "frame" is a list of detections
+``(label, centre x, centre y, score, tag)``; :func:`run` feeds the frames and returns, per
+frame, ``{label: id}`` for the labels the linker reported (a reported box is the matched
+detection's box, so it identifies the label). New tracks get ids in detection order. Unless a
+test says otherwise: min_hits = 2, so a track born after the first frame is reported from its
+second frame on, while tracks born in frame 1 are reported at once.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from aetrack.config import from_dict
+from aetrack.errors import AetrackError
+from aetrack.linker import Linker, LinkerConfig, Track
+
+W, H = 40.0, 100.0
+TAG_A = (1.0, 0.0)
+TAG_B = (0.0, 1.0)  # |TAG_A - TAG_B| = sqrt(2) = 1.41 > tag_max_distance 0.5
+
+
+def box(cx: float, cy: float) -> list[float]:
+    return [cx - W / 2, cy - H / 2, cx + W / 2, cy + H / 2]
+
+
+Det = tuple  # (label, cx, cy, score, tag or None)
+
+
+def frame_arrays(dets: list[Det], *, with_tags: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    boxes = np.array([box(cx, cy) for _, cx, cy, _, _ in dets], dtype=np.float64).reshape(-1, 4)
+    scores = np.array([s for *_, s, _ in dets], dtype=np.float64)
+    tags = None
+    if with_tags:
+        dim = len(next((d[4] for d in dets), TAG_A))
+        tags = np.array([d[4] for d in dets], dtype=np.float64).reshape(-1, dim)
+    return boxes, scores, tags
+
+
+def run(linker: Linker, frames: list[list[Det]], *, with_tags: bool = True) -> list[dict[str, int]]:
+    out = []
+    for dets in frames:
+        boxes, scores, tags = frame_arrays(dets, with_tags=with_tags)
+        tracks = linker.update(boxes=boxes, scores=scores, tags=tags)
+        ids = [t.track_id for t in tracks]
+        assert ids == sorted(set(ids)), "ids must be unique within a frame and sorted"
+        label_of = {tuple(b): d[0] for b, d in zip(boxes.tolist(), dets)}
+        out.append({label_of[t.box]: t.track_id for t in tracks})
+    return out
+
+
+def crossing(*, bounce: bool, frames: int = 20, speed: float = 10.0) -> list[list[Det]]:
+    """A moves right, B left, on the same line y = 100. In frame t (0-based), up to t = 9:
+    A at 95 - 10 (9 - t), B at 105 + 10 (9 - t), so in frame 9 they are 10 px apart (boxes
+    overlap, IoU = 30/50 = 0.6). Straight: they pass through x = 100 and swap sides (A at
+    105, B at 95 in frame 10). Bounce: they turn back instead (A at 85, B at 115)."""
+    seq = []
+    for t in range(frames):
+        d = speed * (9 - t) if (t <= 9 or bounce) else -speed * (t - 9)
+        d = abs(d) if bounce else d
+        seq.append([("A", 95.0 - d, 100.0, 0.9, TAG_A), ("B", 105.0 + d, 100.0, 0.9, TAG_B)])
+    return seq
+
+
+# ---- crossing objects -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("mode", ["tags_motion", "tags", "motion", "iou"])
+def test_straight_crossing_keeps_ids_in_every_mode(mode: str) -> None:
+    # Tag modes: A's tag is 0 from track 1's and 1.41 from track 2's (> 0.5 limit), so the tag
+    # stage can only pair A with 1 and B with 2, whatever the boxes do.
+    # Motion modes: constant velocity is learned within a few frames (prediction error
+    # < 0.7 px after 9 updates, test_kalman), so at the crossing each track's predicted box
+    # is within 1 px of its own detection (IoU = (40-1)/(40+1) > 0.95) and about 10 px from
+    # the other's (IoU (40-10)/(40+10) = 0.6): the identity assignment costs less than the
+    # swap, so motion alone also keeps the ids when the objects keep their velocity.
+    seq = crossing(bounce=False)
+    assert run(Linker(cfg=LinkerConfig(mode=mode)), seq) == [{"A": 1, "B": 2}] * len(seq)
+
+
+def test_bounce_keeps_ids_with_tags_but_motion_alone_swaps() -> None:
+    # Frame 10: the objects turn back. Kalman predicts them going on: track 1 at ~104.3
+    # (velocity learned ~9.3 px/frame), track 2 at ~95.7; detections A at 85, B at 115.
+    # Motion: IoU(track 1, B) with a ~10.7 px offset = 29.3/50.7 = 0.58, IoU(track 1, A) with
+    # ~19.3 px = 20.7/59.3 = 0.35; the swap costs 2 (1 - 0.58) = 0.84 < 2 (1 - 0.35) = 1.30,
+    # so motion and iou modes swap, and stay swapped (each track now follows the detection
+    # moving in its own direction).
+    # tags_motion: A's detection is 19.3 px from track 1's prediction; the innovation
+    # variance of x is then ~76 px^2, so the squared Mahalanobis distance is ~19.3^2 / 76
+    # = 4.9 < 9.49: inside the motion gate, and the tag (distance 0 vs 1.41) decides.
+    seq = crossing(bounce=True)
+    kept = [{"A": 1, "B": 2}] * 20
+    swapped = [{"A": 1, "B": 2}] * 10 + [{"A": 2, "B": 1}] * 10
+    assert run(Linker(cfg=LinkerConfig(mode="tags_motion")), seq) == kept
+    assert run(Linker(cfg=LinkerConfig(mode="tags")), seq) == kept
+    assert run(Linker(cfg=LinkerConfig(mode="motion")), seq) == swapped
+    assert run(Linker(cfg=LinkerConfig(mode="iou")), seq) == swapped
+
+
+# ---- occlusion and the lost-time budget ---------------------------------------------------
+
+
+def hidden_for(k: int) -> list[list[Det]]:
+    """A still object, seen in frames 1-3, hidden in frames 4..3+k, seen again for 3 frames."""
+    seen = [[("A", 100.0, 100.0, 0.9, TAG_A)]]
+    return seen * 3 + [[]] * k + seen * 3
+
+
+@pytest.mark.parametrize("mode", ["tags_motion", "motion"])
+def test_hidden_within_budget_keeps_id_beyond_gets_new_one(mode: str) -> None:
+    # Budget: round(lost_time_s * frame_rate) = round(0.5 * 10) = 5 frames. Last match in
+    # frame 3; a lost track is removed at the end of frame f when f - 3 > 5, i.e. frame 9.
+    cfg = LinkerConfig(mode=mode, lost_time_s=0.5)
+    assert Linker(cfg=cfg, frame_rate=10.0).max_lost_frames == 5
+    # k = 5: hidden in frames 4-8, back in frame 9 before removal: revived, id 1.
+    assert run(Linker(cfg=cfg, frame_rate=10.0), hidden_for(5)) == [{"A": 1}] * 3 + [{}] * 5 + [{"A": 1}] * 3
+    # k = 6: removed at the end of frame 9; frame 10 starts tentative track 2 (not reported),
+    # confirmed by its second hit in frame 11.
+    assert run(Linker(cfg=cfg, frame_rate=10.0), hidden_for(6)) == [{"A": 1}] * 3 + [{}] * 6 + [{}, {"A": 2}, {"A": 2}]
+
+
+def test_budget_scales_with_frame_rate() -> None:
+    # Same 0.5 s at 20 fps = 10 frames: hidden 6 frames is now within the budget.
+    cfg = LinkerConfig(lost_time_s=0.5)
+    assert run(Linker(cfg=cfg, frame_rate=20.0), hidden_for(6)) == [{"A": 1}] * 3 + [{}] * 6 + [{"A": 1}] * 3
+
+
+def test_lost_track_revived_by_tag_after_its_prediction_drifted() -> None:
+    # A moves right at 10 px/frame in frames 1-10 (x = 10..100), is hidden for frames
+    # 11-14, and reappears in frame 15 at x = 400, y = 300 (it turned and walked elsewhere).
+    # Prediction: x ~ 150, y = 100 (lost tracks keep their velocity), far outside the motion
+    # gate (hundreds of px vs an innovation std of a few tens) and with no overlap.
+    # tags_motion: the track is lost and its tag is at distance 0 <= revive_tag_distance 0.3,
+    # so the gate is waived: revived as id 1. motion: no tags, no overlap: new track 2,
+    # reported from its second frame.
+    seq = [[("A", 10.0 * t, 100.0, 0.9, TAG_A)] for t in range(1, 11)]
+    seq += [[]] * 4 + [[("A", 400.0 + 10.0 * t, 300.0, 0.9, TAG_A)] for t in range(3)]
+    before = [{"A": 1}] * 10 + [{}] * 4
+    assert run(Linker(cfg=LinkerConfig(mode="tags_motion")), seq) == before + [{"A": 1}] * 3
+    assert run(Linker(cfg=LinkerConfig(mode="motion")), seq) == before + [{}, {"A": 2}, {"A": 2}]
+
+
+def test_drifted_lost_track_with_a_different_tag_is_not_revived() -> None:
+    # As above, but the detection in frame 15 has a tag 0.4 away: within tag_max_distance
+    # (0.5) but not within revive_tag_distance (0.3), and outside the gate: a new track.
+    near = (1.0, 0.4)
+    seq = [[("A", 10.0 * t, 100.0, 0.9, TAG_A)] for t in range(1, 11)]
+    seq += [[]] * 4 + [[("X", 400.0 + 10.0 * t, 300.0, 0.9, near)] for t in range(3)]
+    assert run(Linker(), seq) == [{"A": 1}] * 10 + [{}] * 4 + [{}, {"X": 2}, {"X": 2}]
+
+
+# ---- the low-score (ByteTrack) stage -------------------------------------------------------
+
+
+def low_for(k: int) -> list[list[Det]]:
+    """A still object at score 0.9 in frames 1-2, 0.3 in frames 3..2+k, 0.9 for 3 frames."""
+    return (
+        [[("A", 100.0, 100.0, 0.9, TAG_A)]] * 2
+        + [[("A", 100.0, 100.0, 0.3, TAG_A)]] * k
+        + [[("A", 100.0, 100.0, 0.9, TAG_A)]] * 3
+    )
+
+
+@pytest.mark.parametrize("mode", ["tags_motion", "motion", "iou", "tags"])
+def test_low_score_frame(mode: str) -> None:
+    # Score 0.3 is in [low_score 0.1, high_score 0.5): only the low stage may use it.
+    # tags_motion, motion: the tracked track meets it in the low stage (IoU 1): reported.
+    # iou, tags: no low stage; the track is lost in that frame (not reported), and the next
+    # high detection revives it (lost tracks take part in the first stage): id 1 again.
+    got = run(Linker(cfg=LinkerConfig(mode=mode)), low_for(1))
+    if mode in ("tags_motion", "motion"):
+        assert got == [{"A": 1}] * 6
+    else:
+        assert got == [{"A": 1}] * 2 + [{}] + [{"A": 1}] * 3
+
+
+@pytest.mark.parametrize("mode", ["tags_motion", "motion", "iou"])
+def test_low_score_longer_than_budget(mode: str) -> None:
+    # Budget round(0.2 * 10) = 2 frames; low scores in frames 3-5. With the low stage the
+    # track is matched every frame: id 1 throughout. Without (iou): last match frame 2,
+    # removed at the end of frame 5 (5 - 2 > 2); frame 6 starts tentative track 2 (a low
+    # detection never starts a track), reported from frame 7.
+    cfg = LinkerConfig(mode=mode, lost_time_s=0.2)
+    got = run(Linker(cfg=cfg, frame_rate=10.0), low_for(3))
+    if mode == "iou":
+        assert got == [{"A": 1}] * 2 + [{}] * 3 + [{}, {"A": 2}, {"A": 2}]
+    else:
+        assert got == [{"A": 1}] * 8
+
+
+def test_detections_below_low_score_are_dropped() -> None:
+    seq = [[("A", 100.0, 100.0, 0.9, TAG_A)]] * 2 + [[("A", 100.0, 100.0, 0.05, TAG_A)]] + [[("A", 100.0, 100.0, 0.9, TAG_A)]]
+    assert run(Linker(cfg=LinkerConfig(mode="motion")), seq) == [{"A": 1}, {"A": 1}, {}, {"A": 1}]
+
+
+def test_scores_between_high_and_new_track_score_match_but_do_not_start_tracks() -> None:
+    # 0.55 is high (>= 0.5) but below new_track_score 0.6: frame 1 starts nothing; a track
+    # started by 0.9 in frame 2 (tentative) is confirmed by the 0.55 detection in frame 3.
+    seq = [[("A", 100.0, 100.0, 0.55, TAG_A)], [("A", 100.0, 100.0, 0.9, TAG_A)], [("A", 100.0, 100.0, 0.55, TAG_A)]]
+    assert run(Linker(), seq) == [{}, {}, {"A": 1}]
+
+
+# ---- ids: per instance, unique, never reused -----------------------------------------------
+
+
+def test_two_linkers_are_independent() -> None:
+    # norfair's test_multiple_trackers: interleaved updates, each linker counts from 1.
+    one = Linker()
+    two = Linker()
+    a = [("A", 100.0, 100.0, 0.9, TAG_A), ("B", 300.0, 100.0, 0.9, TAG_B)]
+    b = [("C", 500.0, 500.0, 0.9, TAG_A)]
+    assert run(one, [a]) == [{"A": 1, "B": 2}]
+    assert run(two, [b]) == [{"C": 1}]
+    assert run(one, [a]) == [{"A": 1, "B": 2}]
+    # A newcomer in linker two gets id 2 there, whatever linker one has issued.
+    assert run(two, [b + [("D", 900.0, 500.0, 0.9, TAG_B)]] * 2) == [{"C": 1}, {"C": 1, "D": 2}]
+    one.reset()
+    assert run(two, [b]) == [{"C": 1}]
+    assert run(one, [b]) == [{"C": 1}]
+
+
+def onehot(i: int) -> tuple[float, ...]:
+    return tuple(1.0 if j == i else 0.0 for j in range(8))
+
+
+def test_long_sequence_ids_unique_and_never_reused() -> None:
+    # Budget round(0.2 * 10) = 2 frames. Objects in separate lanes (150 px apart, no overlap),
+    # each moving +2 px/frame, one-hot tags (pairwise distance 1.41). Script (frames 1..30):
+    #   P lane 0   frames 1-30                 born frame 1 -> id 1, reported at once
+    #   Q lane 1   frames 1-8, again 20-30     id 2; last match 8, removed end of frame 11
+    #                                          (11 - 8 > 2); back in 20 -> new id 8 (from 21)
+    #   V lane 5   frames 3-4, 7-9             id 3 (reported from frame 4); hidden 5-6 =
+    #                                          2 frames, within budget: revived in frame 7
+    #   R lane 2   frames 5-12                 id 4, reported 6-12
+    #   S lane 3   frames 10-11                id 5, reported 11 only
+    #   T lane 4   frame 15 only, x = 100      id 6: tentative, missed in 16 -> removed;
+    #                                          never reported, and 6 is never issued again
+    #   U lane 4   frames 16-30, x = 1000      id 7 (no overlap with T), reported 17-30
+    lanes = {"P": 0, "Q": 1, "R": 2, "S": 3, "T": 4, "U": 4, "V": 5}
+    start_x = {"T": 100.0, "U": 1000.0}
+    tag_index = {"P": 0, "Q": 1, "R": 2, "S": 3, "T": 4, "U": 5, "V": 6}
+    visible = {
+        "P": range(1, 31), "Q": [*range(1, 9), *range(20, 31)], "V": [3, 4, 7, 8, 9],
+        "R": range(5, 13), "S": [10, 11], "T": [15], "U": range(16, 31),
+    }
+    expected_ids = {  # label -> [(id, frames reported)]
+        "P": [(1, range(1, 31))],
+        "Q": [(2, range(1, 9)), (8, range(21, 31))],
+        "V": [(3, [4, 7, 8, 9])],
+        "R": [(4, range(6, 13))],
+        "S": [(5, [11])],
+        "T": [],
+        "U": [(7, range(17, 31))],
+    }
+    frames = []
+    for f in range(1, 31):
+        frames.append([
+            (label, start_x.get(label, 100.0) + 2.0 * f, 100.0 + 150.0 * lanes[label], 0.9, onehot(tag_index[label]))
+            for label in lanes if f in visible[label]
+        ])
+    expected = [
+        {label: i for label, spans in expected_ids.items() for i, fs in spans if f in fs}
+        for f in range(1, 31)
+    ]
+    linker = Linker(cfg=LinkerConfig(lost_time_s=0.2), frame_rate=10.0)
+    got = run(linker, frames)
+    assert got == expected
+    # Every id names one object span only, and id 6 (the burnt tentative one) never appears.
+    spans: dict[int, set[str]] = {}
+    for fr in got:
+        for label, i in fr.items():
+            spans.setdefault(i, set()).add(label)
+    assert sorted(spans) == [1, 2, 3, 4, 5, 7, 8]
+    assert all(len(labels) == 1 for labels in spans.values())
+    # Removed tracks are dropped: only P, U and the returned Q are alive after frame 30.
+    assert [t.track_id for t in linker.live_tracks()] == [1, 7, 8]
+
+
+def test_memory_is_flat_on_an_endless_stream() -> None:
+    # Every frame a new object appears at a fresh place and vanishes the next frame; with a
+    # budget of 2 frames at most 3 lost tracks plus the newest one are alive at any time.
+    linker = Linker(cfg=LinkerConfig(lost_time_s=0.2, min_hits=1), frame_rate=10.0)
+    sizes = []
+    for f in range(300):
+        x = 60.0 * (f % 30)
+        y = 150.0 * (f // 30 % 6)
+        linker.update(boxes=np.array([box(x + 30, y + 60)]), scores=np.array([0.9]), tags=np.array([onehot(f % 8)]))
+        sizes.append(len(linker.live_tracks()))
+    assert max(sizes) <= 4
+    assert linker.live_tracks()[-1].track_id <= 300
+
+
+def test_reset_starts_ids_at_one() -> None:
+    linker = Linker()
+    seq = [[("A", 100.0, 100.0, 0.9, TAG_A), ("B", 300.0, 100.0, 0.9, TAG_B)]] * 2
+    assert run(linker, seq) == [{"A": 1, "B": 2}] * 2
+    assert linker.frame_index == 2
+    linker.reset()
+    assert linker.frame_index == 0
+    assert linker.live_tracks() == []
+    # After reset the first frame confirms at once again, and ids restart at 1.
+    assert run(linker, [[("B", 300.0, 100.0, 0.9, TAG_B)]]) == [{"B": 1}]
+
+
+# ---- inputs without tags, empty frames ----------------------------------------------------
+
+
+def test_detections_without_tags_link_by_motion_and_iou() -> None:
+    # Two objects in separate lanes moving toward each other horizontally (no overlap:
+    # 150 px apart vertically); B is missed in frame 4 and found again in frame 5 by IoU
+    # with its Kalman prediction (lost tracks take part in the first IoU stage).
+    seq = []
+    for f in range(1, 8):
+        dets = [("A", 100.0 + 8.0 * f, 100.0, 0.9, None)]
+        if f != 4:
+            dets.append(("B", 600.0 - 8.0 * f, 250.0, 0.9, None))
+        seq.append(dets)
+    linker = Linker()
+    got = run(linker, seq, with_tags=False)
+    assert got == [{"A": 1, "B": 2}] * 3 + [{"A": 1}] + [{"A": 1, "B": 2}] * 3
+    assert all(t.tag is None for t in linker.live_tracks())
+
+
+def test_empty_frames_and_everything_disappearing() -> None:
+    linker = Linker()
+    empty = linker.update(boxes=np.zeros((0, 4)), scores=np.zeros(0), tags=np.zeros((0, 2)))
+    assert empty == [] and linker.frame_index == 1
+    assert linker.update(boxes=np.zeros((0, 4)), scores=np.zeros(0)) == []
+    # Frame 3 is not the first frame: A's track is tentative there, reported from frame 4.
+    seq = [[("A", 100.0, 100.0, 0.9, TAG_A)]] * 3 + [[]] * 2 + [[("A", 100.0, 100.0, 0.9, TAG_A)]]
+    assert run(linker, seq) == [{}, {"A": 1}, {"A": 1}, {}, {}, {"A": 1}]
+    assert [t.state for t in linker.live_tracks()] == ["confirmed"]
+
+
+def test_track_snapshot_fields() -> None:
+    linker = Linker(cfg=LinkerConfig(tag_momentum=0.5))
+    linker.update(boxes=np.array([box(100, 100)]), scores=np.array([0.9]), tags=np.array([[1.0, 0.0]]))
+    (t,) = linker.update(boxes=np.array([box(102, 100)]), scores=np.array([0.8]), tags=np.array([[0.0, 0.2]]))
+    assert isinstance(t, Track)
+    assert t.track_id == 1 and t.state == "confirmed" and t.age == 2 and t.hits == 2
+    assert t.box == tuple(box(102, 100)) and t.score == pytest.approx(0.8)
+    # tag = 0.5 * (1, 0) + 0.5 * (0, 0.2) = (0.5, 0.1); the snapshot's array is read-only.
+    assert t.tag == pytest.approx([0.5, 0.1])
+    with pytest.raises(ValueError):
+        t.tag[0] = 3.0
+    # A track missed this frame is lost, its box the Kalman prediction.
+    assert linker.update(boxes=np.zeros((0, 4)), scores=np.zeros(0)) == []
+    (lost,) = linker.live_tracks()
+    assert lost.state == "lost" and lost.age == 3 and lost.hits == 2
+
+
+# ---- validation ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "field, value",
+    [
+        ("mode", "sort"),
+        ("high_score", float("nan")),
+        ("low_score", 0.7),
+        ("new_track_score", 0.4),
+        ("tag_max_distance", 0.0),
+        ("tag_momentum", 1.0),
+        ("motion_gate", -1.0),
+        ("revive_tag_distance", 0.6),
+        ("iou_threshold_high", 1.5),
+        ("iou_threshold_low", float("inf")),
+        ("min_hits", 0),
+        ("lost_time_s", -1.0),
+        ("confirm_on_first_frame", 1),
+    ],
+)
+def test_invalid_config_names_the_field(field: str, value: object) -> None:
+    with pytest.raises(ValueError, match=field):
+        LinkerConfig(**{field: value})
+
+
+def test_config_from_yaml_mapping() -> None:
+    cfg = from_dict(LinkerConfig, {"mode": "motion", "lost_time_s": 2, "kalman": {"position_weight": 0.1}})
+    assert cfg.mode == "motion" and cfg.lost_time_s == 2.0 and cfg.kalman.position_weight == 0.1
+    with pytest.raises(AetrackError, match="unknown key"):
+        from_dict(LinkerConfig, {"track_buffer": 30})
+    with pytest.raises(AetrackError, match="tag_momentum"):
+        from_dict(LinkerConfig, {"tag_momentum": 2.0})
+
+
+@pytest.mark.parametrize("frame_rate", [0.0, -5.0, float("nan"), float("inf")])
+def test_invalid_frame_rate(frame_rate: float) -> None:
+    with pytest.raises(ValueError, match="frame_rate"):
+        Linker(frame_rate=frame_rate)
+
+
+def test_invalid_inputs_raise() -> None:
+    linker = Linker()
+    good = np.array([box(100, 100)])
+    with pytest.raises(ValueError, match="boxes must be finite"):
+        linker.update(boxes=np.array([[0.0, np.nan, 10.0, 10.0]]), scores=np.array([0.9]))
+    with pytest.raises(ValueError, match="x2 > x1"):
+        linker.update(boxes=np.array([[10.0, 0.0, 10.0, 10.0]]), scores=np.array([0.9]))
+    with pytest.raises(ValueError, match="shape"):
+        linker.update(boxes=np.zeros((2, 3)), scores=np.zeros(2))
+    with pytest.raises(ValueError, match="scores"):
+        linker.update(boxes=good, scores=np.array([0.9, 0.8]))
+    with pytest.raises(ValueError, match="scores must be finite"):
+        linker.update(boxes=good, scores=np.array([np.inf]))
+    with pytest.raises(ValueError, match="tags"):
+        linker.update(boxes=good, scores=np.array([0.9]), tags=np.array([[np.nan, 0.0]]))
+    linker.update(boxes=good, scores=np.array([0.9]), tags=np.array([[1.0, 0.0]]))
+    with pytest.raises(ValueError, match="D = 2"):
+        linker.update(boxes=good, scores=np.array([0.9]), tags=np.array([[1.0, 0.0, 0.0]]))
+
+
+def test_frames_with_and_without_tags_mix() -> None:
+    # Frame 1 has no tags: the track starts untagged. Frame 2 has tags: the untagged track
+    # cannot take part in the tag stage (cost inf) but the IoU stage matches it and it takes
+    # the detection's tag as is. Frame 3 without tags: motion stages, tag kept.
+    linker = Linker()
+    seq = [[("A", 100.0, 100.0, 0.9, None)], [("A", 102.0, 100.0, 0.9, TAG_A)], [("A", 104.0, 100.0, 0.9, None)]]
+    got = []
+    for i, dets in enumerate(seq):
+        got += run(linker, [dets], with_tags=i == 1)
+    assert got == [{"A": 1}] * 3
+    assert linker.live_tracks()[0].tag == pytest.approx(TAG_A)
