@@ -192,7 +192,8 @@ def test_low_score_longer_than_budget(mode: str) -> None:
 
 
 def test_detections_below_low_score_are_dropped() -> None:
-    seq = [[("A", 100.0, 100.0, 0.9, TAG_A)]] * 2 + [[("A", 100.0, 100.0, 0.05, TAG_A)]] + [[("A", 100.0, 100.0, 0.9, TAG_A)]]
+    seen, faint = ("A", 100.0, 100.0, 0.9, TAG_A), ("A", 100.0, 100.0, 0.05, TAG_A)
+    seq = [[seen], [seen], [faint], [seen]]
     assert run(Linker(cfg=LinkerConfig(mode="motion")), seq) == [{"A": 1}, {"A": 1}, {}, {"A": 1}]
 
 

@@ -63,7 +63,8 @@ def time_linker(
     "ids"}}}``: median and 90th percentile milliseconds per frame over the frames after
     ``warmup``, and the number of ids issued (a sanity check: ideally ``n_objects``).
     """
-    for name, value, low in (("n_objects", n_objects, 0), ("frames", frames, 1), ("tag_dim", tag_dim, 1), ("warmup", warmup, 0)):
+    checks = (("n_objects", n_objects, 0), ("frames", frames, 1), ("tag_dim", tag_dim, 1), ("warmup", warmup, 0))
+    for name, value, low in checks:
         if isinstance(value, bool) or not isinstance(value, int) or value < low:
             raise ValueError(f"{name} must be an integer >= {low}, got {value!r}")
     if warmup >= frames:

@@ -147,7 +147,9 @@ def gating_distance(
     Compare with a chi-square quantile with 4 degrees of freedom (e.g. 9.4877 for 95 %).
     """
     z = np.asarray(measurements, dtype=np.float64).reshape(-1, NDIM)
-    z_mean, s = project(np.asarray(mean).reshape(-1, 2 * NDIM), np.asarray(cov).reshape(-1, 2 * NDIM, 2 * NDIM), noise)
+    mean = np.asarray(mean, dtype=np.float64).reshape(-1, 2 * NDIM)
+    cov = np.asarray(cov, dtype=np.float64).reshape(-1, 2 * NDIM, 2 * NDIM)
+    z_mean, s = project(mean, cov, noise)
     if z_mean.shape[0] == 0 or z.shape[0] == 0:
         return np.zeros((z_mean.shape[0], z.shape[0]))
     d = z[None, :, :] - z_mean[:, None, :]                    # (N, M, 4)

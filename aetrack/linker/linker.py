@@ -178,7 +178,9 @@ class Linker:
         unmatched track's box is its Kalman prediction for the last frame."""
         return [self._snapshot(i) for i in range(len(self._tracks))]
 
-    def _associate(self, boxes: np.ndarray, tags: np.ndarray | None, high: np.ndarray, low: np.ndarray) -> np.ndarray:
+    def _associate(
+        self, boxes: np.ndarray, tags: np.ndarray | None, high: np.ndarray, low: np.ndarray
+    ) -> np.ndarray:
         """Run the mode's stages; returns (N,) detection index per track row, -1 if unmatched."""
         cfg, table = self.cfg, self._tracks
         det_of_track = np.full(len(table), -1, dtype=np.int64)
@@ -198,7 +200,9 @@ class Linker:
             free[stage.detections] = cols[left]
         return det_of_track
 
-    def _tag_cost(self, rows: np.ndarray, cols: np.ndarray, boxes: np.ndarray, tags: np.ndarray, *, gated: bool) -> np.ndarray:
+    def _tag_cost(
+        self, rows: np.ndarray, cols: np.ndarray, boxes: np.ndarray, tags: np.ndarray, *, gated: bool
+    ) -> np.ndarray:
         """(R, C) tag distances, inf for untagged tracks and, if ``gated``, outside the motion
         gate unless the track is lost and its tag within ``revive_tag_distance``."""
         table, cfg = self._tracks, self.cfg

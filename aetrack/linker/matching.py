@@ -37,7 +37,9 @@ def tag_distance(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.sqrt(np.einsum("nmd,nmd->nm", diff, diff))
 
 
-def gate(cost: np.ndarray, mahalanobis2: np.ndarray, *, threshold: float, exempt: np.ndarray | None = None) -> np.ndarray:
+def gate(
+    cost: np.ndarray, mahalanobis2: np.ndarray, *, threshold: float, exempt: np.ndarray | None = None
+) -> np.ndarray:
     """Copy of ``cost`` with ``inf`` where the squared Mahalanobis distance exceeds
     ``threshold`` (chi-square, 4 dof), except where the (N, M) bool ``exempt`` is true."""
     outside = mahalanobis2 > threshold
