@@ -206,7 +206,8 @@ def compute_losses(
     offset_t = targets["offset"].reshape(b * t, k, 2)
     num_objects = mask_f.sum()
 
-    terms = {name: torch.zeros((), device=heat_t.device) for name in ("heatmap", "size", "offset", "pull", "push")}
+    names = ("heatmap", "size", "offset", "pull", "push")
+    terms = {name: torch.zeros((), device=heat_t.device) for name in names}
     for i, out in enumerate(outputs):
         if out["heatmap"].shape != heat_t.shape:
             raise ValueError(

@@ -102,7 +102,8 @@ def test_targets_decode_round_trip() -> None:
     # decode back to the input boxes: targets and decoding agree on cells, offsets and sizes.
     boxes = np.array([[10.0, 14.0, 42.0, 46.0], [70.0, 20.0, 90.0, 76.0]])
     cfg = ModelConfig(input_width=128, input_height=96)
-    t = build_targets(boxes=[boxes], ids=[np.array([0, 1])], classes=[np.array([0, 0])], cfg=cfg, max_objects=4)
+    ids, classes = [np.array([0, 1])], [np.array([0, 0])]
+    t = build_targets(boxes=[boxes], ids=ids, classes=classes, cfg=cfg, max_objects=4)
     h, w = 24, 32
     heat = torch.logit(t["heatmap"].clamp(1e-4, 1 - 1e-4))  # (1, 1, h, w)
     size = torch.zeros(1, 2, h * w)

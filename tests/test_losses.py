@@ -79,7 +79,8 @@ def test_batch_averages_over_clips_with_enough_identities() -> None:
     tags0, ident0, mask0 = _clip_t3()
     tags1 = torch.tensor([0.0, 2.0, 7.0, 7.0, 7.0, 7.0, 7.0, 7.0, 7.0]).view(1, 9, 1)
     ident1 = torch.tensor([[0, 0, -1, -1, -1, -1, -1, -1, -1]])
-    pull, push = ae_loss(torch.cat([tags0, tags1]), torch.cat([ident0, ident1]), torch.cat([mask0, ident1 >= 0]))
+    tags, ident = torch.cat([tags0, tags1]), torch.cat([ident0, ident1])
+    pull, push = ae_loss(tags, ident, torch.cat([mask0, ident1 >= 0]))
     assert pull.item() == pytest.approx(7 / 9, rel=1e-6)
     assert push.item() == pytest.approx(0.0488160, abs=1e-7)
 
@@ -235,7 +236,9 @@ def test_compute_losses_sums_stacks_and_weights() -> None:
     two = compute_losses(outputs * 2, targets, cfg=cfg)
     for name in ("heatmap", "size", "offset", "pull", "push"):
         assert two[name].item() == pytest.approx(2 * one[name].item(), rel=1e-6)
-    expected = 2.0 * two["heatmap"] + 0.1 * two["size"] + two["offset"] + 3.0 * two["pull"] + 0.5 * two["push"]
+    expected = (
+        2.0 * two["heatmap"] + 0.1 * two["size"] + two["offset"] + 3.0 * two["pull"] + 0.5 * two["push"]
+    )
     assert two["total"].item() == pytest.approx(expected.item(), rel=1e-6)
 
 

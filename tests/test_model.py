@@ -15,7 +15,9 @@ from aetrack.model import Detector, ModelConfig, build_detector, build_targets
 from aetrack.model.heads import HEATMAP_BIAS_INIT
 
 # Input 64x96 (H x W) -> maps 16x24. Hourglass with 2 stacks of 16 channels keeps it tiny.
-SMALL = ModelConfig(backbone="small", width=8, head_channels=8, tag_dim=4, num_classes=2, input_width=96, input_height=64)
+SMALL = ModelConfig(
+    backbone="small", width=8, head_channels=8, tag_dim=4, num_classes=2, input_width=96, input_height=64
+)
 HOURGLASS = ModelConfig(
     backbone="hourglass", stacks=2, hourglass_channels=16, head_channels=8, tag_dim=4, num_classes=2,
     input_width=96, input_height=64,

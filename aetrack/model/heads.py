@@ -26,7 +26,8 @@ HEAD_NAMES = ("heatmap", "size", "offset", "tags")
 def _head(in_channels: int, hidden: int, out_channels: int, *, bias_init: float = 0.0) -> nn.Sequential:
     final = nn.Conv2d(hidden, out_channels, kernel_size=1)
     nn.init.constant_(final.bias, bias_init)
-    return nn.Sequential(nn.Conv2d(in_channels, hidden, kernel_size=3, padding=1), nn.ReLU(inplace=True), final)
+    first = nn.Conv2d(in_channels, hidden, kernel_size=3, padding=1)
+    return nn.Sequential(first, nn.ReLU(inplace=True), final)
 
 
 class Heads(nn.Module):

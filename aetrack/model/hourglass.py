@@ -39,7 +39,9 @@ class Residual(nn.Module):
     def __init__(self, *, in_channels: int, out_channels: int) -> None:
         super().__init__()
         if in_channels < 1 or out_channels < 2:
-            raise ValueError(f"need in_channels >= 1 and out_channels >= 2, got {in_channels}, {out_channels}")
+            raise ValueError(
+                f"need in_channels >= 1 and out_channels >= 2, got {in_channels}, {out_channels}"
+            )
         mid = out_channels // 2
         self.body = nn.Sequential(
             nn.BatchNorm2d(in_channels),
@@ -53,7 +55,9 @@ class Residual(nn.Module):
             nn.Conv2d(mid, out_channels, kernel_size=1),
         )
         self.skip: nn.Module = (
-            nn.Identity() if in_channels == out_channels else nn.Conv2d(in_channels, out_channels, kernel_size=1)
+            nn.Identity()
+            if in_channels == out_channels
+            else nn.Conv2d(in_channels, out_channels, kernel_size=1)
         )
 
     def forward(self, x: Tensor) -> Tensor:

@@ -158,11 +158,19 @@ def build_targets(
         if n and (obj_ids.min() < 0):
             raise ValueError(f"ids[{t}] must be >= 0, got {obj_ids.min()}")
         if n and (obj_cls.min() < 0 or obj_cls.max() >= cfg.num_classes):
-            raise ValueError(f"classes[{t}] must be in [0, {cfg.num_classes}), got {sorted(set(obj_cls.tolist()))}")
+            raise ValueError(
+                f"classes[{t}] must be in [0, {cfg.num_classes}), got {sorted(set(obj_cls.tolist()))}"
+            )
         bw, bh = b[:, 2] - b[:, 0], b[:, 3] - b[:, 1]
         cx, cy = (b[:, 0] + b[:, 2]) / 2, (b[:, 1] + b[:, 3]) / 2
         keep = (
-            np.isfinite(b).all(axis=1) & (bw > 0) & (bh > 0) & (cx >= 0) & (cx < width) & (cy >= 0) & (cy < height)
+            np.isfinite(b).all(axis=1)
+            & (bw > 0)
+            & (bh > 0)
+            & (cx >= 0)
+            & (cx < width)
+            & (cy >= 0)
+            & (cy < height)
         )
         k = 0
         for i in np.flatnonzero(keep):
