@@ -1,0 +1,332 @@
+"""Training clips: T frames of one MOT sequence, one shared augmentation, targets for the loss.
+
+A clip is what the temporal associative-embedding loss needs (see DESIGN.md): frames
+``f, f + g1, f + g1 + g2, ...`` with gaps ``g`` drawn from ``1..max_gap``, all transformed by
+the *same* random scale, shift, flip and colour jitter, so an object keeps its identity and its
+geometry stays consistent across the clip. Identities are relabelled ``0..N-1`` per clip.
+
+Sampling is a pure function of ``(seed, index)``: :meth:`ClipDataset.__getitem__` seeds its own
+generator from the two, so the sample stream does not depend on worker processes, and resuming
+at step ``s`` only needs the index of the first sample of step ``s``.
+
+Frame access: ``img1/`` sequences read each frame with ``cv2.imread``; video sequences are
+decoded once (only the selected frame range), downscaled to the largest size the augmentation
+can use and kept JPEG-encoded in memory (PETS09 frames 1-397 for a 384x224 input: about
+10 MB), since random access into a video file means decoding from the last key frame.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+import torch
+
+from aetrack.data.letterbox import PAD_VALUE, Letterbox
+from aetrack.data.mot import FrameRange, MotSequence
+from aetrack.data.sources import ImageFolderSource, VideoSource
+from aetrack.errors import AetrackError
+from aetrack.model.config import ModelConfig
+from aetrack.model.targets import build_targets
+
+# JPEG quality of in-memory video frames: 95 keeps re-encoding artefacts well below the
+# detector's stride-4 resolution while storing a frame in ~1/10 of its raw size.
+_CACHE_JPEG_QUALITY = 95
+
+
+@dataclass(frozen=True)
+class AugmentConfig:
+    """Random augmentation drawn once per clip and applied identically to all its frames."""
+
+    # Zoom factor drawn uniformly from [1 - scale, 1 + scale] around the input centre: objects
+    # of a new video are rarely at the training size.
+    scale: float = 0.25
+    # Shift drawn uniformly from +-translate times the input width/height: objects anywhere.
+    translate: float = 0.1
+    # Probability of a horizontal flip (pedestrian scenes are left-right symmetric).
+    flip: float = 0.5
+    # Additive brightness shift, uniform in +-brightness (fraction of the full 0..1 range).
+    brightness: float = 0.1
+    # Contrast factor uniform in [1 - contrast, 1 + contrast] around mid-grey.
+    contrast: float = 0.2
+    # Per-channel gain uniform in [1 - color, 1 + color]: white balance differs between cameras.
+    color: float = 0.05
+
+    def __post_init__(self) -> None:
+        for name in ("scale", "translate", "brightness", "contrast", "color"):
+            value = getattr(self, name)
+            if not 0.0 <= value < 1.0:
+                raise ValueError(f"augment.{name} must be in [0, 1), got {value!r}")
+        if not 0.0 <= self.flip <= 1.0:
+            raise ValueError(f"augment.flip is a probability in [0, 1], got {self.flip!r}")
+
+
+NO_AUGMENT = AugmentConfig(scale=0.0, translate=0.0, flip=0.0, brightness=0.0, contrast=0.0, color=0.0)
+
+
+@dataclass(frozen=True)
+class Affine:
+    """Axis-aligned map from original to input pixels (continuous coordinates, xyxy boxes).
+
+    ``x_in = sx * x + tx``, ``y_in = sy * y + ty``; ``sx < 0`` is a horizontal flip.
+    """
+
+    sx: float
+    sy: float
+    tx: float
+    ty: float
+
+    def boxes(self, boxes: np.ndarray) -> np.ndarray:
+        """(n, 4) xyxy original pixels -> (n, 4) xyxy input pixels (corners re-ordered on a flip)."""
+        b = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
+        xa, xb = self.sx * b[:, 0] + self.tx, self.sx * b[:, 2] + self.tx
+        ya, yb = self.sy * b[:, 1] + self.ty, self.sy * b[:, 3] + self.ty
+        return np.stack([np.minimum(xa, xb), np.minimum(ya, yb), np.maximum(xa, xb), np.maximum(ya, yb)], axis=1)
+
+    def letterbox(self) -> Letterbox:
+        """The same map as a :class:`Letterbox` (only for unflipped, uniform scale)."""
+        if self.sx != self.sy or self.sx <= 0:
+            raise ValueError("only an unflipped uniform-scale transform is a letterbox")
+        return Letterbox(scale=self.sx, pad_x=self.tx, pad_y=self.ty)
+
+
+def clip_affine(
+    *, src_size: tuple[int, int], dst_size: tuple[int, int], zoom: float = 1.0,
+    shift: tuple[float, float] = (0.0, 0.0), flip: bool = False,
+) -> Affine:
+    """Letterbox ``src_size`` into ``dst_size`` (both (width, height)), then zoom about the input
+    centre by ``zoom``, shift by ``shift`` input pixels and optionally mirror: ``x -> W - x``."""
+    lb = Letterbox.fit(src_size=src_size, dst_size=dst_size)
+    w, h = dst_size
+    s = lb.scale * zoom
+    tx = zoom * (lb.pad_x - w / 2) + w / 2 + shift[0]
+    ty = zoom * (lb.pad_y - h / 2) + h / 2 + shift[1]
+    if flip:
+        return Affine(sx=-s, sy=s, tx=w - tx, ty=ty)
+    return Affine(sx=s, sy=s, tx=tx, ty=ty)
+
+
+def warp_image(image: np.ndarray, affine: Affine, dst_size: tuple[int, int], *, image_scale: float = 1.0) -> np.ndarray:
+    """Render (H, W, 3) uint8 ``image`` through ``affine`` into a ``dst_size`` uint8 canvas.
+
+    ``image_scale`` is the stored image's size relative to the original frame (downscaled
+    video cache). Pixel ``i`` covers ``[i, i + 1)`` in continuous coordinates, so a flip of a
+    W-wide image maps pixel ``i`` to ``W - 1 - i`` exactly. Strong downscales are done by area
+    averaging first, which a bilinear warp alone would alias.
+    """
+    sx, sy = affine.sx / image_scale, affine.sy / image_scale
+    tx, ty = affine.tx, affine.ty
+    pre = min(abs(sx), abs(sy))
+    if pre < 0.75:
+        h, w = image.shape[:2]
+        nw, nh = max(1, round(w * pre)), max(1, round(h * pre))
+        image = cv2.resize(image, (nw, nh), interpolation=cv2.INTER_AREA)
+        sx, sy = sx * w / nw, sy * h / nh
+    # Continuous x_c = x_pixel + 0.5 on both sides: x'_p = sx * x_p + tx + 0.5 * sx - 0.5.
+    m = np.array([[sx, 0.0, tx + 0.5 * sx - 0.5], [0.0, sy, ty + 0.5 * sy - 0.5]], dtype=np.float64)
+    return cv2.warpAffine(image, m, dst_size, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT,
+                          borderValue=(PAD_VALUE, PAD_VALUE, PAD_VALUE))
+
+
+class SequenceData:
+    """Ground-truth objects and random-access frames of one sequence's frame range.
+
+    Objects are gt rows with consider flag 1 and, for MOT16+ files, class 1 (pedestrian) and
+    visibility >= ``min_visibility``; all become class 0. The other annotated rows are kept as
+    ignore regions for validation. Boxes are xyxy original pixels.
+    """
+
+    def __init__(self, *, seq: MotSequence, frames: FrameRange | None, min_visibility: float,
+                 cache_scale: float = 1.0) -> None:
+        self.seq = seq
+        self.name = seq.name
+        self.size = (seq.info.width, seq.info.height)  # (width, height) of original frames
+        first = frames.first if frames is not None and frames.first is not None else 1
+        last = seq.info.length if frames is None or frames.last is None else min(frames.last, seq.info.length)
+        if last < first:
+            raise AetrackError(f"{seq.root}: frame range {frames} is outside the sequence (1:{seq.info.length})")
+        gt = seq.gt(FrameRange(first, last))
+        keep = gt.conf == 1
+        if gt.fmt == "mot16":
+            keep &= (gt.cls == 1) & (gt.vis >= min_visibility)
+        sized = (gt.boxes[:, 2] > 0) & (gt.boxes[:, 3] > 0)
+        xyxy = np.concatenate([gt.boxes[:, :2], gt.boxes[:, :2] + gt.boxes[:, 2:]], axis=1)
+        kept, dropped = gt.subset(keep & sized), gt.subset(~keep & sized)
+        xyxy_kept, xyxy_dropped = xyxy[keep & sized], xyxy[~keep & sized]
+        self._rows = {f: (xyxy_kept[r], kept.ids[r]) for f, r in kept.by_frame().items()}
+        self._ignored = {f: xyxy_dropped[r] for f, r in dropped.by_frame().items()}
+        self._files: list | None = None
+        self._jpegs: dict[int, bytes] = {}
+        self.cache_scale = 1.0
+        img_dir = seq.image_dir()
+        if img_dir is not None:
+            self._files = ImageFolderSource.open(img_dir).files
+            last = min(last, len(self._files))
+        else:
+            last = self._decode_video(FrameRange(first, last), min(1.0, cache_scale))
+        self.first, self.last = first, last
+
+    def _decode_video(self, frames: FrameRange, scale: float) -> int:
+        video = self.seq.video_file()
+        if video is None:
+            raise AetrackError(f"{self.seq.root}: no {self.seq.info.im_dir}/ images and no video file")
+        self.cache_scale = scale
+        last = frames.first or 1
+        for f, img in VideoSource.open(video, frames=frames):
+            if scale < 1.0:
+                h, w = img.shape[:2]
+                img = cv2.resize(img, (max(1, round(w * scale)), max(1, round(h * scale))),
+                                 interpolation=cv2.INTER_AREA)
+            ok, buf = cv2.imencode(".jpg", img, [cv2.IMWRITE_JPEG_QUALITY, _CACHE_JPEG_QUALITY])
+            if not ok:
+                raise AetrackError(f"{video}: cannot re-encode frame {f} for the frame cache")
+            self._jpegs[f] = buf.tobytes()
+            last = f
+        if not self._jpegs:
+            raise AetrackError(f"{video}: no frames decoded in range {frames}")
+        if self.cache_scale < 1.0:
+            h, w = cv2.imdecode(np.frombuffer(self._jpegs[last], np.uint8), cv2.IMREAD_COLOR).shape[:2]
+            self.cache_scale = w / self.size[0]  # the rounded size actually stored
+        return last
+
+    @property
+    def num_frames(self) -> int:
+        return self.last - self.first + 1
+
+    def image(self, frame: int) -> np.ndarray:
+        """Frame ``frame`` as (H, W, 3) BGR uint8, at :attr:`cache_scale` times the original size."""
+        if self._files is not None:
+            img = cv2.imread(str(self._files[frame - 1]), cv2.IMREAD_COLOR)
+            if img is None:
+                raise AetrackError(f"{self._files[frame - 1]}: cannot decode image")
+            return img
+        return cv2.imdecode(np.frombuffer(self._jpegs[frame], np.uint8), cv2.IMREAD_COLOR)
+
+    def objects(self, frame: int) -> tuple[np.ndarray, np.ndarray]:
+        """``(boxes (n, 4) xyxy original pixels float64, ids (n,) int64)`` of ``frame``."""
+        if frame in self._rows:
+            return self._rows[frame]
+        return np.zeros((0, 4)), np.zeros(0, np.int64)
+
+    def ignored(self, frame: int) -> np.ndarray:
+        """(m, 4) xyxy original pixels of annotated non-targets (flag 0, distractor class, low
+        visibility): validation neither rewards nor penalises detections on them."""
+        return self._ignored.get(frame, np.zeros((0, 4)))
+
+
+@dataclass(frozen=True)
+class Clip:
+    """One sampled clip before conversion to tensors (input pixels, clip-local identities)."""
+
+    images: np.ndarray  # (T, H, W, 3) uint8 BGR, input size
+    boxes: list[np.ndarray]  # per frame (n_t, 4) xyxy input pixels, clipped to the input
+    ids: list[np.ndarray]  # per frame (n_t,) int64 in 0..N-1, same object -> same id
+    frames: np.ndarray  # (T,) 1-based frame numbers in the sequence
+    sequence: int  # index into the dataset's sequences
+    affine: Affine  # the shared original -> input map
+
+
+def filter_to_input(boxes: np.ndarray, size: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
+    """Keep boxes whose centre lies inside the ``size`` = (W, H) input; clip them to it.
+
+    Returns ``(clipped boxes (k, 4), keep mask (n,))``.
+    """
+    w, h = size
+    cx = 0.5 * (boxes[:, 0] + boxes[:, 2])
+    cy = 0.5 * (boxes[:, 1] + boxes[:, 3])
+    keep = (cx >= 0) & (cx < w) & (cy >= 0) & (cy < h)
+    clipped = np.clip(boxes[keep], 0.0, [w, h, w, h])
+    return clipped, keep
+
+
+class ClipDataset(torch.utils.data.Dataset):
+    """Clips of ``clip_len`` frames; item ``i`` is a deterministic function of ``(seed, i)``.
+
+    Any non-negative index is valid (the training sampler hands out a global sample counter);
+    ``len()`` is the number of frames, a nominal epoch. An item is a dict with ``images``
+    (T, 3, H, W) float32 in [0, 1], BGR, and the :func:`aetrack.model.targets.build_targets`
+    tensors (T, ...); the default collate makes them (B, T, ...).
+    """
+
+    def __init__(self, *, sequences: Sequence[tuple[MotSequence, FrameRange | None]], model: ModelConfig,
+                 clip_len: int, max_gap: int, min_visibility: float, augment: AugmentConfig,
+                 max_objects: int, seed: int) -> None:
+        if clip_len < 1 or max_gap < 1:
+            raise AetrackError(f"clip_len and max_gap must be >= 1, got {clip_len} and {max_gap}")
+        if not sequences:
+            raise AetrackError("no training sequences given")
+        self.model = model
+        self.clip_len = clip_len
+        self.max_gap = max_gap
+        self.augment = augment
+        self.max_objects = max_objects
+        self.seed = seed
+        self.input_size = model.input_size
+        self.sequences: list[SequenceData] = []
+        for seq, frames in sequences:
+            base = Letterbox.fit(src_size=(seq.info.width, seq.info.height), dst_size=self.input_size).scale
+            data = SequenceData(seq=seq, frames=frames, min_visibility=min_visibility,
+                                cache_scale=base * (1.0 + augment.scale))
+            if data.num_frames < clip_len:
+                raise AetrackError(f"{seq.root}: {data.num_frames} frames in range, fewer than clip_len={clip_len}")
+            self.sequences.append(data)
+        counts = np.array([s.num_frames for s in self.sequences], dtype=np.float64)
+        self._weights = counts / counts.sum()  # sequences drawn in proportion to their length
+
+    def __len__(self) -> int:
+        return int(sum(s.num_frames for s in self.sequences))
+
+    def sample(self, index: int) -> Clip:
+        """Draw clip ``index``: sequence, frames, augmentation, then render and transform boxes."""
+        rng = np.random.default_rng([self.seed, int(index)])
+        k = int(rng.choice(len(self.sequences), p=self._weights))
+        data = self.sequences[k]
+        # Frames: gaps from 1..max_gap, capped so that the clip fits the sequence's range.
+        t = self.clip_len
+        max_gap = min(self.max_gap, (data.num_frames - 1) // max(t - 1, 1)) if t > 1 else 1
+        gaps = rng.integers(1, max_gap + 1, size=t - 1)
+        start = int(rng.integers(data.first, data.last - int(gaps.sum()) + 1))
+        frames = start + np.concatenate([[0], np.cumsum(gaps)]).astype(np.int64)
+        # One augmentation for the whole clip.
+        a = self.augment
+        w, h = self.input_size
+        zoom = rng.uniform(1 - a.scale, 1 + a.scale)
+        shift = (rng.uniform(-a.translate, a.translate) * w, rng.uniform(-a.translate, a.translate) * h)
+        flip = bool(rng.random() < a.flip)
+        brightness = rng.uniform(-a.brightness, a.brightness)
+        contrast = rng.uniform(1 - a.contrast, 1 + a.contrast)
+        gain = rng.uniform(1 - a.color, 1 + a.color, size=3)
+        affine = clip_affine(src_size=data.size, dst_size=self.input_size, zoom=zoom, shift=shift, flip=flip)
+
+        images = np.empty((t, h, w, 3), np.uint8)
+        boxes, raw_ids = [], []
+        for i, f in enumerate(frames):
+            img = warp_image(data.image(int(f)), affine, self.input_size, image_scale=data.cache_scale)
+            images[i] = _jitter(img, brightness=brightness, contrast=contrast, gain=gain)
+            b, ids = data.objects(int(f))
+            b, keep = filter_to_input(affine.boxes(b), self.input_size)
+            boxes.append(b)
+            raw_ids.append(ids[keep])
+        # Clip-local identities 0..N-1 (sorted by the sequence's ids).
+        uniq = np.unique(np.concatenate(raw_ids + [np.zeros(0, np.int64)]))
+        ids = [np.searchsorted(uniq, r).astype(np.int64) for r in raw_ids]
+        return Clip(images=images, boxes=boxes, ids=ids, frames=frames, sequence=k, affine=affine)
+
+    def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
+        clip = self.sample(index)
+        images = torch.from_numpy(clip.images).permute(0, 3, 1, 2).float().div_(255.0)  # (T, 3, H, W)
+        targets = build_targets(boxes=clip.boxes, ids=clip.ids,
+                                classes=[np.zeros(len(i), np.int64) for i in clip.ids],
+                                cfg=self.model, max_objects=self.max_objects)
+        return {"images": images, **targets}
+
+
+def _jitter(img: np.ndarray, *, brightness: float, contrast: float, gain: np.ndarray) -> np.ndarray:
+    """Colour jitter on (H, W, 3) uint8: contrast about mid-grey, brightness shift, channel gain."""
+    if brightness == 0.0 and contrast == 1.0 and np.all(gain == 1.0):
+        return img
+    x = img.astype(np.float32) * (1.0 / 255.0)
+    x = ((x - 0.5) * contrast + 0.5 + brightness) * gain.astype(np.float32)
+    return np.clip(x * 255.0 + 0.5, 0, 255).astype(np.uint8)

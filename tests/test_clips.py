@@ -1,0 +1,157 @@
+"""Clip sampler: shapes, the shared augmentation, identities across a clip, frame gaps, video."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from aetrack.data.clips import NO_AUGMENT, AugmentConfig, ClipDataset, clip_affine, filter_to_input
+from aetrack.data.mot import MotSequence, parse_frame_range
+from aetrack.model.config import ModelConfig
+
+W, H = 128, 96
+MODEL = ModelConfig(width=8, head_channels=8, tag_dim=4, input_width=W, input_height=H)
+# Three static objects with distinct widths (ids 5, 7, 9); x, y, w, h in pixels.
+OBJECTS = {5: (10, 20, 20, 40), 7: (50, 30, 12, 30), 9: (80, 10, 28, 50)}
+
+
+def write_sequence(root: Path, *, frames: int = 12, video: bool = False) -> MotSequence:
+    """A 128x96 MOT sequence: grey frames with the three objects drawn white (PNG: lossless)."""
+    root.mkdir(parents=True)
+    (root / "seqinfo.ini").write_text(
+        f"[Sequence]\nname={root.name}\nimDir=img1\nframeRate=10\nseqLength={frames}\n"
+        f"imWidth={W}\nimHeight={H}\nimExt=.png\n")
+    (root / "gt").mkdir()
+    rows = [f"{f},{i},{x},{y},{w},{h},1,1,1.0" for f in range(1, frames + 1) for i, (x, y, w, h) in OBJECTS.items()]
+    (root / "gt" / "gt.txt").write_text("\n".join(rows) + "\n")
+    img = np.full((H, W, 3), 60, np.uint8)
+    for x, y, w, h in OBJECTS.values():
+        img[y:y + h, x:x + w] = 255
+    if video:
+        writer = cv2.VideoWriter(str(root / "clip.avi"), cv2.VideoWriter_fourcc(*"MJPG"), 10, (W, H))
+        for _ in range(frames):
+            writer.write(img)
+        writer.release()
+    else:
+        (root / "img1").mkdir()
+        for f in range(1, frames + 1):
+            cv2.imwrite(str(root / "img1" / f"{f:06d}.png"), img)
+    return MotSequence.open(root)
+
+
+def dataset(seqs, *, augment: AugmentConfig = NO_AUGMENT, clip_len: int = 3, max_gap: int = 2, seed: int = 0):
+    return ClipDataset(sequences=seqs, model=MODEL, clip_len=clip_len, max_gap=max_gap, min_visibility=0.25,
+                       augment=augment, max_objects=8, seed=seed)
+
+
+@pytest.fixture(scope="module")
+def seq(tmp_path_factory) -> MotSequence:
+    return write_sequence(tmp_path_factory.mktemp("clips") / "seq")
+
+
+def test_item_shapes_and_targets(seq):
+    item = dataset([(seq, None)])[0]
+    assert item["images"].shape == (3, 3, H, W)  # (T, 3, H, W)
+    assert item["images"].dtype.is_floating_point
+    assert 0.0 <= float(item["images"].min()) and float(item["images"].max()) <= 1.0
+    assert item["heatmap"].shape == (3, 1, H // 4, W // 4)
+    assert item["ind"].shape == item["mask"].shape == item["ident"].shape == (3, 8)
+    assert item["size"].shape == item["offset"].shape == (3, 8, 2)
+    # No augmentation: all three objects in every frame, identities 0, 1, 2 (ids 5, 7, 9 sorted).
+    assert item["mask"].sum(dim=1).tolist() == [3, 3, 3]
+    assert sorted(item["ident"][0][item["mask"][0]].tolist()) == [0, 1, 2]
+
+
+def test_horizontal_flip_maps_boxes_and_pixels_exactly(seq):
+    # Input size = frame size, so the letterbox is the identity; a flip maps x -> 128 - x.
+    # Object 5 spans x in [10, 30) -> [128 - 30, 128 - 10) = [98, 118); y is unchanged [20, 60).
+    flip = AugmentConfig(scale=0.0, translate=0.0, flip=1.0, brightness=0.0, contrast=0.0, color=0.0)
+    clip = dataset([(seq, None)], augment=flip).sample(3)
+    first = clip.ids[0].tolist().index(0)  # clip id 0 is gt id 5
+    assert clip.boxes[0][first].tolist() == [98.0, 20.0, 118.0, 60.0]
+    # Pixels: column i goes to 127 - i. On row 40 the white columns 10..29, 50..61 and 80..107
+    # (objects 5, 7, 9) become 98..117, 66..77 and 20..47, exactly (no interpolation blur).
+    white = np.flatnonzero(clip.images[0][40, :, 0] == 255).tolist()
+    assert white == list(range(20, 48)) + list(range(66, 78)) + list(range(98, 118))
+
+
+def test_affine_zoom_and_shift_derived():
+    # Frame 256x192 into 128x96: letterbox scale 0.5, no padding. Zoom 2 about the centre (64, 48)
+    # and shift (+5, -3): x_in = 2 * (0.5 x - 64) + 64 + 5 = x - 59; y_in = y - 48 - 3 = y - 51.
+    a = clip_affine(src_size=(256, 192), dst_size=(W, H), zoom=2.0, shift=(5.0, -3.0))
+    assert a.boxes(np.array([[100, 60, 140, 100]])).tolist() == [[41.0, 9.0, 81.0, 49.0]]
+
+
+def test_centre_outside_input_is_dropped_and_rest_clipped():
+    boxes = np.array([[-10.0, 0, 4, 10],  # centre x = -3: outside -> dropped
+                      [-4.0, 0, 10, 10],  # centre x = 3: kept, clipped to x1 = 0
+                      [120.0, 90, 140, 100]])  # centre (130, 95): x outside 128 -> dropped
+    clipped, keep = filter_to_input(boxes, (W, H))
+    assert keep.tolist() == [False, True, False]
+    assert clipped.tolist() == [[0.0, 0.0, 10.0, 10.0]]
+
+
+def test_identities_consistent_across_augmented_clips(seq):
+    # Objects are static, so under one shared transform each keeps its box width in every frame;
+    # widths 20, 12, 28 differ, so width identifies the gt object. Check over many random clips.
+    augment = AugmentConfig(scale=0.3, translate=0.15, flip=0.5)
+    ds = dataset([(seq, None)], augment=augment)
+    checked = 0
+    for i in range(40):
+        clip = ds.sample(i)
+        width_of: dict[int, float] = {}
+        for boxes, ids in zip(clip.boxes, clip.ids):
+            for b, k in zip(boxes, ids):
+                if 0 < b[0] and b[2] < W:  # unclipped boxes only (clipping changes the width)
+                    assert width_of.setdefault(int(k), b[2] - b[0]) == pytest.approx(b[2] - b[0])
+                    checked += 1
+        all_ids = np.concatenate(clip.ids)
+        assert sorted(set(all_ids.tolist())) == list(range(len(set(all_ids.tolist()))))  # 0..N-1
+        assert len(set(np.round(list(width_of.values()), 6))) == len(width_of)  # distinct objects
+    assert checked > 100
+
+
+def test_frame_gaps_within_max_gap_and_inside_range(seq):
+    ds = dataset([(seq, parse_frame_range("3:10"))], clip_len=3, max_gap=3)
+    gaps, frames = [], []
+    for i in range(60):
+        clip = ds.sample(i)
+        gaps += np.diff(clip.frames).tolist()
+        frames += clip.frames.tolist()
+    assert set(gaps) == {1, 2, 3}  # every allowed gap occurs, nothing else
+    assert min(frames) >= 3 and max(frames) <= 10
+
+
+def test_sampling_is_a_function_of_seed_and_index(seq):
+    a, b = dataset([(seq, None)], augment=AugmentConfig()), dataset([(seq, None)], augment=AugmentConfig())
+    assert np.array_equal(a.sample(7).images, b.sample(7).images)
+    assert a.sample(7).frames.tolist() == b.sample(7).frames.tolist()
+    c = dataset([(seq, None)], augment=AugmentConfig(), seed=1)
+    assert not np.array_equal(a.sample(7).images, c.sample(7).images)
+
+
+def test_video_sequence_matches_image_sequence(tmp_path, seq):
+    # The same frames from an MJPG video (decoded once into memory) and from PNGs: equal boxes,
+    # near-equal pixels (MJPG is lossy).
+    video = write_sequence(tmp_path / "vid", video=True)
+    a = dataset([(seq, None)]).sample(4)
+    b = dataset([(video, None)]).sample(4)
+    assert a.frames.tolist() == b.frames.tolist()
+    assert all(np.array_equal(x, y) for x, y in zip(a.boxes, b.boxes))
+    assert np.abs(a.images.astype(int) - b.images.astype(int)).mean() < 3.0
+
+
+def test_pets_video_half_split(shared_data):
+    # PETS09-S2L1 is a 768x576 video with MOT15 gt; frames 1-20 only, decoded into memory.
+    pets = MotSequence.open(shared_data / "PETS09-S2L1")
+    ds = dataset([(pets, parse_frame_range("1:20"))], augment=NO_AUGMENT)
+    data = ds.sequences[0]
+    assert (data.first, data.last) == (1, 20)
+    # 768x576 into 128x96: letterbox scale min(128/768, 96/576) = 1/6, the cache keeps that size.
+    assert data.cache_scale == pytest.approx(1 / 6)
+    clip = ds.sample(0)
+    assert clip.images.shape == (3, H, W, 3)
+    assert all(len(b) > 0 for b in clip.boxes)  # people are walking in every early frame
