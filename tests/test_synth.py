@@ -7,6 +7,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from aetrack.data.mot import MotSequence, read_mot_file, read_seqinfo
@@ -86,6 +88,21 @@ def test_unoccluded_objects_are_fully_visible_with_exact_boxes() -> None:
             assert (xs.min(), ys.min(), xs.max() - xs.min() + 1, ys.max() - ys.min() + 1) == tuple(f.boxes[k])
             checked += 1
     assert checked >= 50
+
+
+@settings(max_examples=12, deadline=None)
+@given(seed=st.integers(0, 2**32), difficulty=st.sampled_from(["easy", "medium", "hard"]),
+       width=st.integers(64, 200), height=st.integers(64, 160))
+def test_frames_are_consistent_for_any_seed_and_size(seed: int, difficulty: str, width: int, height: int) -> None:
+    cfg = SynthConfig.preset(difficulty, width=width, height=height, frames=4)
+    for f in generate(cfg, seed=seed):
+        assert f.image.shape == (height, width, 3) and f.image.dtype == np.uint8
+        assert len(np.unique(f.ids)) == len(f.ids) and (f.ids >= 1).all()
+        x, y, w, h = f.boxes.T
+        assert np.isfinite(f.boxes).all() and (w > 0).all() and (h > 0).all()
+        assert ((x < width) & (y < height) & (x + w > 0) & (y + h > 0)).all()  # overlaps the frame
+        assert ((f.visibility >= 0) & (f.visibility <= 1)).all() and (f.mask_area > 0).all()
+        assert set(np.unique(f.owner)) - {0} <= set(f.ids.tolist())
 
 
 def test_output_reads_back_through_the_mot_reader(tmp_path: Path) -> None:

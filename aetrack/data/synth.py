@@ -113,8 +113,9 @@ class SynthConfig:
     illumination_drift: float = 0.08  # amplitude of the slow gain drift (0.08 = +-8 %)
     drift_periods: tuple[float, float] = (8.0, 4.0)  # mean periods of global/colour drift, s
     camera_jitter: float = 0.0  # std of the camera shake, pixels (0 = still camera)
+    jitter_memory: float = 0.9  # AR(1) coefficient of the shake: near 1 = slow sway, 0 = white
     blur_prob: float = 0.3  # per-frame chance of a Gaussian defocus/motion blur
-    blur_sigma: float = 1.2  # largest blur sigma, pixels
+    blur_sigma: tuple[float, float] = (0.4, 1.2)  # range of that blur's sigma, pixels
     noise_sigma: float = 4.0  # std of the additive sensor noise, grey levels
     jpeg_quality: int = 80  # quality of the written JPEG frames (1-100)
 
@@ -122,8 +123,11 @@ class SynthConfig:
     det_miss_rate: float = 0.03  # miss probability of a fully visible object
     det_miss_power: float = 2.0  # miss prob = rate + (1 - rate) * (1 - visibility) ** power
     det_box_jitter: float = 0.04  # std of box centre and log-size noise, in box sizes
+    det_conf_base: float = 0.3  # confidence of a true detection = base + gain * visibility
+    det_conf_gain: float = 0.65  # (+ noise, clipped to [0.01, 1])
     det_conf_noise: float = 0.08  # std of the confidence noise
     det_fp_rate: float = 0.3  # mean number of false positives per frame (Poisson)
+    det_fp_conf: tuple[float, float] = (0.05, 0.55)  # confidence range of false positives
 
     def __post_init__(self) -> None:
         def need(ok: bool, what: str) -> None:
@@ -139,15 +143,16 @@ class SynthConfig:
         need(0.0 < self.far_height <= self.near_height <= 1.0, "need 0 < far_height <= near_height <= 1")
         need(0 <= self.occluders[0] <= self.occluders[1], f"occluders range {self.occluders} is not lo <= hi")
         need(1 <= self.stop_frames[0] <= self.stop_frames[1], f"stop_frames {self.stop_frames} is not 1 <= lo <= hi")
+        need(0.0 < self.blur_sigma[0] <= self.blur_sigma[1], f"blur_sigma {self.blur_sigma} is not 0 < lo <= hi")
+        need(0.0 <= self.det_fp_conf[0] <= self.det_fp_conf[1] <= 1.0, f"det_fp_conf {self.det_fp_conf} is not in [0, 1]")
         need(1 <= self.jpeg_quality <= 100, f"jpeg_quality must be in 1..100, got {self.jpeg_quality}")
         need(self.look_candidates >= 1, f"look_candidates must be >= 1, got {self.look_candidates}")
         for name in ("lookalike_rate", "turn_decay", "turn_event_rate", "stop_rate", "pace_gain",
-                     "spawn_rate", "blur_prob", "det_miss_rate"):
+                     "spawn_rate", "jitter_memory", "blur_prob", "det_miss_rate", "det_conf_base", "det_conf_gain"):
             v = getattr(self, name)
             need(0.0 <= v <= 1.0, f"{name} must be in [0, 1], got {v}")
         for name in ("speed", "speed_spread", "depth_motion", "heading_spread", "turn_noise",
-                     "background_contrast", "illumination_drift", "camera_jitter", "blur_sigma",
-                     "noise_sigma", "det_miss_power", "det_box_jitter", "det_conf_noise", "det_fp_rate"):
+                     "background_contrast", "illumination_drift", "camera_jitter", "noise_sigma", "det_miss_power", "det_box_jitter", "det_conf_noise", "det_fp_rate"):
             v = getattr(self, name)
             need(math.isfinite(v) and v >= 0.0, f"{name} must be >= 0, got {v}")
         need(min(self.drift_periods) > 0, f"drift_periods must be > 0, got {self.drift_periods}")
@@ -175,11 +180,11 @@ class SynthConfig:
 # The difficulty presets: the fields each changes from the defaults (= medium), in one place.
 PRESETS: dict[str, dict[str, Any]] = {
     "easy": dict(objects=5, lookalike_rate=0.0, occluders=(0, 0), background_contrast=0.7,
-                 illumination_drift=0.03, blur_prob=0.1, blur_sigma=0.8, noise_sigma=2.0,
+                 illumination_drift=0.03, blur_prob=0.1, blur_sigma=(0.4, 0.8), noise_sigma=2.0,
                  jpeg_quality=92, det_miss_rate=0.01, det_fp_rate=0.1),
     "medium": {},
     "hard": dict(objects=15, lookalike_rate=0.3, occluders=(3, 4), background_contrast=1.2,
-                 illumination_drift=0.18, camera_jitter=1.5, blur_prob=0.5, blur_sigma=1.6,
+                 illumination_drift=0.18, camera_jitter=1.5, blur_prob=0.5, blur_sigma=(0.4, 1.6),
                  noise_sigma=7.0, jpeg_quality=65, stop_rate=0.005, turn_event_rate=0.01,
                  det_miss_rate=0.06, det_box_jitter=0.06, det_fp_rate=0.8),
 }
@@ -329,7 +334,8 @@ def generate(cfg: SynthConfig, *, seed: int) -> Iterator[SynthFrame]:
         if t > 1:
             scene.step()
         # Camera shake: a smooth AR(1) walk with stationary std camera_jitter.
-        shake = 0.9 * shake + cam_rng.normal(0.0, cfg.camera_jitter * math.sqrt(1 - 0.81), size=2)
+        rho = cfg.jitter_memory
+        shake = rho * shake + cam_rng.normal(0.0, cfg.camera_jitter * math.sqrt(1.0 - rho * rho), size=2)
         dx, dy = (int(v) for v in np.clip(np.round(shake), -pad, pad))
         image = background[pad + dy:pad + dy + H, pad + dx:pad + dx + W].copy()
         owner = np.zeros((H, W), np.int32)
@@ -364,7 +370,7 @@ def generate(cfg: SynthConfig, *, seed: int) -> Iterator[SynthFrame]:
         gain = illumination_gain(t, amplitude=cfg.illumination_drift, periods=periods, phases=phases)
         image = cv2.transform(image, np.diag(gain))
         if cam_rng.random() < cfg.blur_prob:
-            image = cv2.GaussianBlur(image, (0, 0), float(cam_rng.uniform(0.4, max(0.4, cfg.blur_sigma))))
+            image = cv2.GaussianBlur(image, (0, 0), float(cam_rng.uniform(*cfg.blur_sigma)))
         if cfg.noise_sigma > 0:
             image = noise.add(cam_rng, image)
         yield SynthFrame(frame=t, image=image, ids=ids, boxes=boxes, visibility=vis, mask_area=area, owner=owner)
@@ -376,7 +382,8 @@ def simulate_detections(frame: SynthFrame, *, cfg: SynthConfig, rng: np.random.G
     Each object is missed with probability ``det_miss_rate + (1 - det_miss_rate) * (1 - vis) **
     det_miss_power`` (always when invisible); kept ones get a jittered box clipped to the frame
     and a confidence that grows with visibility. ``Poisson(det_fp_rate)`` false positives of
-    plausible size and place are added with low confidences.
+    plausible size and place (perspective height +-20 %, height/width 1.2-3) are added with
+    confidences in ``det_fp_conf``.
     """
     W, H = cfg.width, cfg.height
     k = len(frame.ids)
@@ -386,7 +393,8 @@ def simulate_detections(frame: SynthFrame, *, cfg: SynthConfig, rng: np.random.G
     j = rng.normal(0.0, cfg.det_box_jitter, size=(k, 4))
     cx, cy = x + w / 2.0 + j[:, 0] * w, y + h / 2.0 + j[:, 1] * h
     w2, h2 = w * np.exp(j[:, 2]), h * np.exp(j[:, 3])
-    conf = np.clip(0.3 + 0.65 * frame.visibility + rng.normal(0.0, cfg.det_conf_noise, size=k), 0.01, 1.0)
+    conf = cfg.det_conf_base + cfg.det_conf_gain * frame.visibility + rng.normal(0.0, cfg.det_conf_noise, size=k)
+    conf = np.clip(conf, 0.01, 1.0)
     boxes = np.column_stack([cx - w2 / 2.0, cy - h2 / 2.0, cx + w2 / 2.0, cy + h2 / 2.0])[keep]
     conf = conf[keep]
 
@@ -398,7 +406,7 @@ def simulate_detections(frame: SynthFrame, *, cfg: SynthConfig, rng: np.random.G
     fx = rng.uniform(0.0, W, size=n_fp)
     fp = np.column_stack([fx - fw / 2.0, foot - fh, fx + fw / 2.0, foot])
     boxes = np.concatenate([boxes, fp]).reshape(-1, 4)
-    conf = np.concatenate([conf, rng.uniform(0.05, 0.55, size=n_fp)])
+    conf = np.concatenate([conf, rng.uniform(*cfg.det_fp_conf, size=n_fp)])
 
     boxes = np.clip(boxes, [0.0, 0.0, 0.0, 0.0], [W, H, W, H])
     ok = (boxes[:, 2] - boxes[:, 0] >= 2.0) & (boxes[:, 3] - boxes[:, 1] >= 2.0)

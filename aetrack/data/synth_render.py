@@ -23,6 +23,13 @@ SPRITE_HEIGHT = 128  # canonical sprite height (px); frames resize from it, most
 OUTLINE_PX = 3  # dark rim width at the canonical height (~1 px at 40 px), so objects read as blobs
 OUTLINE_GAIN = 0.4  # rim colour = region colour times this
 TEXTURE_DEPTH = 0.35  # texture darkens its marks by this fraction of the region colour
+TEXTURE_PERIOD = (10.0, 22.0)  # range of texture periods, pixels at the canonical height
+# Object colours are saturated and bright (HSV s, v in these ranges); scenery stays below
+# saturation 0.25, so objects stand out from any background.
+LOOK_SATURATION = (0.55, 1.0)
+LOOK_VALUE = (0.55, 1.0)
+BODY_SCALE = (0.85, 1.15)  # identity size relative to the perspective height (tall and short)
+TWIN_HUE_SHIFT = (6.0, 10.0)  # hue shift of a hue-twin, OpenCV hue units (180 = full circle)
 
 
 @dataclass(frozen=True)
@@ -56,14 +63,17 @@ def _hsv_to_bgr(h: float, s: float, v: float) -> tuple[int, int, int]:
 
 
 def random_look(rng: np.random.Generator) -> Look:
-    """A random saturated look: saturation >= 0.55 keeps objects apart from muted backgrounds."""
+    """A random look with saturated colours (see :data:`LOOK_SATURATION`)."""
     shape = SHAPES[int(rng.integers(len(SHAPES)))]
     lo, hi = SHAPE_ASPECT[shape]
-    hues = rng.uniform(0.0, 180.0, size=3)
-    colors = tuple(_hsv_to_bgr(h, rng.uniform(0.55, 1.0), rng.uniform(0.55, 1.0)) for h in hues)
+    colors = tuple(_random_color(rng) for _ in range(3))
     return Look(shape=shape, aspect=float(rng.uniform(lo, hi)), colors=colors,  # type: ignore[arg-type]
                 texture=TEXTURES[int(rng.integers(len(TEXTURES)))],
-                texture_period=float(rng.uniform(10.0, 22.0)), scale=float(rng.uniform(0.85, 1.15)))
+                texture_period=float(rng.uniform(*TEXTURE_PERIOD)), scale=float(rng.uniform(*BODY_SCALE)))
+
+
+def _random_color(rng: np.random.Generator) -> tuple[int, int, int]:
+    return _hsv_to_bgr(rng.uniform(0.0, 180.0), rng.uniform(*LOOK_SATURATION), rng.uniform(*LOOK_VALUE))
 
 
 def distinct_look(rng: np.random.Generator, others: list[Look], *, candidates: int) -> Look:
@@ -88,10 +98,9 @@ def twin_look(rng: np.random.Generator, base: Look) -> Look:
         others = [t for t in TEXTURES if t != base.texture]
         return replace(base, texture=others[int(rng.integers(len(others)))])
     if kind == 1:
-        accent = _hsv_to_bgr(rng.uniform(0, 180), rng.uniform(0.55, 1.0), rng.uniform(0.55, 1.0))
-        return replace(base, colors=(base.colors[0], base.colors[1], accent))
+        return replace(base, colors=(base.colors[0], base.colors[1], _random_color(rng)))
     hsv = cv2.cvtColor(np.array([base.colors[:2]], dtype=np.uint8), cv2.COLOR_BGR2HSV).astype(np.float64)
-    hsv[..., 0] = (hsv[..., 0] + rng.choice([-1.0, 1.0]) * rng.uniform(6.0, 10.0)) % 180.0
+    hsv[..., 0] = (hsv[..., 0] + rng.choice([-1.0, 1.0]) * rng.uniform(*TWIN_HUE_SHIFT)) % 180.0
     shifted = cv2.cvtColor(hsv.astype(np.uint8), cv2.COLOR_HSV2BGR)[0]
     up, low = (tuple(int(v) for v in c) for c in shifted)
     return replace(base, colors=(up, low, base.colors[2]))  # type: ignore[arg-type]
