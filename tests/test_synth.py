@@ -7,10 +7,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
+from aetrack.config import from_dict
 from aetrack.data.mot import MotSequence, read_mot_file, read_seqinfo
 from aetrack.data.sources import open_source
 from aetrack.data.synth import SynthConfig, SynthFrame, generate, simulate_detections, write_sequence
@@ -125,6 +127,9 @@ def test_output_reads_back_through_the_mot_reader(tmp_path: Path) -> None:
     assert first_seen == list(range(1, len(first_seen) + 1))
     det = ms.det()
     assert len(det) > 0 and (det.ids == -1).all() and ((det.conf > 0) & (det.conf <= 1)).all()
+    # synth.yaml records what made the sequence: the same config and seed come back.
+    record = yaml.safe_load((seq / "synth.yaml").read_text())
+    assert record["seed"] == 1000 and from_dict(SynthConfig, record["config"]) == cfg
     src = open_source(seq)
     frames = list(src)
     assert src.length == 12 and [k for k, _ in frames] == list(range(1, 13))
