@@ -6,22 +6,13 @@ Thin wrapper over :func:`aetrack.eval.evaluate`: parses options, prints warnings
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
-from rich.console import Console
-from rich.table import Table
 
 from aetrack.data.mot import parse_frame_range
-from aetrack.errors import AetrackError
-
-
-def _cell(name: str, value: float, counts: frozenset[str]) -> str:
-    if name in counts:
-        return str(int(value))
-    return f"{value:.1f}" if math.isfinite(value) else "-"
+from cli.common import print_metrics
 
 
 def evaluate(
@@ -39,30 +30,11 @@ def evaluate(
     ] = None,
 ) -> None:
     """HOTA, DetA, AssA (trackeval) and MOTA, MOTP, IDF1, IDP, IDR, IDSW, FP, FN, MT, ML, Frag (motmetrics)."""
-    from aetrack.eval.report import COUNT_NAMES, METRIC_NAMES
     from aetrack.eval.report import evaluate as run_evaluation
 
-    try:
-        report = run_evaluation(gt_root, results_dir, benchmark=benchmark, frames=parse_frame_range(frames))
-        if json_path is not None:
-            report.write_json(json_path)
-    except AetrackError as err:
-        # Handled here too (not only in cli.main.main) so the exit code is 2 however the app is invoked.
-        typer.secho(f"error: {err}", err=True, fg=typer.colors.RED)
-        raise typer.Exit(err.exit_code) from None
-    for line in report.warnings:
-        typer.secho(f"warning: {line}", err=True, fg=typer.colors.YELLOW)
-
-    rules = sorted(set(report.benchmarks.values()))
-    title = f"{', '.join(rules)} rules" + (f", frames {report.frames}" if report.frames else "")
-    table = Table(title=title)
-    table.add_column("Sequence", style="bold")
-    for name in METRIC_NAMES:
-        table.add_column(name, justify="right")
-    for seq, row in report.sequences.items():
-        table.add_row(seq, *(_cell(n, row[n], COUNT_NAMES) for n in METRIC_NAMES))
-    table.add_section()
-    table.add_row("COMBINED", *(_cell(n, report.combined[n], COUNT_NAMES) for n in METRIC_NAMES), style="bold")
-    Console(width=max(160, Console().width)).print(table)
+    report = run_evaluation(gt_root, results_dir, benchmark=benchmark, frames=parse_frame_range(frames))
+    if json_path is not None:
+        report.write_json(json_path)
+    print_metrics(report)
     if json_path is not None:
         typer.echo(f"wrote {json_path}")

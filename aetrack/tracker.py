@@ -1,0 +1,206 @@
+"""The streaming tracker: frames in, track snapshots out.
+
+``Tracker`` glues the stages of DESIGN.md together for one stream: letterbox the frame,
+run the detector, decode peaks into detections in frame pixels, and link them. Each call to
+:meth:`Tracker.update` handles one frame; the state (tracks, ids) belongs to the instance.
+
+    tracker = Tracker.from_pretrained()
+    for frame in frames:                          # H x W x 3 uint8 BGR (grey/BGRA converted)
+        for t in tracker.update(frame):
+            t.track_id, t.box, t.score, t.tag
+
+Without a model (``Tracker.for_detections``) it links given detections by motion and IoU;
+with a model, :meth:`Tracker.update_detections` also samples tags at the given boxes.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from aetrack.data.letterbox import Letterbox, letterbox
+from aetrack.data.sources import to_bgr
+from aetrack.decode import DecodeConfig, Detections, decode, tags_at_boxes
+from aetrack.errors import AetrackError
+from aetrack.linker import Linker, LinkerConfig, Track
+from aetrack.model import Detector, ModelConfig
+
+PRETRAINED = "synth_small.pt"  # embedded default weights (see README: reproduced by `make weights`)
+STAGES = ("preprocess", "model", "decode", "link")
+
+
+def pretrained_path() -> Path:
+    """Path of the embedded default checkpoint inside the installed package."""
+    p = Path(str(resources.files("aetrack") / "weights" / PRETRAINED))
+    if not p.is_file():
+        raise AetrackError(f"embedded weights missing: {p} (reinstall aetrack or pass --weights)")
+    return p
+
+
+def resolve_device(device: str) -> torch.device:
+    """``"auto"`` -> cuda, then mps, then cpu; otherwise the named device (validated)."""
+    if device == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    try:
+        dev = torch.device(device)
+    except RuntimeError:
+        raise AetrackError(f"unknown device {device!r} (use auto, cpu, cuda, cuda:N or mps)") from None
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise AetrackError(f"device {device!r} requested but CUDA is not available")
+    return dev
+
+
+class Tracker:
+    """Detector + decoder + linker for one stream of frames.
+
+    Args:
+        model: the detector (eval mode), or None to link given detections only.
+        model_cfg: the model's config (input size for letterboxing); required with a model.
+        decode_cfg: peak selection.
+        linker_cfg: association thresholds and mode.
+        frame_rate: frames per second of the stream (scales the linker's lost-track budget).
+        device: where the model runs.
+    """
+
+    def __init__(
+        self,
+        *,
+        model: Detector | None,
+        model_cfg: ModelConfig | None = None,
+        decode_cfg: DecodeConfig | None = None,
+        linker_cfg: LinkerConfig | None = None,
+        frame_rate: float = 30.0,
+        device: str | torch.device = "cpu",
+    ) -> None:
+        if model is not None and model_cfg is None:
+            raise ValueError("model_cfg is required when a model is given")
+        if frame_rate <= 0:
+            raise ValueError(f"frame_rate must be positive, got {frame_rate}")
+        self.device = resolve_device(device) if isinstance(device, str) else device
+        self.model = model.to(self.device).eval() if model is not None else None
+        self.model_cfg = model_cfg
+        self.decode_cfg = decode_cfg or DecodeConfig()
+        self.linker = Linker(cfg=linker_cfg or LinkerConfig(), frame_rate=frame_rate)
+        self.timings: dict[str, float] = {s: 0.0 for s in STAGES}  # ms of the last frame per stage
+
+    # -- construction -------------------------------------------------------------------------
+    @classmethod
+    def from_checkpoint(
+        cls,
+        path: str | Path,
+        *,
+        device: str = "cpu",
+        frame_rate: float = 30.0,
+        linker_cfg: LinkerConfig | None = None,
+        decode_cfg: DecodeConfig | None = None,
+        input_size: tuple[int, int] | None = None,
+    ) -> "Tracker":
+        """A tracker from an ``aetrack train`` checkpoint; decode/linker settings default to its config.
+
+        ``input_size`` = (width, height) overrides the network input size (multiples of 32).
+        """
+        from aetrack.train.checkpoint import load_checkpoint
+
+        ckpt = load_checkpoint(path)
+        cfg = ckpt.config
+        model_cfg = cfg.model
+        if input_size is not None:
+            model_cfg = dataclasses.replace(model_cfg, input_width=input_size[0], input_height=input_size[1])
+        return cls(model=ckpt.model, model_cfg=model_cfg, decode_cfg=decode_cfg or cfg.decode,
+                   linker_cfg=linker_cfg or cfg.linker, frame_rate=frame_rate, device=device)
+
+    @classmethod
+    def from_pretrained(cls, **kwargs) -> "Tracker":
+        """A tracker with the embedded default weights (``configs/synth_small.yaml``)."""
+        return cls.from_checkpoint(pretrained_path(), **kwargs)
+
+    @classmethod
+    def for_detections(cls, *, linker_cfg: LinkerConfig | None = None, frame_rate: float = 30.0) -> "Tracker":
+        """A model-free tracker that links given detections by motion and IoU."""
+        return cls(model=None, linker_cfg=linker_cfg, frame_rate=frame_rate)
+
+    # -- per frame ------------------------------------------------------------------------------
+    def detect(self, frame: np.ndarray) -> Detections:
+        """Detections of one frame in its own pixels (boxes clipped to the frame)."""
+        if self.model is None or self.model_cfg is None:
+            raise AetrackError("this tracker has no model: use update_detections with given boxes")
+        img = to_bgr(frame)
+        outputs, lb = self._forward(img)
+        t0 = time.perf_counter()
+        det = decode(outputs, cfg=self.decode_cfg, letterboxes=[lb])[0]
+        det = _clip(det, width=img.shape[1], height=img.shape[0])
+        self.timings["decode"] = (time.perf_counter() - t0) * 1e3
+        return det
+
+    def update(self, frame: np.ndarray) -> list[Track]:
+        """Track one frame; returns snapshots of the confirmed tracks seen in it, by id.
+
+        An empty frame (no pixels) counts as a frame without detections.
+        """
+        self.timings = dict.fromkeys(STAGES, 0.0)
+        if frame is None or np.asarray(frame).size == 0:
+            return self._link(np.zeros((0, 4)), np.zeros(0), None)
+        det = self.detect(frame)
+        return self._link(det.boxes, det.scores, det.tags)
+
+    def update_detections(
+        self, *, boxes: np.ndarray, scores: np.ndarray, frame: np.ndarray | None = None
+    ) -> list[Track]:
+        """Link given detections ((n, 4) xyxy frame pixels, (n,) scores).
+
+        With a model and a frame, tags are sampled from the model at the boxes' centres, so the
+        linker uses tags + motion; otherwise motion and IoU only.
+        """
+        self.timings = dict.fromkeys(STAGES, 0.0)
+        b = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
+        s = np.asarray(scores, dtype=np.float64).reshape(-1)
+        keep = (b[:, 2] > b[:, 0]) & (b[:, 3] > b[:, 1])
+        b, s = b[keep], s[keep]
+        tags = None
+        if self.model is not None and frame is not None and np.asarray(frame).size:
+            outputs, lb = self._forward(to_bgr(frame))
+            tags = tags_at_boxes(outputs, b, letterbox=lb) if len(b) else np.zeros((0, self.model_cfg.tag_dim))
+        return self._link(b, s, tags)
+
+    def reset(self) -> None:
+        """Forget all tracks; ids start at 1 again."""
+        self.linker.reset()
+
+    # -- internals ------------------------------------------------------------------------------
+    def _forward(self, img: np.ndarray) -> tuple[dict[str, torch.Tensor], Letterbox]:
+        assert self.model is not None and self.model_cfg is not None
+        t0 = time.perf_counter()
+        size = (self.model_cfg.input_width, self.model_cfg.input_height)
+        boxed, lb = letterbox(img, size)
+        x = torch.from_numpy(boxed).to(self.device).permute(2, 0, 1)[None].float().div_(255.0)  # (1, 3, H, W)
+        t1 = time.perf_counter()
+        with torch.inference_mode():
+            outputs = self.model(x)[-1]
+        t2 = time.perf_counter()
+        self.timings["preprocess"] = (t1 - t0) * 1e3
+        self.timings["model"] = (t2 - t1) * 1e3
+        return outputs, lb
+
+    def _link(self, boxes: np.ndarray, scores: np.ndarray, tags: np.ndarray | None) -> list[Track]:
+        t0 = time.perf_counter()
+        tracks = self.linker.update(boxes=boxes, scores=scores, tags=tags)
+        self.timings["link"] = (time.perf_counter() - t0) * 1e3
+        return tracks
+
+
+def _clip(det: Detections, *, width: int, height: int) -> Detections:
+    """Clip boxes to the frame and drop those left without area (the linker refuses them)."""
+    b = det.boxes.copy()
+    b[:, [0, 2]] = b[:, [0, 2]].clip(0, width)
+    b[:, [1, 3]] = b[:, [1, 3]].clip(0, height)
+    keep = (b[:, 2] - b[:, 0] >= 1) & (b[:, 3] - b[:, 1] >= 1)
+    return Detections(boxes=b[keep], scores=det.scores[keep], classes=det.classes[keep], tags=det.tags[keep])

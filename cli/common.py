@@ -1,0 +1,60 @@
+"""Pieces every command shares: one-line user errors, the metrics table, option parsing."""
+
+from __future__ import annotations
+
+import functools
+import math
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from aetrack.errors import AetrackError
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def user_errors(fn: F) -> F:
+    """Report :class:`AetrackError` as one red line and exit 2, however the app is invoked.
+
+    (``cli.main.main`` does the same for the console script; this also covers ``CliRunner``
+    and ``python -m cli.main``.)
+    """
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except AetrackError as err:
+            typer.secho(f"error: {err}", err=True, fg=typer.colors.RED)
+            raise typer.Exit(err.exit_code) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+def _cell(name: str, value: float, counts: frozenset[str]) -> str:
+    if name in counts:
+        return str(int(value))
+    return f"{value:.1f}" if math.isfinite(value) else "-"
+
+
+def print_metrics(report: Any, *, title: str | None = None) -> None:
+    """A rich table of an :class:`aetrack.eval.EvalReport`: one row per sequence + COMBINED."""
+    from aetrack.eval.report import COUNT_NAMES, METRIC_NAMES
+
+    for line in report.warnings:
+        typer.secho(f"warning: {line}", err=True, fg=typer.colors.YELLOW)
+    if title is None:
+        rules = sorted(set(report.benchmarks.values()))
+        title = f"{', '.join(rules)} rules" + (f", frames {report.frames}" if report.frames else "")
+    table = Table(title=title)
+    table.add_column("Sequence", style="bold")
+    for name in METRIC_NAMES:
+        table.add_column(name, justify="right")
+    for seq, row in report.sequences.items():
+        table.add_row(seq, *(_cell(n, row[n], COUNT_NAMES) for n in METRIC_NAMES))
+    table.add_section()
+    table.add_row("COMBINED", *(_cell(n, report.combined[n], COUNT_NAMES) for n in METRIC_NAMES), style="bold")
+    Console(width=max(160, Console().width)).print(table)
