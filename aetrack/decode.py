@@ -76,6 +76,8 @@ def decode(
         cfg: peak selection parameters.
         letterboxes: one per image to return original frame pixels; None keeps input pixels.
     """
+    if not isinstance(outputs, dict):
+        raise ValueError(f"outputs must be one stack's dict (the model's outputs[-1]), got {type(outputs).__name__}")
     heatmap = outputs["heatmap"]
     if heatmap.ndim != 4:
         raise ValueError(f"outputs['heatmap'] must be (B, C, h, w), got {tuple(heatmap.shape)}")

@@ -95,6 +95,8 @@ def test_batch_and_letterbox_count() -> None:
     np.testing.assert_allclose(dets[1].boxes[0], [5, 8, 13, 20], atol=1e-5)
     with pytest.raises(ValueError, match="letterboxes"):
         decode(maps, cfg=DecodeConfig(), letterboxes=[LB])
+    with pytest.raises(ValueError, match=r"outputs\[-1\]"):
+        decode([maps], cfg=DecodeConfig())  # type: ignore[arg-type]
 
 
 def test_targets_decode_round_trip() -> None:
