@@ -27,6 +27,10 @@ from rich.text import Text
 
 from aetrack.data.synth import PRESETS, SynthConfig, sequence_name, write_sequence
 from aetrack.errors import AetrackError
+from cli.common import user_errors
+
+
+_PRESET_OBJECTS = ", ".join(f"{name} {SynthConfig.preset(name).objects}" for name in PRESETS)
 
 
 class _RateColumn(ProgressColumn):
@@ -37,6 +41,7 @@ class _RateColumn(ProgressColumn):
         return Text("-- frames/s" if speed is None else f"{speed:.0f} frames/s")
 
 
+@user_errors
 def synth(
     out_dir: Annotated[Path, typer.Argument(help="Folder to write the sequence folders into.")],
     sequences: Annotated[int, typer.Option(help="Number of sequences (seeds SEED, SEED+1, ...).")] = 1,
@@ -44,24 +49,15 @@ def synth(
     seed: Annotated[int, typer.Option(help="Seed of the first sequence.")] = 0,
     width: Annotated[int, typer.Option(help="Frame width, pixels.")] = 640,
     height: Annotated[int, typer.Option(help="Frame height, pixels.")] = 360,
-    objects: Annotated[int | None, typer.Option(help="Objects in view at once [default: the preset's].")] = None,
+    objects: Annotated[int | None, typer.Option(
+        help=f"Objects in view at once (default: the preset's; {_PRESET_OBJECTS}).")] = None,
     difficulty: Annotated[str, typer.Option(help=f"Preset: {', '.join(PRESETS)}.")] = "medium",
     fps: Annotated[float, typer.Option(help="Frame rate, frames/s.")] = 30.0,
-    video: Annotated[bool, typer.Option("--video", help="Write one <name>.mp4 per sequence instead of img1/.")] = False,
+    video: Annotated[bool, typer.Option(
+        "--video", help="Write one <name>.mp4 per sequence instead of img1/.")] = False,
     overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace sequence folders that exist.")] = False,
 ) -> None:
     """Generate synthetic sequences (images or video, gt/gt.txt, det/det.txt, seqinfo.ini)."""
-    try:
-        _run(out_dir=out_dir, sequences=sequences, frames=frames, seed=seed, width=width, height=height,
-             objects=objects, difficulty=difficulty, fps=fps, video=video, overwrite=overwrite)
-    except AetrackError as err:
-        # Same one-line report as cli.main.main, also when the app is invoked directly (tests).
-        typer.secho(f"error: {err}", err=True, fg=typer.colors.RED)
-        raise typer.Exit(err.exit_code) from None
-
-
-def _run(*, out_dir: Path, sequences: int, frames: int, seed: int, width: int, height: int,
-         objects: int | None, difficulty: str, fps: float, video: bool, overwrite: bool) -> None:
     if sequences < 1:
         raise AetrackError(f"--sequences must be >= 1, got {sequences}")
     if seed < 0:

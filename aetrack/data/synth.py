@@ -131,17 +131,20 @@ class SynthConfig:
              "need 0 <= horizon < walk_top < 1 < walk_bottom <= 1.2")
         need(0.0 < self.far_height <= self.near_height <= 1.0, "need 0 < far_height <= near_height <= 1")
         need(0 <= self.occluders[0] <= self.occluders[1], f"occluders range {self.occluders} is not lo <= hi")
-        need(1 <= self.stop_frames[0] <= self.stop_frames[1], f"stop_frames {self.stop_frames} is not 1 <= lo <= hi")
+        need(1 <= self.stop_frames[0] <= self.stop_frames[1],
+             f"stop_frames {self.stop_frames} is not 1 <= lo <= hi")
         need(0.0 < self.blur_sigma[0] <= self.blur_sigma[1], f"blur_sigma {self.blur_sigma} is not 0 < lo <= hi")
-        need(0.0 <= self.det_fp_conf[0] <= self.det_fp_conf[1] <= 1.0, f"det_fp_conf {self.det_fp_conf} is not in [0, 1]")
+        need(0.0 <= self.det_fp_conf[0] <= self.det_fp_conf[1] <= 1.0,
+             f"det_fp_conf {self.det_fp_conf} is not lo <= hi in [0, 1]")
         need(1 <= self.jpeg_quality <= 100, f"jpeg_quality must be in 1..100, got {self.jpeg_quality}")
         need(self.look_candidates >= 1, f"look_candidates must be >= 1, got {self.look_candidates}")
-        for name in ("lookalike_rate", "turn_decay", "turn_event_rate", "stop_rate", "pace_gain",
-                     "spawn_rate", "jitter_memory", "blur_prob", "det_miss_rate", "det_conf_base", "det_conf_gain"):
+        for name in ("lookalike_rate", "turn_decay", "turn_event_rate", "stop_rate", "pace_gain", "spawn_rate",
+                     "jitter_memory", "blur_prob", "det_miss_rate", "det_conf_base", "det_conf_gain"):
             v = getattr(self, name)
             need(0.0 <= v <= 1.0, f"{name} must be in [0, 1], got {v}")
         for name in ("speed", "speed_spread", "depth_motion", "heading_spread", "turn_noise",
-                     "background_contrast", "illumination_drift", "camera_jitter", "noise_sigma", "det_miss_power", "det_box_jitter", "det_conf_noise", "det_fp_rate"):
+                     "background_contrast", "illumination_drift", "camera_jitter", "noise_sigma",
+                     "det_miss_power", "det_box_jitter", "det_conf_noise", "det_fp_rate"):
             v = getattr(self, name)
             need(math.isfinite(v) and v >= 0.0, f"{name} must be >= 0, got {v}")
         need(min(self.drift_periods) > 0, f"drift_periods must be > 0, got {self.drift_periods}")
@@ -332,6 +335,7 @@ def write_sequence(out_dir: str | Path, *, cfg: SynthConfig, seed: int, video: b
     An existing folder of that name is an error unless ``overwrite``. ``on_frame(t)`` is
     called after each frame is written (progress reporting).
     """
+    det_rng = _streams(seed)[_DETECTIONS]
     out = Path(out_dir)
     name = sequence_name(cfg, seed)
     final = out / name
@@ -341,21 +345,23 @@ def write_sequence(out_dir: str | Path, *, cfg: SynthConfig, seed: int, video: b
         out.mkdir(parents=True, exist_ok=True)
     except OSError as err:
         raise AetrackError(f"{out}: cannot create output folder ({err.strerror})") from None
-    det_rng = _streams(seed)[_DETECTIONS]
+    # The sequence is built one level down in a hidden folder, so that even a killed process
+    # leaves nothing that find_sequences(out) would take for a sequence.
     tmp = Path(tempfile.mkdtemp(prefix=f".{name}.", suffix=".tmp", dir=out))
+    work = tmp / name
     old: Path | None = None
     try:
-        os.chmod(tmp, 0o755)
-        (tmp / "gt").mkdir()
-        (tmp / "det").mkdir()
+        work.mkdir(mode=0o755)
+        (work / "gt").mkdir()
+        (work / "det").mkdir()
         writer = None
         if video:
-            writer = cv2.VideoWriter(str(tmp / f"{name}.mp4"), cv2.VideoWriter_fourcc(*"mp4v"), cfg.fps,
+            writer = cv2.VideoWriter(str(work / f"{name}.mp4"), cv2.VideoWriter_fourcc(*"mp4v"), cfg.fps,
                                      (cfg.width, cfg.height))
             if not writer.isOpened():
                 raise AetrackError("OpenCV cannot write mp4v video here; generate without --video")
         else:
-            (tmp / "img1").mkdir()
+            (work / "img1").mkdir()
         params = [cv2.IMWRITE_JPEG_QUALITY, cfg.jpeg_quality]
         gt_lines: list[str] = []
         det_lines: list[str] = []
@@ -363,34 +369,33 @@ def write_sequence(out_dir: str | Path, *, cfg: SynthConfig, seed: int, video: b
             for f in generate(cfg, seed=seed):
                 if writer is not None:
                     writer.write(f.image)
-                elif not cv2.imwrite(str(tmp / "img1" / f"{f.frame:06d}.jpg"), f.image, params):
-                    raise AetrackError(f"{tmp}: cannot write frame {f.frame}")
+                elif not cv2.imwrite(str(work / "img1" / f"{f.frame:06d}.jpg"), f.image, params):
+                    raise AetrackError(f"{out}: cannot write frame {f.frame} of {name}")
                 for i, (x, y, w, h), v in zip(f.ids, f.boxes, f.visibility):
                     gt_lines.append(f"{f.frame},{i},{x:.0f},{y:.0f},{w:.0f},{h:.0f},1,1,{v:.4f}\n")
-                for r in simulate_detections(f, cfg=cfg, rng=det_rng):
-                    det_lines.append(f"{f.frame},-1,{r[2]:.1f},{r[3]:.1f},{r[4]:.1f},{r[5]:.1f},{r[6]:.3f},-1,-1,-1\n")
+                for _, _, dx, dy, dw, dh, conf, *_ in simulate_detections(f, cfg=cfg, rng=det_rng):
+                    det_lines.append(f"{f.frame},-1,{dx:.1f},{dy:.1f},{dw:.1f},{dh:.1f},{conf:.3f},-1,-1,-1\n")
                 if on_frame is not None:
                     on_frame(f.frame)
         finally:
             if writer is not None:
                 writer.release()
-        (tmp / "gt" / "gt.txt").write_text("".join(gt_lines))
-        (tmp / "det" / "det.txt").write_text("".join(det_lines))
-        (tmp / "seqinfo.ini").write_text(_seqinfo(cfg, name))
-        (tmp / "synth.yaml").write_text(yaml.safe_dump({"seed": int(seed), "config": to_dict(cfg)}, sort_keys=True))
+        (work / "gt" / "gt.txt").write_text("".join(gt_lines))
+        (work / "det" / "det.txt").write_text("".join(det_lines))
+        (work / "seqinfo.ini").write_text(_seqinfo(cfg, name))
+        record = {"seed": int(seed), "config": to_dict(cfg)}
+        (work / "synth.yaml").write_text(yaml.safe_dump(record, sort_keys=True))
         if final.exists():  # overwrite: move the old folder aside, put it back on failure
             old = Path(tempfile.mkdtemp(prefix=f".{name}.", suffix=".old", dir=out))
             os.replace(final, old / name)
         try:
-            os.replace(tmp, final)
+            os.replace(work, final)
         except OSError:
             if old is not None:
                 os.replace(old / name, final)
             raise
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     finally:
+        shutil.rmtree(tmp, ignore_errors=True)
         if old is not None:
             shutil.rmtree(old, ignore_errors=True)
     return final

@@ -30,6 +30,9 @@ LOOK_SATURATION = (0.55, 1.0)
 LOOK_VALUE = (0.55, 1.0)
 BODY_SCALE = (0.85, 1.15)  # identity size relative to the perspective height (tall and short)
 TWIN_HUE_SHIFT = (6.0, 10.0)  # hue shift of a hue-twin, OpenCV hue units (180 = full circle)
+# Occluder (width, height) ranges as fractions of the frame, before the closeness factor, for
+# pillar (height: from above the frame down to its foot), hedge and sign board.
+OCCLUDER_SIZE = (((0.04, 0.07), (0.0, 0.0)), ((0.12, 0.22), (0.1, 0.16)), ((0.08, 0.12), (0.28, 0.36)))
 
 
 @dataclass(frozen=True)
@@ -266,18 +269,16 @@ class Occluder:
 
 def draw_occluder(rng: np.random.Generator, *, width: int, height: int, foot_lo: float,
                   foot_hi: float) -> Occluder:
-    """A pillar (tall, reaching well above the frame even under camera jitter), a hedge (wide and low) or a sign board on a
-    post, standing with its foot between rows ``foot_lo`` and ``foot_hi``. Muted colours with a
-    grain texture: they look like scenery, not like the saturated objects."""
+    """A pillar (reaching well above the frame, even under camera jitter), a hedge (wide and
+    low) or a sign board on a post, standing with its foot between rows ``foot_lo`` and
+    ``foot_hi``. Muted colours with a grain texture: they look like scenery, not like the
+    saturated objects. Sizes are :data:`OCCLUDER_SIZE` scaled by closeness to the camera."""
     kind = int(rng.integers(3))
     foot = float(rng.uniform(foot_lo, foot_hi))
-    near = foot / height  # bigger closer to the camera
-    if kind == 0:
-        w, h = int(rng.uniform(0.04, 0.07) * width * (0.5 + near)), int(foot) + height // 8
-    elif kind == 1:
-        w, h = int(rng.uniform(0.12, 0.22) * width * (0.5 + near)), int(rng.uniform(0.1, 0.16) * height * (0.5 + near))
-    else:
-        w, h = int(rng.uniform(0.08, 0.12) * width * (0.5 + near)), int(rng.uniform(0.28, 0.36) * height * (0.5 + near))
+    near = 0.5 + foot / height  # bigger closer to the camera
+    (w_lo, w_hi), (h_lo, h_hi) = OCCLUDER_SIZE[kind]
+    w = int(rng.uniform(w_lo, w_hi) * width * near)
+    h = int(foot) + height // 8 if kind == 0 else int(rng.uniform(h_lo, h_hi) * height * near)
     w, h = max(w, 6), max(h, 6)
     mask = np.zeros((h, w), np.uint8)
     if kind == 0:

@@ -67,7 +67,7 @@ class Scene:
         look = self._new_look()
         speed = self.cfg.speed * max(0.2, 1.0 + self.cfg.speed_spread * float(self.rng.normal()))
         return Agent(look=look, sprite=draw_sprite(look), x=x, y=y, heading=heading, turn=0.0,
-                      speed=speed, pace=1.0, stop_left=0)
+                     speed=speed, pace=1.0, stop_left=0)
 
     def body_height(self, a: Agent) -> int:
         return max(6, int(round(self.cfg.height_at(a.y) * a.look.scale)))
