@@ -191,6 +191,17 @@ def test_low_score_longer_than_budget(mode: str) -> None:
         assert got == [{"A": 1}] * 8
 
 
+@pytest.mark.parametrize("mode", ["tags_motion", "tags", "motion", "iou"])
+def test_modes_without_tags(mode: str) -> None:
+    # Untagged frames: the tag modes fall back to motion (low stage keeps frame 3), while
+    # iou stays SORT-like (no low stage: frame 3 unreported, revived in frame 4), as above.
+    got = run(Linker(cfg=LinkerConfig(mode=mode)), low_for(1), with_tags=False)
+    if mode == "iou":
+        assert got == [{"A": 1}] * 2 + [{}] + [{"A": 1}] * 3
+    else:
+        assert got == [{"A": 1}] * 6
+
+
 def test_detections_below_low_score_are_dropped() -> None:
     seen, faint = ("A", 100.0, 100.0, 0.9, TAG_A), ("A", 100.0, 100.0, 0.05, TAG_A)
     seq = [[seen], [seen], [faint], [seen]]

@@ -186,7 +186,9 @@ class Linker:
         det_of_track = np.full(len(table), -1, dtype=np.int64)
         free = {"high": high, "low": low}
         pred_boxes = table.predicted_boxes()                                  # (N, 4)
-        for stage in _STAGES[cfg.mode if tags is not None else "motion"]:
+        # Without tags the tag modes fall back to motion + IoU; "iou" stays SORT-like.
+        mode = cfg.mode if tags is not None or cfg.mode == "iou" else "motion"
+        for stage in _STAGES[mode]:
             rows = np.flatnonzero(np.isin(table.state, stage.states) & (det_of_track < 0))
             cols = free[stage.detections]
             if rows.shape[0] == 0 or cols.shape[0] == 0:
