@@ -130,14 +130,14 @@ class Tracker:
 
     # -- per frame ------------------------------------------------------------------------------
     def detect(self, frame: np.ndarray) -> Detections:
-        """Detections of one frame in its own pixels (boxes clipped to the frame)."""
+        """Detections of one frame in its own pixels."""
         if self.model is None or self.model_cfg is None:
             raise AetrackError("this tracker has no model: use update_detections with given boxes")
         img = to_bgr(frame)
         outputs, lb = self._forward(img)
         t0 = time.perf_counter()
         det = decode(outputs, cfg=self.decode_cfg, letterboxes=[lb])[0]
-        det = _clip(det, width=img.shape[1], height=img.shape[0])
+        det = _drop_degenerate(det)
         self.timings["decode"] = (time.perf_counter() - t0) * 1e3
         return det
 
@@ -197,10 +197,9 @@ class Tracker:
         return tracks
 
 
-def _clip(det: Detections, *, width: int, height: int) -> Detections:
-    """Clip boxes to the frame and drop those left without area (the linker refuses them)."""
-    b = det.boxes.copy()
-    b[:, [0, 2]] = b[:, [0, 2]].clip(0, width)
-    b[:, [1, 3]] = b[:, [1, 3]].clip(0, height)
+def _drop_degenerate(det: Detections) -> Detections:
+    """Drop boxes without area (the linker refuses them). Boxes are not clipped to the frame:
+    like MOT ground truth, a box covers the whole object, also where it leaves the frame."""
+    b = det.boxes
     keep = (b[:, 2] - b[:, 0] >= 1) & (b[:, 3] - b[:, 1] >= 1)
     return Detections(boxes=b[keep], scores=det.scores[keep], classes=det.classes[keep], tags=det.tags[keep])

@@ -27,7 +27,6 @@ from rich.text import Text
 
 from aetrack.data.synth import PRESETS, SynthConfig, sequence_name, write_sequence
 from aetrack.errors import AetrackError
-from cli.common import user_errors
 
 
 _PRESET_OBJECTS = ", ".join(f"{name} {SynthConfig.preset(name).objects}" for name in PRESETS)
@@ -41,7 +40,6 @@ class _RateColumn(ProgressColumn):
         return Text("-- frames/s" if speed is None else f"{speed:.0f} frames/s")
 
 
-@user_errors
 def synth(
     out_dir: Annotated[Path, typer.Argument(help="Folder to write the sequence folders into.")],
     sequences: Annotated[int, typer.Option(help="Number of sequences (seeds SEED, SEED+1, ...).")] = 1,

@@ -1,0 +1,118 @@
+"""``aetrack track SOURCE --out DIR``: track a video, image folder, MOT sequence or camera.
+
+    aetrack track video.mp4 --out tracks --save-video
+    aetrack track ../shared/data/PETS09-S2L1 --out pets --frames 398:795 --weights runs/pets_small/best.pt
+    aetrack track MOT17-04-FRCNN --out mot17 --dets MOT17-04-FRCNN/det/det.txt --linker motion
+
+Writes ``DIR/<name>.txt`` (MOT), ``DIR/<name>.jsonl`` and, with ``--save-video``,
+``DIR/<name>.mp4``. A MOT sequence folder with ground truth is evaluated afterwards.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+from typing import Annotated, Any, Optional
+
+import typer
+
+from aetrack.config import apply_overrides, from_dict, to_dict
+from aetrack.data.mot import MotSequence, is_mot_sequence, parse_frame_range, read_mot_file
+from aetrack.data.sources import open_source
+from aetrack.decode import DecodeConfig
+from aetrack.errors import AetrackError
+from aetrack.linker import MODES, LinkerConfig
+
+
+def tracker_settings(
+    *, base_linker: LinkerConfig, base_decode: DecodeConfig, linker: str | None, overrides: list[str]
+) -> tuple[LinkerConfig, DecodeConfig]:
+    """Apply ``--linker MODE`` and ``--set linker.x=..``/``decode.x=..`` overrides to the configs."""
+    data: dict[str, Any] = {"linker": to_dict(base_linker), "decode": to_dict(base_decode)}
+    if linker is not None:
+        if linker not in MODES:
+            raise AetrackError(f"unknown linker {linker!r}; choose one of {', '.join(MODES)}")
+        data["linker"]["mode"] = linker
+    for item in overrides:
+        if item.split("=", 1)[0].split(".")[0] not in data:
+            raise AetrackError(f"--set {item!r}: only linker.* and decode.* settings apply here")
+    data = apply_overrides(data, overrides)
+    return (from_dict(LinkerConfig, data["linker"], where="linker"),
+            from_dict(DecodeConfig, data["decode"], where="decode"))
+
+
+def build_tracker(
+    *, weights: Path | None, use_model: bool, device: str, frame_rate: float, linker: str | None,
+    overrides: list[str], input_size: tuple[int, int] | None = None,
+):
+    """The tracker the options ask for: embedded or given weights, or a model-free linker."""
+    from aetrack.tracker import Tracker, pretrained_path
+
+    if not use_model:
+        lcfg, _ = tracker_settings(base_linker=LinkerConfig(), base_decode=DecodeConfig(), linker=linker,
+                                   overrides=overrides)
+        return Tracker.for_detections(linker_cfg=lcfg, frame_rate=frame_rate)
+    from aetrack.train.checkpoint import load_checkpoint
+
+    path = weights or pretrained_path()
+    ckpt = load_checkpoint(path)
+    lcfg, dcfg = tracker_settings(base_linker=ckpt.config.linker, base_decode=ckpt.config.decode, linker=linker,
+                                  overrides=overrides)
+    model_cfg = ckpt.config.model
+    if input_size is not None:
+        model_cfg = dataclasses.replace(model_cfg, input_width=input_size[0], input_height=input_size[1])
+    return Tracker(model=ckpt.model, model_cfg=model_cfg, decode_cfg=dcfg, linker_cfg=lcfg,
+                   frame_rate=frame_rate, device=device)
+
+
+def track(
+    source: Annotated[str, typer.Argument(help="Video file, image folder, MOT sequence folder or camera index.")],
+    out: Annotated[Path, typer.Option("--out", help="Output folder.")] = Path("track_out"),
+    weights: Annotated[Optional[Path], typer.Option(help="Checkpoint from `aetrack train` [default: embedded].")] = None,
+    dets: Annotated[
+        Optional[Path],
+        typer.Option(help="Link these MOT detections instead of detecting (tags from the model only with --weights)."),
+    ] = None,
+    frames: Annotated[Optional[str], typer.Option(help="Only frames A:B (inclusive, 1-based).")] = None,
+    save_video: Annotated[bool, typer.Option("--save-video", help="Also write an annotated mp4.")] = False,
+    linker: Annotated[Optional[str], typer.Option(help=f"Linker mode: {', '.join(MODES)}.")] = None,
+    set_: Annotated[
+        Optional[list[str]], typer.Option("--set", help="Override a setting, e.g. linker.high_score=0.6.")
+    ] = None,
+    device: Annotated[str, typer.Option(help="auto, cpu, cuda, cuda:N or mps.")] = "cpu",
+    threads: Annotated[Optional[int], typer.Option(help="CPU threads for the model.")] = None,
+    fps: Annotated[Optional[float], typer.Option(help="Frame rate if the source does not say.")] = None,
+    evaluate: Annotated[bool, typer.Option(help="Evaluate against gt/gt.txt of a MOT sequence folder.")] = True,
+) -> None:
+    """Track objects and write MOT text, JSON lines and optionally an annotated video."""
+    import torch
+
+    from aetrack.pipeline import track_source
+
+    if threads is not None:
+        if threads < 1:
+            raise AetrackError(f"--threads must be >= 1, got {threads}")
+        torch.set_num_threads(threads)
+    frame_range = parse_frame_range(frames)
+    src = open_source(source, frames=frame_range)
+    if fps is not None:
+        src.fps = fps
+    det_table = read_mot_file(dets, kind="det") if dets is not None else None
+    tracker = build_tracker(weights=weights, use_model=dets is None or weights is not None, device=device,
+                            frame_rate=src.fps, linker=linker, overrides=list(set_ or []))
+    stats = track_source(source=src, tracker=tracker, out_dir=out, dets=det_table, save_video=save_video)
+    med = stats.median_ms(skip=min(5, max(0, stats.frames - 1)))
+    typer.echo(f"{stats.name}: {stats.frames} frames, {stats.rows} boxes, {stats.fps:.1f} frames/s end to end "
+               f"({', '.join(f'{k} {v:.1f} ms' for k, v in med.items())})")
+    for p in stats.outputs:
+        typer.echo(f"wrote {p}")
+    if evaluate and isinstance(source, str) and is_mot_sequence(source):
+        seq = MotSequence.open(source)
+        if seq.gt_path.is_file():
+            from aetrack.eval import evaluate_tables
+            from cli.common import print_metrics
+
+            results = read_mot_file(out / f"{stats.name}.txt", kind="results")
+            report = evaluate_tables(gt={seq.name: seq.gt()}, results={seq.name: results}, frames=frame_range,
+                                     num_frames={seq.name: seq.info.length})
+            print_metrics(report)
