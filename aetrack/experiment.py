@@ -1,0 +1,223 @@
+"""One experiment = one YAML file: model, loss, data, training, decoding and linking sections.
+
+    cfg = load_experiment("configs/synth_small.yaml", ["train.steps=200", "model.tag_dim=4"])
+
+Every section is a typed dataclass; unknown keys anywhere are an :class:`AetrackError` listing
+the valid keys. Checkpoints store ``to_dict(cfg)`` so a model can be rebuilt from its own
+checkpoint (:func:`aetrack.train.checkpoint.load_checkpoint`).
+
+Paths in the data section (sequence folders, data roots) are relative to the working
+directory, normally the repository root (``../shared/data/PETS09-S2L1``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from aetrack.config import apply_overrides, from_dict, load_yaml, to_dict
+from aetrack.data.clips import AugmentConfig
+from aetrack.data.synth import SynthConfig, write_sequence
+from aetrack.data.mot import FrameRange, MotSequence, find_sequences, parse_frame_range
+from aetrack.decode import DecodeConfig
+from aetrack.linker.config import LinkerConfig
+from aetrack.losses import LossConfig
+from aetrack.model.config import ModelConfig
+
+SCHEDULES = ("cosine", "constant")
+
+
+@dataclass(frozen=True)
+class SequenceSpec:
+    """A MOT sequence folder, or a folder of them, with an optional inclusive frame range."""
+
+    # Sequence folder (seqinfo.ini, gt/gt.txt, img1/ or one video) or a root holding several.
+    path: str
+    # "A:B", 1-based inclusive, applied to every sequence under ``path`` (None: all frames).
+    frames: str | None = None
+
+    def __post_init__(self) -> None:
+        parse_frame_range(self.frames)  # fail at load time, not mid-training
+
+
+@dataclass(frozen=True)
+class SynthSpec:
+    """Synthetic sequences that ``aetrack train`` generates itself (cached under ``out_dir``)."""
+
+    # Number of sequences; each gets seed ``seed + i``.
+    sequences: int = 8
+    # Frames per sequence.
+    frames: int = 200
+    # Preset of the generator (aetrack.data.synth): how crowded, occluded and noisy.
+    difficulty: str = "medium"
+    # First seed; held-out validation sequences use a disjoint range (e.g. 1000+).
+    seed: int = 0
+    # Frame size in pixels.
+    width: int = 640
+    height: int = 360
+
+    def __post_init__(self) -> None:
+        for name in ("sequences", "frames", "width", "height"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    """Where clips come from and how they are sampled."""
+
+    # Training sequences (real or pre-generated), each with an optional frame range.
+    train: tuple[SequenceSpec, ...] = ()
+    # Held-out validation sequences (never sampled for training).
+    val: tuple[SequenceSpec, ...] = ()
+    # Synthetic training / validation sequences generated on first use; use disjoint seeds.
+    synth: SynthSpec | None = None
+    val_synth: SynthSpec | None = None
+    # T, frames per clip: the pull loss needs >= 2 appearances; more frames see more variation
+    # of one object per step, at T times the compute.
+    clip_len: int = 3
+    # Largest gap between consecutive clip frames; > 1 teaches tags to survive short misses.
+    max_gap: int = 3
+    # MOT16+ ground truth: objects less visible than this (0..1) are not targets; a person
+    # 80 % hidden has no usable centre appearance.
+    min_visibility: float = 0.25
+    # K, objects per frame that get size/offset/tag targets (build_targets).
+    max_objects: int = 128
+    # Random clip augmentation (one draw per clip).
+    augment: AugmentConfig = field(default_factory=AugmentConfig)
+    # Validation: at most this many consecutive frames of each validation sequence, so that
+    # validation time stays bounded on long sequences.
+    val_frames: int = 100
+
+    def __post_init__(self) -> None:
+        if self.clip_len < 2:
+            raise ValueError(f"clip_len must be >= 2 (the pull loss compares frames), got {self.clip_len}")
+        if self.max_gap < 1:
+            raise ValueError(f"max_gap must be >= 1, got {self.max_gap}")
+        if not 0.0 <= self.min_visibility <= 1.0:
+            raise ValueError(f"min_visibility must be in [0, 1], got {self.min_visibility}")
+        if self.max_objects < 1 or self.val_frames < 1:
+            raise ValueError("max_objects and val_frames must be >= 1")
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Optimisation, hardware and bookkeeping of a training run."""
+
+    # Optimizer steps (each one batch of clips per process).
+    steps: int = 2000
+    # Clips per step per process; with clip_len T a step sees batch_size * T images.
+    batch_size: int = 8
+    # Peak AdamW learning rate (after warmup).
+    lr: float = 2e-3
+    # AdamW decoupled weight decay, applied to conv weights only (not to norms and biases).
+    weight_decay: float = 1e-4
+    # Linear warmup steps from 0 to lr: the heatmap focal loss starts large and noisy.
+    warmup: int = 100
+    # "cosine": decay from lr to lr * min_lr_ratio over the remaining steps; "constant".
+    schedule: str = "cosine"
+    min_lr_ratio: float = 0.05
+    # Gradient-norm clip; keeps early steps with few objects from jolting the tag head.
+    grad_clip: float = 10.0
+    # Checkpoint whose weights start a fresh run (fine-tuning, e.g. PETS from synthetic
+    # pretraining); the architecture must match model. Empty: random initialisation.
+    init_from: str = ""
+    # Seed of model initialisation and of the clip stream (sample i depends on seed and i only).
+    seed: int = 0
+    # "auto" (cuda, then mps, then cpu), "cpu", "cuda", "cuda:N" or "mps".
+    device: str = "auto"
+    # Mixed precision (bfloat16 autocast) on CUDA; ignored elsewhere.
+    amp: bool = True
+    # channels_last memory layout on CUDA (tensor cores prefer NHWC).
+    channels_last: bool = True
+    # DataLoader worker processes (0 = load in the training process; deterministic either way).
+    workers: int = 2
+    # torch intra-op threads of the training process (0 = leave torch's default).
+    threads: int = 0
+    # Steps between log lines / metrics records, validations and checkpoints (0 = only at the end).
+    log_every: int = 10
+    val_every: int = 500
+    ckpt_every: int = 500
+    # Output folder (checkpoints, metrics.jsonl, plots); empty: runs/<name>.
+    out_dir: str = ""
+    # Validation decodes down to this score: AP integrates over the whole score ranking.
+    val_score_threshold: float = 0.05
+
+    def __post_init__(self) -> None:
+        if self.steps < 1 or self.batch_size < 1:
+            raise ValueError("steps and batch_size must be >= 1")
+        if not self.lr > 0 or self.weight_decay < 0 or self.warmup < 0 or self.grad_clip <= 0:
+            raise ValueError("lr and grad_clip must be > 0, weight_decay and warmup >= 0")
+        if self.schedule not in SCHEDULES:
+            raise ValueError(f"schedule must be one of {', '.join(SCHEDULES)}, got {self.schedule!r}")
+        if not 0.0 <= self.min_lr_ratio <= 1.0:
+            raise ValueError(f"min_lr_ratio must be in [0, 1], got {self.min_lr_ratio}")
+        if self.workers < 0 or self.threads < 0:
+            raise ValueError("workers and threads must be >= 0")
+        if min(self.log_every, self.val_every, self.ckpt_every) < 0:
+            raise ValueError("log_every, val_every and ckpt_every must be >= 0")
+
+
+@dataclass(frozen=True)
+class ExperimentConfig:
+    """A whole experiment; ``to_dict`` of it is stored in every checkpoint."""
+
+    # Run name: the default output folder is runs/<name>.
+    name: str = "experiment"
+    model: ModelConfig = field(default_factory=ModelConfig)
+    loss: LossConfig = field(default_factory=LossConfig)
+    data: DataConfig = field(default_factory=DataConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    decode: DecodeConfig = field(default_factory=DecodeConfig)
+    linker: LinkerConfig = field(default_factory=LinkerConfig)
+
+    @property
+    def out_dir(self) -> Path:
+        return Path(self.train.out_dir or f"runs/{self.name}")
+
+
+def experiment_from_dict(data: dict[str, Any], *, where: str = "config") -> ExperimentConfig:
+    """Build an :class:`ExperimentConfig` from a nested dict (YAML or a checkpoint's config)."""
+    return from_dict(ExperimentConfig, data, where=where)
+
+
+def load_experiment(path: str | Path, overrides: list[str] | None = None) -> ExperimentConfig:
+    """Read a YAML experiment and apply ``section.key=value`` overrides (values parsed as YAML)."""
+    data = apply_overrides(load_yaml(path), list(overrides or []))
+    return experiment_from_dict(data, where=str(path))
+
+
+def experiment_to_dict(cfg: ExperimentConfig) -> dict[str, Any]:
+    """Plain nested dict (lists, numbers, strings) that :func:`experiment_from_dict` reads back."""
+    return to_dict(cfg)
+
+
+def resolve_sequences(specs: tuple[SequenceSpec, ...]) -> list[tuple[MotSequence, FrameRange | None]]:
+    """Open every sequence named by ``specs`` (folders of sequences expand to all of them)."""
+    out = []
+    for spec in specs:
+        frames = parse_frame_range(spec.frames)
+        for seq in find_sequences(spec.path):
+            out.append((seq, frames))
+    return out
+
+
+def synth_sequences(spec: SynthSpec, cache_root: str | Path) -> list[tuple[MotSequence, FrameRange | None]]:
+    """Generate (once) and open the synthetic sequences of ``spec`` under ``cache_root``.
+
+    The folder name carries a hash of the spec, so a changed spec generates afresh and an
+    unchanged one is reused across runs and resumes. A ``.complete`` marker is written last;
+    a folder without it (an interrupted generation) is regenerated.
+    """
+    key = hashlib.sha1(json.dumps(dataclasses.asdict(spec), sort_keys=True).encode()).hexdigest()[:10]
+    root = Path(cache_root) / f"synth-{spec.difficulty}-{spec.seed}-{key}"
+    if not (root / ".complete").is_file():
+        scfg = SynthConfig.preset(spec.difficulty, width=spec.width, height=spec.height, frames=spec.frames)
+        for i in range(spec.sequences):
+            write_sequence(root, cfg=scfg, seed=spec.seed + i, overwrite=True)
+        (root / ".complete").write_text(json.dumps(dataclasses.asdict(spec)))
+    return [(seq, None) for seq in find_sequences(root)]

@@ -1,0 +1,166 @@
+"""Checkpoints: model weights with the experiment config they were trained with, and, for
+resuming, optimizer state, step and random-number-generator states.
+
+A checkpoint is a dict saved with ``torch.save`` (written to a temp file and renamed, so a crash
+never leaves half a file)::
+
+    format     "aetrack-checkpoint"      version   1
+    config     to_dict(ExperimentConfig) step      optimizer steps taken
+    model      state_dict                metrics   last validation metrics (may be empty)
+    optimizer  state_dict (training checkpoints only)
+    rng        python / numpy / torch (/ cuda) generator states (training checkpoints only)
+
+The learning-rate schedule is a pure function of the step (:func:`aetrack.train.loop.lr_at`),
+so the step is the whole scheduler state. Loading uses ``torch.load(weights_only=True)``:
+a checkpoint holds tensors, numbers, strings and lists only, never pickled code.
+
+    ckpt = load_checkpoint("runs/synth_small/best.pt")   # model rebuilt from its own config
+    ckpt.model(images)                                   # eval mode, on CPU
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import pickle
+import random
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from aetrack.errors import AetrackError
+from aetrack.experiment import ExperimentConfig, experiment_from_dict, experiment_to_dict
+from aetrack.io.atomic import atomic_write
+from aetrack.model.config import ModelConfig
+from aetrack.model.detector import Detector, build_detector
+
+FORMAT = "aetrack-checkpoint"
+VERSION = 1
+# Model fields that do not change the weights: a checkpoint runs at any input size.
+_SIZE_FIELDS = ("input_width", "input_height")
+
+
+@dataclass
+class Checkpoint:
+    """A loaded checkpoint: the rebuilt model (eval mode) plus everything stored with it."""
+
+    model: Detector
+    config: ExperimentConfig
+    step: int
+    metrics: dict[str, Any]
+    state: dict[str, Any]  # the raw dict (optimizer and rng states for resuming)
+    path: Path
+
+
+def rng_state() -> dict[str, Any]:
+    """States of every generator the training process uses, as checkpoint-safe values."""
+    kind, keys, pos, has_gauss, cached = np.random.get_state()
+    state: dict[str, Any] = {
+        "python": random.getstate(),
+        "numpy": [kind, torch.from_numpy(keys.astype(np.int64)), pos, has_gauss, cached],
+        "torch": torch.get_rng_state(),
+    }
+    if torch.cuda.is_available():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def set_rng_state(state: dict[str, Any]) -> None:
+    """Restore what :func:`rng_state` captured."""
+    python = state["python"]
+    random.setstate((python[0], tuple(python[1]), python[2]))
+    kind, keys, pos, has_gauss, cached = state["numpy"]
+    np.random.set_state((kind, keys.numpy().astype(np.uint32), int(pos), int(has_gauss), float(cached)))
+    torch.set_rng_state(state["torch"])
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+
+
+def save_checkpoint(
+    path: str | Path,
+    *,
+    model: torch.nn.Module,
+    cfg: ExperimentConfig,
+    step: int,
+    optimizer: torch.optim.Optimizer | None = None,
+    metrics: dict[str, Any] | None = None,
+    extra: dict[str, Any] | None = None,
+) -> Path:
+    """Write a checkpoint atomically; ``optimizer`` given means a resumable training checkpoint."""
+    net = model.module if hasattr(model, "module") else model  # unwrap DistributedDataParallel
+    state: dict[str, Any] = {
+        "format": FORMAT,
+        "version": VERSION,
+        "config": experiment_to_dict(cfg),
+        "step": int(step),
+        "model": {k: v.detach().cpu() for k, v in net.state_dict().items()},
+        "metrics": dict(metrics or {}),
+    }
+    if optimizer is not None:
+        state["optimizer"] = optimizer.state_dict()
+        state["rng"] = rng_state()
+    state.update(extra or {})
+    p = Path(path)
+    with atomic_write(p, "wb") as f:
+        torch.save(state, f)
+    return p
+
+
+def read_checkpoint(path: str | Path) -> dict[str, Any]:
+    """The raw checkpoint dict, validated; unreadable or foreign files raise :class:`AetrackError`."""
+    p = Path(path)
+    if not p.is_file():
+        raise AetrackError(f"checkpoint not found: {p}")
+    try:
+        state = torch.load(p, map_location="cpu", weights_only=True)
+    except (RuntimeError, pickle.UnpicklingError, EOFError, ValueError) as err:
+        raise AetrackError(f"{p}: not a readable checkpoint ({str(err).splitlines()[0][:120]})") from None
+    if not isinstance(state, dict) or state.get("format") != FORMAT:
+        raise AetrackError(f"{p}: not an aetrack checkpoint (no '{FORMAT}' marker)")
+    if state.get("version") != VERSION:
+        raise AetrackError(f"{p}: checkpoint version {state.get('version')} is not supported (expected {VERSION})")
+    for key in ("config", "model", "step"):
+        if key not in state:
+            raise AetrackError(f"{p}: checkpoint has no '{key}' entry")
+    return state
+
+
+def check_fits(state: dict[str, Any], cfg: ModelConfig, *, path: str | Path) -> None:
+    """Refuse a checkpoint whose architecture differs from ``cfg`` (input size may differ)."""
+    stored = state["config"].get("model", {})
+    wanted = dataclasses.asdict(cfg)
+    diffs = [f"model.{k} is {stored.get(k)!r} in the checkpoint but {v!r} in the config"
+             for k, v in wanted.items() if k not in _SIZE_FIELDS and stored.get(k) != v]
+    if diffs:
+        raise AetrackError(f"{path}: checkpoint does not fit the config: {'; '.join(diffs)}")
+
+
+def load_checkpoint(
+    path: str | Path, *, cfg: ModelConfig | ExperimentConfig | None = None, device: str | torch.device = "cpu"
+) -> Checkpoint:
+    """Load a checkpoint and rebuild its model from the checkpoint's own config.
+
+    With ``cfg`` (a model config, or an experiment whose model section is used), the
+    checkpoint must have the same architecture (backbone, classes, tag_dim, widths, stacks);
+    otherwise :class:`AetrackError` names every differing field. The model is returned in eval
+    mode on ``device``; its input size is the checkpoint's (or ``cfg``'s, when given).
+    """
+    state = read_checkpoint(path)
+    config = experiment_from_dict(state["config"], where=f"{path} (stored config)")
+    model_cfg = config.model
+    if cfg is not None:
+        wanted = cfg.model if isinstance(cfg, ExperimentConfig) else cfg
+        check_fits(state, wanted, path=path)
+        model_cfg = dataclasses.replace(model_cfg, input_width=wanted.input_width, input_height=wanted.input_height)
+        config = dataclasses.replace(config, model=model_cfg)
+    model = build_detector(model_cfg)
+    try:
+        model.load_state_dict(state["model"])
+    except RuntimeError as err:
+        first = str(err).splitlines()[1].strip() if len(str(err).splitlines()) > 1 else str(err)
+        raise AetrackError(f"{path}: weights do not fit the stored model config ({first[:160]})") from None
+    model.to(device).eval()
+    return Checkpoint(model=model, config=config, step=int(state["step"]), metrics=dict(state.get("metrics", {})),
+                      state=state, path=Path(path))

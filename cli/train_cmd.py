@@ -1,0 +1,64 @@
+"""``aetrack train``: train a detector with temporal associative-embedding tags from a YAML config.
+
+    aetrack train --config configs/debug.yaml
+    aetrack train --config configs/synth_small.yaml train.steps=500 train.lr=1e-3
+    aetrack train --config configs/synth_small.yaml --resume
+    torchrun --nproc_per_node 4 -m cli.main train --config configs/mot17_hourglass.yaml
+
+See :mod:`aetrack.train.loop` for what the output folder receives.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from aetrack.errors import AetrackError
+from aetrack.experiment import load_experiment
+
+
+def train(
+    config: Annotated[Path, typer.Option("--config", "-c", help="Experiment YAML (configs/NAME.yaml).")],
+    overrides: Annotated[list[str] | None, typer.Argument(
+        help="Config overrides section.key=value, e.g. train.steps=500 model.tag_dim=4.")] = None,
+    resume: Annotated[bool, typer.Option("--resume", help="Continue from OUT/last.pt at its step.")] = False,
+    out: Annotated[Path | None, typer.Option("--out", help="Output folder (default: train.out_dir, else runs/NAME).")] = None,
+    overwrite: Annotated[bool, typer.Option("--overwrite", help="Start afresh in a folder that holds a run.")] = False,
+    stop_after: Annotated[int | None, typer.Option(
+        help="Train at most this many steps now, checkpoint and exit (continue with --resume).")] = None,
+    bench_loader: Annotated[int | None, typer.Option(
+        help="Only time the clip loader over this many batches and print images/s.")] = None,
+) -> None:
+    """Train from a config; writes checkpoints (config inside), metrics.jsonl and plots."""
+    try:
+        _run(config=config, overrides=overrides or [], resume=resume, out=out, overwrite=overwrite,
+             stop_after=stop_after, bench_loader=bench_loader)
+    except AetrackError as err:
+        # Same one-line report as cli.main.main, also when the app is invoked directly (tests).
+        typer.secho(f"error: {err}", err=True, fg=typer.colors.RED)
+        raise typer.Exit(err.exit_code) from None
+
+
+def _run(*, config: Path, overrides: list[str], resume: bool, out: Path | None, overwrite: bool,
+         stop_after: int | None, bench_loader: int | None) -> None:
+    from aetrack.train.loop import benchmark_loader, train as run_training  # torch import on use only
+
+    cfg = load_experiment(config, overrides)
+    if resume and overwrite:
+        raise AetrackError("--resume and --overwrite contradict each other; pass one")
+    if stop_after is not None and stop_after < 1:
+        raise AetrackError(f"--stop-after must be >= 1, got {stop_after}")
+    if bench_loader is not None:
+        if bench_loader < 1:
+            raise AetrackError(f"--bench-loader must be >= 1, got {bench_loader}")
+        rate = benchmark_loader(cfg, batches=bench_loader, out_dir=out)
+        typer.echo(f"loader: {rate:.1f} images/s ({cfg.train.workers} workers, batch {cfg.train.batch_size} "
+                   f"x {cfg.data.clip_len} frames, {cfg.model.input_width}x{cfg.model.input_height})")
+        return
+    result = run_training(cfg, resume=resume, overwrite=overwrite, out_dir=out, stop_after=stop_after)
+    summary = f"done: step {result.step}/{cfg.train.steps}, outputs in {result.out_dir}"
+    if result.metrics:
+        summary += f" (AP50 {result.metrics['val_ap50']:.4f}, tag AUC {result.metrics['val_tag_auc']:.4f})"
+    typer.echo(summary)

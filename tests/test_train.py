@@ -1,0 +1,162 @@
+"""Experiment config, learning-rate schedule, sampler, checkpoints, resume, NaN stop, two-process gloo."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+import yaml
+from typer.testing import CliRunner
+
+from aetrack.data.synth import SynthConfig, write_sequence
+from aetrack.errors import AetrackError
+from aetrack.experiment import TrainConfig, load_experiment
+from aetrack.model.config import ModelConfig
+from aetrack.train.checkpoint import load_checkpoint
+from aetrack.train.loop import StepBatchSampler, lr_at, train
+from cli.main import app
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def synth_root(tmp_path_factory) -> Path:
+    """Two tiny synthetic training sequences and one held-out one (seed 1000)."""
+    root = tmp_path_factory.mktemp("synth")
+    cfg = SynthConfig.preset("easy", width=160, height=120, frames=10)
+    for seed in (0, 1):
+        write_sequence(root / "train", cfg=cfg, seed=seed)
+    write_sequence(root / "val", cfg=cfg, seed=1000)
+    return root
+
+
+def tiny_config(tmp_path: Path, synth_root: Path, **train) -> Path:
+    """The debug config pointed at pre-generated sequences, in-process loading, log every step."""
+    data = yaml.safe_load((REPO / "configs" / "debug.yaml").read_text())
+    data["data"].pop("synth")
+    data["data"].pop("val_synth")
+    data["data"]["train"] = [{"path": str(synth_root / "train")}]
+    data["data"]["val"] = [{"path": str(synth_root / "val"), "frames": "1:6"}]
+    data["train"].update({"steps": 4, "log_every": 1, "val_every": 0, "ckpt_every": 0, "workers": 0,
+                          "threads": 1, "out_dir": str(tmp_path / "run"), **train})
+    tmp_path.mkdir(parents=True, exist_ok=True)
+    path = tmp_path / "tiny.yaml"
+    path.write_text(yaml.safe_dump(data))
+    return path
+
+
+def test_unknown_key_lists_valid_keys(tmp_path):
+    path = tmp_path / "bad.yaml"
+    path.write_text("train:\n  stepz: 3\n")
+    with pytest.raises(AetrackError, match=r"unknown key\(s\) stepz; valid keys: .*batch_size.*steps"):
+        load_experiment(path)
+    with pytest.raises(AetrackError, match=r"unknown key\(s\) tagdim; valid keys: .*tag_dim"):
+        load_experiment(REPO / "configs" / "debug.yaml", ["model.tagdim=16"])
+
+
+def test_cli_reports_config_errors_in_one_line(tmp_path):
+    path = tmp_path / "bad.yaml"
+    path.write_text("data:\n  clip_len: 1\n")
+    res = CliRunner().invoke(app, ["train", "--config", str(path)])
+    assert res.exit_code == 2
+    assert "clip_len must be >= 2" in res.output and len(res.output.strip().splitlines()) == 1
+
+
+def test_every_shipped_config_loads():
+    for name in ("debug", "synth_small", "pets_small", "mot17_hourglass"):
+        cfg = load_experiment(REPO / "configs" / f"{name}.yaml")
+        assert cfg.name == name
+
+
+def test_lr_schedule_derived():
+    # lr 1, warmup 2, 6 steps, cosine to 0: warmup (s+1)/2 -> 0.5, 1; then progress p = (s-2)/4:
+    # s=2 -> p=0 -> 1; s=4 -> p=1/2 -> 0.5; s=5 -> p=3/4 -> (1 + cos(3pi/4)) / 2 = 0.1464.
+    cfg = TrainConfig(lr=1.0, warmup=2, steps=6, min_lr_ratio=0.0)
+    got = [lr_at(s, cfg) for s in (0, 1, 2, 4, 5)]
+    assert got == pytest.approx([0.5, 1.0, 1.0, 0.5, (1 + math.cos(3 * math.pi / 4)) / 2])
+
+
+def test_step_sampler_gives_disjoint_rank_shares():
+    # Step s of rank r with batch B and world size W takes clips (s*W + r)*B ... + B - 1:
+    # step 2, rank 1, B = 3, W = 2 -> 15, 16, 17.
+    batches = list(StepBatchSampler(start_step=2, steps=4, batch_size=3, rank=1, world_size=2))
+    assert batches == [[15, 16, 17], [21, 22, 23]]
+
+
+def test_resume_continues_with_the_same_losses(tmp_path, synth_root):
+    # One run of 4 steps vs. 2 steps, stop, resume for the last 2: same step, same losses
+    # (sample i depends only on (seed, i); weights, optimizer and RNG states come back).
+    whole = train(load_experiment(tiny_config(tmp_path / "a", synth_root)), progress=False)
+    cfg_b = load_experiment(tiny_config(tmp_path / "b", synth_root))
+    first = train(cfg_b, stop_after=2, progress=False)
+    assert first.step == 2 and load_checkpoint(cfg_b.out_dir / "last.pt").step == 2
+    second = train(cfg_b, resume=True, progress=False)
+    assert second.step == whole.step == 4
+    assert sorted(second.losses) == [3, 4]
+    for step in (3, 4):
+        for term, value in whole.losses[step].items():
+            assert second.losses[step][term] == pytest.approx(value, rel=1e-6, abs=1e-7), (step, term)
+    # metrics.jsonl holds each training step once, in order, across the two calls, and the
+    # final validation (the run ends at train.steps) once.
+    records = [json.loads(line) for line in (cfg_b.out_dir / "metrics.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in records if "loss/total" in r] == [1, 2, 3, 4]
+    assert [r["step"] for r in records if "val_ap50" in r] == [4]
+    # Training a finished run further needs a larger train.steps; a fresh start needs --overwrite.
+    with pytest.raises(AetrackError, match="nothing left to do"):
+        train(cfg_b, resume=True, progress=False)
+    with pytest.raises(AetrackError, match="already holds a run"):
+        train(cfg_b, progress=False)
+
+
+def test_checkpoint_that_does_not_fit_is_refused(tmp_path, synth_root):
+    cfg = load_experiment(tiny_config(tmp_path, synth_root, steps=1, val_every=1))
+    train(cfg, progress=False)
+    ckpt = load_checkpoint(cfg.out_dir / "last.pt")  # rebuilt from its own config: tag_dim 4
+    assert ckpt.config.model.tag_dim == 4 and ckpt.step == 1
+    out = ckpt.model(torch.zeros(1, 3, 96, 128))[-1]
+    assert out["tags"].shape == (1, 4, 24, 32)
+    assert (cfg.out_dir / "best.pt").is_file() and {"val_ap50", "val_tag_auc"} <= set(ckpt.metrics)
+    wrong = ModelConfig(width=8, head_channels=8, tag_dim=16, input_width=128, input_height=96)
+    with pytest.raises(AetrackError, match="tag_dim is 4 in the checkpoint but 16 in the config"):
+        load_checkpoint(cfg.out_dir / "last.pt", cfg=wrong)
+    resumed = load_experiment(tiny_config(tmp_path, synth_root, steps=2), ["model.tag_dim=16"])
+    with pytest.raises(AetrackError, match="tag_dim"):
+        train(resumed, resume=True, progress=False)
+    (tmp_path / "junk.pt").write_bytes(b"not a checkpoint")
+    with pytest.raises(AetrackError, match="not a readable checkpoint"):
+        load_checkpoint(tmp_path / "junk.pt")
+
+
+def test_non_finite_loss_stops_with_the_step(tmp_path, synth_root):
+    # Step 1 runs on the initial weights (finite loss); Adam's first update moves every weight
+    # by about lr = 1e30, so step 2's activations overflow float32.
+    cfg = load_experiment(tiny_config(tmp_path, synth_root, lr=1e30, warmup=0))
+    with pytest.raises(AetrackError, match=r"non-finite loss at step 2: total=.*heatmap=.*push="):
+        train(cfg, progress=False)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_two_process_gloo_training(tmp_path, synth_root):
+    # torchrun with 2 CPU processes: DDP over gloo, each rank its own clips, rank 0 writes.
+    cfg_path = tiny_config(tmp_path, synth_root, steps=2, ckpt_every=1)
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_addr", "127.0.0.1",
+           "--master_port", str(_free_port()), "-m", "cli.main", "train", "--config", str(cfg_path)]
+    res = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=120)
+    assert res.returncode == 0, res.stdout[-1500:] + res.stderr[:3000]
+    assert res.stdout.count("done: step 2/2") == 2  # both ranks finished
+    records = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in records if "loss/total" in r] == [1, 2]  # rank 0 writes, once
+    assert load_checkpoint(tmp_path / "run" / "last.pt").step == 2
