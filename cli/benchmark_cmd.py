@@ -1,0 +1,125 @@
+"""``aetrack benchmark DATA_ROOT --out DIR``: track, evaluate and time every sequence.
+
+    aetrack benchmark ../shared/data/MOT17-train --dets --linker iou --linker motion --out b17
+    aetrack benchmark synth-eval --weights runs/synth_small/best.pt --linker tags_motion --linker motion --out bs
+    aetrack benchmark ../shared/data/PETS09-S2L1 --frames 398:795 --threads 2 --out bpets
+
+Writes ``DIR/<linker>/<SEQ>.txt`` per linker (re-evaluable with ``aetrack eval DATA_ROOT
+DIR/<linker>``), ``DIR/summary.json``, ``DIR/summary.md``, ``DIR/metrics.png`` and
+``DIR/speed.png``. Several ``--linker`` values link the same detections (detected once per
+frame), so their differences are the linkers' own. ``--no-speed`` skips the model speed sweep
+(forward ms and FLOPs at several input sizes, matmul peak, linker micro-benchmark).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from aetrack.data.mot import parse_frame_range
+from aetrack.decode import DecodeConfig
+from aetrack.errors import AetrackError
+from aetrack.linker import MODES, LinkerConfig
+
+# Model-free runs link given boxes by motion: the tag modes have nothing to work with.
+MODEL_FREE_LINKER = "motion"
+
+
+def _input_size(text: str) -> tuple[int, int]:
+    parts = text.lower().split("x")
+    try:
+        if len(parts) != 2:
+            raise ValueError
+        w, h = int(parts[0]), int(parts[1])
+    except ValueError:
+        raise AetrackError(f"--input-size {text!r} is not of the form WIDTHxHEIGHT, e.g. 640x352") from None
+    if min(w, h) < 32 or w % 32 or h % 32:
+        raise AetrackError(f"--input-size {text!r}: width and height must be positive multiples of 32")
+    return w, h
+
+
+def benchmark(
+    data_root: Annotated[Path, typer.Argument(help="Folder of MOT sequence folders (each with gt/gt.txt), or one.")],
+    out: Annotated[Path, typer.Option("--out", help="Output folder.")] = Path("benchmark_out"),
+    weights: Annotated[
+        Optional[Path],
+        typer.Option(help="Checkpoint from `aetrack train` (default: the embedded weights; none with --dets)."),
+    ] = None,
+    dets: Annotated[
+        bool, typer.Option("--dets", help="Link each sequence's det/det.txt (tags from the model only with --weights).")
+    ] = False,
+    linker: Annotated[
+        Optional[list[str]],
+        typer.Option(help=f"Linker mode, repeatable to compare on the same detections: {', '.join(MODES)}."),
+    ] = None,
+    frames: Annotated[
+        Optional[str], typer.Option(help="Only frames A:B (inclusive, 1-based), tracked and scored.")
+    ] = None,
+    set_: Annotated[
+        Optional[list[str]], typer.Option("--set", help="Override a setting, e.g. linker.high_score=0.6.")
+    ] = None,
+    threads: Annotated[Optional[int], typer.Option(help="CPU threads for torch.")] = None,
+    device: Annotated[str, typer.Option(help="auto, cpu, cuda, cuda:N or mps.")] = "cpu",
+    input_size: Annotated[
+        Optional[str], typer.Option(help="Network input WIDTHxHEIGHT (default: the model's).")
+    ] = None,
+    warmup: Annotated[int, typer.Option(help="Frames per sequence left out of the timing medians.")] = 5,
+    speed: Annotated[
+        bool, typer.Option("--speed/--no-speed", help="Also run the model speed sweep, matmul peak and linker timing.")
+    ] = True,
+) -> None:
+    """Track every sequence, evaluate (HOTA, IDF1, MOTA...), time each stage; write summary.json/md and plots."""
+    import torch
+
+    from aetrack.bench import SweepSettings, run_benchmark
+    from cli.common import print_metrics
+    from cli.track_cmd import tracker_settings
+
+    if threads is not None:
+        if threads < 1:
+            raise AetrackError(f"--threads must be >= 1, got {threads}")
+        torch.set_num_threads(threads)
+    window = parse_frame_range(frames)
+    size = _input_size(input_size) if input_size is not None else None
+    use_model = not dets or weights is not None
+    model = model_cfg = None
+    if use_model:
+        from aetrack.tracker import pretrained_path
+        from aetrack.train.checkpoint import load_checkpoint
+
+        ckpt = load_checkpoint(weights or pretrained_path())
+        model, model_cfg = ckpt.model, ckpt.config.model
+        if size is not None:
+            model_cfg = dataclasses.replace(model_cfg, input_width=size[0], input_height=size[1])
+        base_linker, base_decode = ckpt.config.linker, ckpt.config.decode
+        label = str(weights) if weights is not None else "embedded"
+    else:
+        if size is not None:
+            raise AetrackError("--input-size applies to a model; model-free --dets runs have none (add --weights)")
+        base_linker, base_decode = LinkerConfig(mode=MODEL_FREE_LINKER), DecodeConfig()
+        label = "none"
+    overrides = list(set_ or [])
+    settings = [tracker_settings(base_linker=base_linker, base_decode=base_decode, linker=mode, overrides=overrides)
+                for mode in (linker or [None])]
+    result = run_benchmark(
+        data_root=data_root, out_dir=out, linkers=[lcfg for lcfg, _ in settings], model=model, model_cfg=model_cfg,
+        decode_cfg=settings[0][1], weights=label, use_dets=dets, frames=window, device=device, warmup=warmup,
+        sweep=SweepSettings() if speed else None,
+    )
+    for mode, report in result.reports.items():
+        print_metrics(report, title=f"linker {mode}" + (f", frames {window}" if window else ""))
+    sp = result.summary["speed"]
+    typer.echo(f"{sp['frames']} frames, {sp['fps']:.1f} frames/s end to end (linker {next(iter(result.reports))}); "
+               + ", ".join(f"{k} {v:.2f} ms" for k, v in sp["stages_ms"].items()))
+    if "sweep" in sp:
+        sw = sp["sweep"]
+        sizes = ", ".join(f"{e['input_size'][0]}x{e['input_size'][1]} {e['median_ms']:.1f} ms "
+                          f"({e['gflops_per_s']:.1f} GFLOP/s, {100 * e['fraction_of_limit']:.0f} % of limit)"
+                          for e in sw["sizes"])
+        typer.echo(f"peaks: matmul {sw['matmul']['gflops_per_s']:.1f}, conv {sw['conv']['gflops_per_s']:.1f} GFLOP/s; "
+                   f"model {sizes}")
+    for p in result.outputs:
+        typer.echo(f"wrote {p}")
