@@ -11,7 +11,8 @@ import sys
 import typer
 
 from aetrack.errors import AetrackError
-from cli import eval_cmd, synth_cmd
+from cli import benchmark_cmd, demo_cmd, eval_cmd, synth_cmd, track_cmd, train_cmd
+from cli.common import user_errors
 
 app = typer.Typer(
     name="aetrack",
@@ -20,8 +21,12 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     add_completion=False,
 )
-app.command("synth")(synth_cmd.synth)
-app.command("eval")(eval_cmd.evaluate)
+app.command("synth")(user_errors(synth_cmd.synth))
+app.command("train")(user_errors(train_cmd.train))
+app.command("track")(user_errors(track_cmd.track))
+app.command("eval")(user_errors(eval_cmd.evaluate))
+app.command("demo")(user_errors(demo_cmd.demo))
+app.command("benchmark")(user_errors(benchmark_cmd.benchmark))
 
 
 def main() -> None:
