@@ -5,7 +5,8 @@
     aetrack train --config configs/synth_small.yaml --resume
     torchrun --nproc_per_node 4 -m cli.main train --config configs/mot17_hourglass.yaml
 
-See :mod:`aetrack.train.loop` for what the output folder receives.
+See :mod:`aetrack.train.loop` for what the output folder receives. Registered in ``cli.main``
+through ``cli.common.user_errors`` (an AetrackError becomes one line and exit code 2).
 """
 
 from __future__ import annotations
@@ -24,7 +25,8 @@ def train(
     overrides: Annotated[list[str] | None, typer.Argument(
         help="Config overrides section.key=value, e.g. train.steps=500 model.tag_dim=4.")] = None,
     resume: Annotated[bool, typer.Option("--resume", help="Continue from OUT/last.pt at its step.")] = False,
-    out: Annotated[Path | None, typer.Option("--out", help="Output folder (default: train.out_dir, else runs/NAME).")] = None,
+    out: Annotated[Path | None, typer.Option(
+        "--out", help="Output folder (default: train.out_dir, else runs/NAME).")] = None,
     overwrite: Annotated[bool, typer.Option("--overwrite", help="Start afresh in a folder that holds a run.")] = False,
     stop_after: Annotated[int | None, typer.Option(
         help="Train at most this many steps now, checkpoint and exit (continue with --resume).")] = None,
@@ -32,20 +34,9 @@ def train(
         help="Only time the clip loader over this many batches and print images/s.")] = None,
 ) -> None:
     """Train from a config; writes checkpoints (config inside), metrics.jsonl and plots."""
-    try:
-        _run(config=config, overrides=overrides or [], resume=resume, out=out, overwrite=overwrite,
-             stop_after=stop_after, bench_loader=bench_loader)
-    except AetrackError as err:
-        # Same one-line report as cli.main.main, also when the app is invoked directly (tests).
-        typer.secho(f"error: {err}", err=True, fg=typer.colors.RED)
-        raise typer.Exit(err.exit_code) from None
-
-
-def _run(*, config: Path, overrides: list[str], resume: bool, out: Path | None, overwrite: bool,
-         stop_after: int | None, bench_loader: int | None) -> None:
     from aetrack.train.loop import benchmark_loader, train as run_training  # torch import on use only
 
-    cfg = load_experiment(config, overrides)
+    cfg = load_experiment(config, overrides or [])
     if resume and overwrite:
         raise AetrackError("--resume and --overwrite contradict each other; pass one")
     if stop_after is not None and stop_after < 1:

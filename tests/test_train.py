@@ -129,6 +129,10 @@ def test_checkpoint_that_does_not_fit_is_refused(tmp_path, synth_root):
     resumed = load_experiment(tiny_config(tmp_path, synth_root, steps=2), ["model.tag_dim=16"])
     with pytest.raises(AetrackError, match="tag_dim"):
         train(resumed, resume=True, progress=False)
+    fresh = load_experiment(tiny_config(tmp_path / "fresh", synth_root),
+                            ["model.tag_dim=16", f"train.init_from={cfg.out_dir / 'last.pt'}"])
+    with pytest.raises(AetrackError, match="tag_dim is 4 in the checkpoint but 16"):
+        train(fresh, progress=False)
     (tmp_path / "junk.pt").write_bytes(b"not a checkpoint")
     with pytest.raises(AetrackError, match="not a readable checkpoint"):
         load_checkpoint(tmp_path / "junk.pt")

@@ -42,6 +42,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from aetrack.data.clips import ClipDataset, SequenceData, clip_affine, warp_image
 from aetrack.data.letterbox import Letterbox
+from aetrack.data.mot import FrameRange
 from aetrack.decode import decode, tags_at_boxes
 from aetrack.errors import AetrackError
 from aetrack.eval.detection import average_precision
@@ -110,6 +111,10 @@ def make_loader(dataset: ClipDataset, *, cfg: TrainConfig, start_step: int, dinf
         pin_memory=dinfo.device.type == "cuda",
         worker_init_fn=_worker_init if n > 0 else None,
         prefetch_factor=4 if n > 0 else None,
+        # Fresh worker processes: forking after OpenCV has started its thread pool in this
+        # process (synthetic data generation, video decoding) can deadlock the child, and
+        # spawn is what macOS does anyway. Costs one import of torch per worker per run.
+        multiprocessing_context="spawn" if n > 0 else None,
     )
 
 
@@ -148,10 +153,13 @@ def build_val_data(cfg: ExperimentConfig, val_seqs: list) -> list[SequenceData]:
     """Validation sequences cut to ``data.val_frames`` frames, cached at the plain letterbox scale."""
     out = []
     for seq, frames in val_seqs:
+        first = frames.first if frames is not None and frames.first is not None else 1
+        last = first + cfg.data.val_frames - 1
+        if frames is not None and frames.last is not None:
+            last = min(last, frames.last)
         lb = Letterbox.fit(src_size=(seq.info.width, seq.info.height), dst_size=cfg.model.input_size)
-        data = SequenceData(seq=seq, frames=frames, min_visibility=cfg.data.min_visibility, cache_scale=lb.scale)
-        data.last = min(data.last, data.first + cfg.data.val_frames - 1)
-        out.append(data)
+        out.append(SequenceData(seq=seq, frames=FrameRange(first, last), min_visibility=cfg.data.min_visibility,
+                                cache_scale=lb.scale))
     return out
 
 
@@ -316,7 +324,8 @@ def _train(cfg: ExperimentConfig, tc: TrainConfig, out: Path, dinfo: D.DistInfo,
             f.writelines(json.dumps(r) + "\n" for r in records)
     net = model
     if dinfo.distributed:
-        net = torch.nn.parallel.DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
+        ids = [device.index] if device.type == "cuda" else None
+        net = torch.nn.parallel.DistributedDataParallel(model, device_ids=ids)  # averages gradients over ranks
 
     # 5. Loop over this rank's clips from the current step on.
     loader = make_loader(dataset, cfg=tc, start_step=step, dinfo=dinfo)
@@ -348,19 +357,20 @@ def _train(cfg: ExperimentConfig, tc: TrainConfig, out: Path, dinfo: D.DistInfo,
                 outputs = net(images)
             outputs = [{k: v.float() for k, v in o.items()} for o in outputs]
             losses = compute_losses(outputs, targets, cfg=cfg.loss)
-            # 5d. Backward, clip, step.
+            # 5d. Loss terms averaged over ranks; a NaN/inf stops every rank alike, before the
+            #     update, so the weights (and last.pt) stay those of the last good step.
+            terms = D.mean_across_ranks(torch.stack([losses[k].detach().float() for k in LOSS_KEYS]), dinfo)
+            values = dict(zip(LOSS_KEYS, terms.tolist()))
+            if not all(math.isfinite(v) for v in values.values()):
+                raise AetrackError(f"non-finite loss at step {step + 1}: "
+                                   + ", ".join(f"{k}={v:.4g}" for k, v in values.items())
+                                   + " (lower train.lr or check the training data)")
+            # 5e. Backward, clip, step.
             optimizer.zero_grad(set_to_none=True)
             losses["total"].backward()
             grad_norm = torch.nn.utils.clip_grad_norm_(net.parameters(), tc.grad_clip)
             optimizer.step()
             step += 1
-            # 5e. Loss terms averaged over ranks; a NaN/inf stops the run on every rank alike.
-            terms = D.mean_across_ranks(torch.stack([losses[k].detach().float() for k in LOSS_KEYS]), dinfo)
-            values = dict(zip(LOSS_KEYS, terms.tolist()))
-            if not all(math.isfinite(v) for v in values.values()):
-                raise AetrackError(f"non-finite loss at step {step}: "
-                                   + ", ".join(f"{k}={v:.4g}" for k, v in values.items())
-                                   + " (lower train.lr or check the training data)")
             result.losses[step] = values
             result.step = step
             window_steps += 1
