@@ -85,13 +85,13 @@ def test_affine_zoom_and_shift_derived():
     assert a.boxes(np.array([[100, 60, 140, 100]])).tolist() == [[41.0, 9.0, 81.0, 49.0]]
 
 
-def test_centre_outside_input_is_dropped_and_rest_clipped():
+def test_centre_outside_input_is_dropped_and_rest_kept_whole():
     boxes = np.array([[-10.0, 0, 4, 10],  # centre x = -3: outside -> dropped
-                      [-4.0, 0, 10, 10],  # centre x = 3: kept, clipped to x1 = 0
+                      [-4.0, 0, 10, 10],  # centre x = 3: kept with its full extent (x1 = -4)
                       [120.0, 90, 140, 100]])  # centre (130, 95): x outside 128 -> dropped
-    clipped, keep = filter_to_input(boxes, (W, H))
+    kept, keep = filter_to_input(boxes, (W, H))
     assert keep.tolist() == [False, True, False]
-    assert clipped.tolist() == [[0.0, 0.0, 10.0, 10.0]]
+    assert kept.tolist() == [[-4.0, 0.0, 10.0, 10.0]]
 
 
 def test_identities_consistent_across_augmented_clips(seq):

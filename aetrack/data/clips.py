@@ -221,7 +221,7 @@ class Clip:
     """One sampled clip before conversion to tensors (input pixels, clip-local identities)."""
 
     images: np.ndarray  # (T, H, W, 3) uint8 BGR, input size
-    boxes: list[np.ndarray]  # per frame (n_t, 4) xyxy input pixels, clipped to the input
+    boxes: list[np.ndarray]  # per frame (n_t, 4) xyxy input pixels, full extent (not clipped)
     ids: list[np.ndarray]  # per frame (n_t,) int64 in 0..N-1, same object -> same id
     frames: np.ndarray  # (T,) 1-based frame numbers in the sequence
     sequence: int  # index into the dataset's sequences
@@ -229,16 +229,17 @@ class Clip:
 
 
 def filter_to_input(boxes: np.ndarray, size: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
-    """Keep boxes whose centre lies inside the ``size`` = (W, H) input; clip them to it.
+    """Keep boxes whose centre lies inside the ``size`` = (W, H) input.
 
-    Returns ``(clipped boxes (k, 4), keep mask (n,))``.
+    Kept boxes are NOT clipped: like MOT ground truth they cover the whole object, also the
+    part outside the view, so the detector learns full-extent boxes and is scored against
+    full-extent gt. Returns ``(kept boxes (k, 4), keep mask (n,))``.
     """
     w, h = size
     cx = 0.5 * (boxes[:, 0] + boxes[:, 2])
     cy = 0.5 * (boxes[:, 1] + boxes[:, 3])
     keep = (cx >= 0) & (cx < w) & (cy >= 0) & (cy < h)
-    clipped = np.clip(boxes[keep], 0.0, [w, h, w, h])
-    return clipped, keep
+    return boxes[keep], keep
 
 
 class ClipDataset(torch.utils.data.Dataset):

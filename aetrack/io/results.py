@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
-from aetrack.io.atomic import atomic_write
+from aetrack.io.atomic import atomic_write, default_file_mode
 
 
 @dataclass(frozen=True)
@@ -73,6 +73,7 @@ class ResultWriter:
         self._tmp: list[tuple[str, IO[str]]] = []
         for t in self.targets:
             fd, tmp = tempfile.mkstemp(prefix=f".{t.name}.", suffix=".tmp", dir=self.out_dir)
+            os.chmod(tmp, default_file_mode())
             self._tmp.append((tmp, os.fdopen(fd, "w")))
         self.rows_written = 0
 

@@ -17,6 +17,7 @@ import cv2
 import numpy as np
 
 from aetrack.errors import AetrackError
+from aetrack.io.atomic import default_file_mode
 
 
 def id_colour(track_id: int) -> tuple[int, int, int]:
@@ -47,6 +48,7 @@ class AnnotatedVideoWriter:
         self.trail_length = trail_length
         fd, self._tmp = tempfile.mkstemp(prefix=f".{self.path.stem}.", suffix=".mp4", dir=self.path.parent)
         os.close(fd)
+        os.chmod(self._tmp, default_file_mode())
         self._writer: cv2.VideoWriter | None = None
         self._size: tuple[int, int] | None = None
         self._trails: dict[int, deque[tuple[int, int]]] = {}
