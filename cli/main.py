@@ -11,7 +11,7 @@ import sys
 import typer
 
 from aetrack.errors import AetrackError
-from cli import benchmark_cmd, demo_cmd, eval_cmd, synth_cmd, track_cmd, train_cmd
+from cli import benchmark_cmd, demo_cmd, eval_cmd, export_cmd, synth_cmd, track_cmd, train_cmd
 from cli.common import user_errors
 
 app = typer.Typer(
@@ -27,6 +27,7 @@ app.command("track")(user_errors(track_cmd.track))
 app.command("eval")(user_errors(eval_cmd.evaluate))
 app.command("demo")(user_errors(demo_cmd.demo))
 app.command("benchmark")(user_errors(benchmark_cmd.benchmark))
+app.command("export")(user_errors(export_cmd.export))
 
 
 def main() -> None:

@@ -164,3 +164,14 @@ def load_checkpoint(
     model.to(device).eval()
     return Checkpoint(model=model, config=config, step=int(state["step"]), metrics=dict(state.get("metrics", {})),
                       state=state, path=Path(path))
+
+
+def export_weights(src: str | Path, dst: str | Path) -> Path:
+    """Write an inference-only copy of checkpoint ``src`` (model, config, step, metrics; no
+    optimizer or RNG state) to ``dst`` atomically — how the embedded weights are made."""
+    state = read_checkpoint(src)
+    keep = {k: state[k] for k in ("format", "version", "config", "step", "model", "metrics") if k in state}
+    p = Path(dst)
+    with atomic_write(p, "wb") as f:
+        torch.save(keep, f)
+    return p
