@@ -32,6 +32,8 @@ def train(
         help="Train at most this many steps now, checkpoint and exit (continue with --resume).")] = None,
     bench_loader: Annotated[int | None, typer.Option(
         help="Only time the clip loader over this many batches and print images/s.")] = None,
+    validate: Annotated[Path | None, typer.Option(
+        help="Only measure AP50 and tag AUC of this checkpoint on the config's validation data.")] = None,
 ) -> None:
     """Train from a config; writes checkpoints (config inside), metrics.jsonl and plots."""
     from aetrack.train.loop import benchmark_loader, train as run_training  # torch import on use only
@@ -47,6 +49,13 @@ def train(
         rate = benchmark_loader(cfg, batches=bench_loader, out_dir=out)
         typer.echo(f"loader: {rate:.1f} images/s ({cfg.train.workers} workers, batch {cfg.train.batch_size} "
                    f"x {cfg.data.clip_len} frames, {cfg.model.input_width}x{cfg.model.input_height})")
+        return
+    if validate is not None:
+        from aetrack.train.loop import validate_checkpoint
+
+        m = validate_checkpoint(cfg, validate, out_dir=out)
+        typer.echo(f"{validate}: AP50 {m['val_ap50']:.4f}, tag AUC {m['val_tag_auc']:.4f} "
+                   f"({int(m['val_images'])} validation frames)")
         return
     result = run_training(cfg, resume=resume, overwrite=overwrite, out_dir=out, stop_after=stop_after)
     summary = f"done: step {result.step}/{cfg.train.steps}, outputs in {result.out_dir}"

@@ -229,6 +229,23 @@ def _score(metrics: dict[str, float]) -> float:
     return float(np.mean(vals)) if vals else float("-inf")
 
 
+def validate_checkpoint(cfg: ExperimentConfig, checkpoint: str | Path, *,
+                        out_dir: str | Path | None = None) -> dict[str, float]:
+    """AP50 and tag AUC of a checkpoint on the config's validation data (``data.val_frames``
+    frames per sequence), without training: how reported held-out numbers are measured."""
+    from aetrack.train.checkpoint import load_checkpoint
+
+    out = Path(out_dir) if out_dir is not None else cfg.out_dir
+    device = torch.device("cuda" if torch.cuda.is_available() else "cpu") if cfg.train.device == "auto" \
+        else torch.device(cfg.train.device)
+    _, val_seqs = prepare_sequences(cfg, out, D.DistInfo(device=device))
+    if not val_seqs:
+        raise AetrackError("no validation data: set data.val or data.val_synth")
+    ckpt = load_checkpoint(checkpoint, cfg=cfg, device=device)
+    metrics, _ = validate(ckpt.model, build_val_data(cfg, val_seqs), cfg=cfg, device=device)
+    return metrics
+
+
 def benchmark_loader(cfg: ExperimentConfig, *, batches: int, out_dir: Path | None = None) -> float:
     """Images per second of the clip loader alone (``train.workers`` processes), after one warm-up batch."""
     dinfo = D.DistInfo(device=torch.device("cpu"))
