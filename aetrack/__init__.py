@@ -23,4 +23,13 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
+from aetrack.data.mot import parse_frame_range as parse_frame_range
+from aetrack.data.sources import open_source as open_source
+from aetrack.decode import DecodeConfig as DecodeConfig
+from aetrack.decode import Detections as Detections
 from aetrack.errors import AetrackError as AetrackError
+from aetrack.eval import evaluate as evaluate
+from aetrack.linker import Linker as Linker
+from aetrack.linker import LinkerConfig as LinkerConfig
+from aetrack.linker import Track as Track
+from aetrack.tracker import Tracker as Tracker

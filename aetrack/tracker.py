@@ -25,6 +25,7 @@ import torch
 
 from aetrack.data.letterbox import Letterbox, letterbox
 from aetrack.data.sources import to_bgr
+from aetrack.device import resolve_device
 from aetrack.decode import DecodeConfig, Detections, decode, tags_at_boxes
 from aetrack.errors import AetrackError
 from aetrack.linker import Linker, LinkerConfig, Track
@@ -40,23 +41,6 @@ def pretrained_path() -> Path:
     if not p.is_file():
         raise AetrackError(f"embedded weights missing: {p} (reinstall aetrack or pass --weights)")
     return p
-
-
-def resolve_device(device: str) -> torch.device:
-    """``"auto"`` -> cuda, then mps, then cpu; otherwise the named device (validated)."""
-    if device == "auto":
-        if torch.cuda.is_available():
-            return torch.device("cuda")
-        if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
-            return torch.device("mps")
-        return torch.device("cpu")
-    try:
-        dev = torch.device(device)
-    except RuntimeError:
-        raise AetrackError(f"unknown device {device!r} (use auto, cpu, cuda, cuda:N or mps)") from None
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        raise AetrackError(f"device {device!r} requested but CUDA is not available")
-    return dev
 
 
 class Tracker:

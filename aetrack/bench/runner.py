@@ -37,7 +37,8 @@ from aetrack.io.results import ResultRow, ResultWriter
 from aetrack.linker import Linker, LinkerConfig, Track
 from aetrack.model import Detector, ModelConfig, build_detector
 from aetrack.pipeline import ALL_STAGES, RunStats, track_source
-from aetrack.tracker import Tracker, resolve_device
+from aetrack.device import resolve_device
+from aetrack.tracker import Tracker
 
 #: Linker modes that associate on tags, which only a model provides.
 TAG_MODES = ("tags_motion", "tags")
