@@ -43,6 +43,21 @@ def pretrained_path() -> Path:
     return p
 
 
+def load_model(weights: str | Path | None = None, *, input_size: tuple[int, int] | None = None):
+    """``(checkpoint, model config)`` of ``weights`` (default: the embedded weights).
+
+    ``input_size`` = (width, height) replaces the checkpoint's network input size; the
+    checkpoint's own config (decode, linker) stays in ``checkpoint.config``.
+    """
+    from aetrack.train.checkpoint import load_checkpoint
+
+    ckpt = load_checkpoint(weights if weights is not None else pretrained_path())
+    model_cfg = ckpt.config.model
+    if input_size is not None:
+        model_cfg = dataclasses.replace(model_cfg, input_width=input_size[0], input_height=input_size[1])
+    return ckpt, model_cfg
+
+
 class Tracker:
     """Detector + decoder + linker for one stream of frames.
 
@@ -92,15 +107,9 @@ class Tracker:
 
         ``input_size`` = (width, height) overrides the network input size (multiples of 32).
         """
-        from aetrack.train.checkpoint import load_checkpoint
-
-        ckpt = load_checkpoint(path)
-        cfg = ckpt.config
-        model_cfg = cfg.model
-        if input_size is not None:
-            model_cfg = dataclasses.replace(model_cfg, input_width=input_size[0], input_height=input_size[1])
-        return cls(model=ckpt.model, model_cfg=model_cfg, decode_cfg=decode_cfg or cfg.decode,
-                   linker_cfg=linker_cfg or cfg.linker, frame_rate=frame_rate, device=device)
+        ckpt, model_cfg = load_model(path, input_size=input_size)
+        return cls(model=ckpt.model, model_cfg=model_cfg, decode_cfg=decode_cfg or ckpt.config.decode,
+                   linker_cfg=linker_cfg or ckpt.config.linker, frame_rate=frame_rate, device=device)
 
     @classmethod
     def from_pretrained(cls, **kwargs) -> "Tracker":

@@ -13,7 +13,6 @@ frame), so their differences are the linkers' own. ``--no-speed`` skips the mode
 
 from __future__ import annotations
 
-import dataclasses
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -87,13 +86,10 @@ def benchmark(
     use_model = not dets or weights is not None
     model = model_cfg = None
     if use_model:
-        from aetrack.tracker import pretrained_path
-        from aetrack.train.checkpoint import load_checkpoint
+        from aetrack.tracker import load_model
 
-        ckpt = load_checkpoint(weights or pretrained_path())
-        model, model_cfg = ckpt.model, ckpt.config.model
-        if size is not None:
-            model_cfg = dataclasses.replace(model_cfg, input_width=size[0], input_height=size[1])
+        ckpt, model_cfg = load_model(weights, input_size=size)
+        model = ckpt.model
         base_linker, base_decode = ckpt.config.linker, ckpt.config.decode
         label = str(weights) if weights is not None else "embedded"
     else:

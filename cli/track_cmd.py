@@ -10,7 +10,6 @@ Writes ``DIR/<name>.txt`` (MOT), ``DIR/<name>.jsonl`` and, with ``--save-video``
 
 from __future__ import annotations
 
-import dataclasses
 from pathlib import Path
 from typing import Annotated, Any, Optional
 
@@ -18,7 +17,7 @@ import typer
 
 from aetrack.config import apply_overrides, from_dict, to_dict
 from aetrack.data.mot import MotSequence, is_mot_sequence, parse_frame_range, read_mot_file
-from aetrack.data.sources import open_source
+from aetrack.data.sources import FrameNumbers, open_source
 from aetrack.decode import DecodeConfig
 from aetrack.errors import AetrackError
 from aetrack.linker import MODES, LinkerConfig
@@ -43,24 +42,18 @@ def tracker_settings(
 
 def build_tracker(
     *, weights: Path | None, use_model: bool, device: str, frame_rate: float, linker: str | None,
-    overrides: list[str], input_size: tuple[int, int] | None = None,
+    overrides: list[str],
 ):
     """The tracker the options ask for: embedded or given weights, or a model-free linker."""
-    from aetrack.tracker import Tracker, pretrained_path
+    from aetrack.tracker import Tracker, load_model
 
     if not use_model:
         lcfg, _ = tracker_settings(base_linker=LinkerConfig(), base_decode=DecodeConfig(), linker=linker,
                                    overrides=overrides)
         return Tracker.for_detections(linker_cfg=lcfg, frame_rate=frame_rate)
-    from aetrack.train.checkpoint import load_checkpoint
-
-    path = weights or pretrained_path()
-    ckpt = load_checkpoint(path)
+    ckpt, model_cfg = load_model(weights)
     lcfg, dcfg = tracker_settings(base_linker=ckpt.config.linker, base_decode=ckpt.config.decode, linker=linker,
                                   overrides=overrides)
-    model_cfg = ckpt.config.model
-    if input_size is not None:
-        model_cfg = dataclasses.replace(model_cfg, input_width=input_size[0], input_height=input_size[1])
     return Tracker(model=ckpt.model, model_cfg=model_cfg, decode_cfg=dcfg, linker_cfg=lcfg,
                    frame_rate=frame_rate, device=device)
 
@@ -94,11 +87,17 @@ def track(
             raise AetrackError(f"--threads must be >= 1, got {threads}")
         torch.set_num_threads(threads)
     frame_range = parse_frame_range(frames)
-    src = open_source(source, frames=frame_range)
+    use_model = dets is None or weights is not None
+    if not use_model and not save_video and is_mot_sequence(source):
+        # Linking given detections needs no pixels; MOT folders often have images for few frames.
+        seq = MotSequence.open(source)
+        src = FrameNumbers(name=seq.name, fps=seq.info.frame_rate, length=seq.info.length, frames=frame_range)
+    else:
+        src = open_source(source, frames=frame_range)
     if fps is not None:
         src.fps = fps
     det_table = read_mot_file(dets, kind="det") if dets is not None else None
-    tracker = build_tracker(weights=weights, use_model=dets is None or weights is not None, device=device,
+    tracker = build_tracker(weights=weights, use_model=use_model, device=device,
                             frame_rate=src.fps, linker=linker, overrides=list(set_ or []))
     stats = track_source(source=src, tracker=tracker, out_dir=out, dets=det_table, save_video=save_video)
     med = stats.median_ms(skip=min(5, max(0, stats.frames - 1)))

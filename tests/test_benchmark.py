@@ -16,9 +16,9 @@ import torch
 from typer.testing import CliRunner
 
 from aetrack.bench import SweepSettings, run_benchmark
-from aetrack.bench.runner import FrameNumbers
 from aetrack.bench.speed import conv_peak, forward_flops, matmul_peak, model_sweep
 from aetrack.data.mot import FrameRange, read_mot_file
+from aetrack.data.sources import FrameNumbers
 from aetrack.data.synth import SynthConfig, write_sequence
 from aetrack.errors import AetrackError
 from aetrack.eval import evaluate

@@ -114,3 +114,14 @@ def test_demo_runs_end_to_end(tmp_path: Path) -> None:
     assert res.exit_code == 0, res.output
     assert "COMBINED" in res.output
     assert len(list(tmp_path.glob("*.mp4"))) == 1 and len(list(tmp_path.glob("*.txt"))) == 1
+
+
+def test_track_given_detections_covers_frames_without_images(shared_data: Path, tmp_path: Path) -> None:
+    # MOT17-05 ships 837 frames of detections but images for only the first few: model-free
+    # linking must still walk all 837 frames (seqinfo seqLength), not stop at the last image.
+    seq = shared_data / "MOT17-train" / "MOT17-05-FRCNN"
+    res = CliRunner().invoke(app, ["track", str(seq), "--dets", str(seq / "det" / "det.txt"), "--linker", "motion",
+                                   "--out", str(tmp_path), "--no-evaluate"])
+    assert res.exit_code == 0, res.output
+    assert "837 frames" in res.output
+    assert read_mot_file(tmp_path / "MOT17-05-FRCNN.txt", kind="results").frame.max() > 800

@@ -29,32 +29,19 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from aetrack.bench.report import write_report
 from aetrack.bench.speed import SweepSettings, machine_info, model_sweep
 from aetrack.data.mot import FrameRange, MotSequence, MotTable, find_sequences, parse_frame_range, read_mot_file
-from aetrack.data.sources import FrameSource, open_sequence_source
+from aetrack.data.sources import FrameNumbers, FrameSource, open_sequence_source
 from aetrack.decode import DecodeConfig
 from aetrack.errors import AetrackError
 from aetrack.eval import EvalReport, evaluate_tables
 from aetrack.io.results import ResultRow, ResultWriter
 from aetrack.linker import Linker, LinkerConfig, Track
 from aetrack.model import Detector, ModelConfig, build_detector
-from aetrack.pipeline import ALL_STAGES, RunStats, track_source
 from aetrack.device import resolve_device
+from aetrack.pipeline import ALL_STAGES, RunStats, track_source
 from aetrack.tracker import Tracker
 
 #: Linker modes that associate on tags, which only a model provides.
 TAG_MODES = ("tags_motion", "tags")
-
-_NO_PIXELS = np.zeros((0, 0, 3), dtype=np.uint8)  # the "image" of a frame when no pixels are needed
-
-
-@dataclass
-class FrameNumbers(FrameSource):
-    """Frame numbers 1..length (within ``frames``) with empty images, for linking given detections."""
-
-    def __iter__(self) -> Iterator[tuple[int, np.ndarray]]:
-        first = self.frames.first if self.frames is not None and self.frames.first else 1
-        for frame_no in range(first, first + (self.selected_length() or 0)):
-            yield frame_no, _NO_PIXELS
-
 
 @dataclass(frozen=True)
 class LinkInput:

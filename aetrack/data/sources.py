@@ -177,6 +177,17 @@ class IterableSource(FrameSource):
             yield k, to_bgr(img)
 
 
+@dataclass
+class FrameNumbers(FrameSource):
+    """Frame numbers 1..length (within ``frames``) with empty images: linking given detections
+    needs no pixels, and MOT sequences often ship detections for frames without images."""
+
+    def __iter__(self) -> Iterator[tuple[int, np.ndarray]]:
+        first = self.frames.first if self.frames is not None and self.frames.first else 1
+        for frame_no in range(first, first + (self.selected_length() or 0)):
+            yield frame_no, np.zeros((0, 0, 3), dtype=np.uint8)
+
+
 def open_sequence_source(seq: MotSequence, *, frames: FrameRange | None = None) -> FrameSource:
     """Frames of a MOT sequence: ``img1/`` when present, else the one video file in the folder."""
     img_dir = seq.image_dir()

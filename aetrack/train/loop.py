@@ -236,8 +236,7 @@ def validate_checkpoint(cfg: ExperimentConfig, checkpoint: str | Path, *,
     from aetrack.train.checkpoint import load_checkpoint
 
     out = Path(out_dir) if out_dir is not None else cfg.out_dir
-    device = torch.device("cuda" if torch.cuda.is_available() else "cpu") if cfg.train.device == "auto" \
-        else torch.device(cfg.train.device)
+    device = D.resolve_device(cfg.train.device)
     _, val_seqs = prepare_sequences(cfg, out, D.DistInfo(device=device))
     if not val_seqs:
         raise AetrackError("no validation data: set data.val or data.val_synth")
