@@ -27,7 +27,7 @@ test: venv
 # keep an inference-only copy in the package.
 weights: venv
 	$(AET) train --config configs/synth_small.yaml --overwrite
-	$(AET) export runs/synth_small/last.pt aetrack/weights/synth_small.pt
+	$(AET) export runs/synth_small/last.pt aetrack/weights/synth_small.pt --inference-config configs/synth_small.yaml
 
 # Benchmarks recorded in BENCHMARKS.md (each section there names its own command too).
 bench: venv

@@ -27,8 +27,9 @@ class DecodeConfig:
     """How peaks become detections (part of the tracker config)."""
 
     # Keep peaks with sigmoid score >= this. Low on purpose: the linker splits detections into
-    # high and low scores itself (ByteTrack), so weak detections must survive decoding.
-    score_threshold: float = 0.3
+    # high and low scores itself (ByteTrack), so weak detections must survive decoding: it
+    # must not exceed the linker's low_score (0.1), or the low-score stage never sees any.
+    score_threshold: float = 0.1
     # At most this many peaks per image (over all classes), before the score threshold.
     top_k: int = 100
     # Side of the max-pool window for peak NMS, in cells (odd; 3 = the 8-neighbourhood).

@@ -88,7 +88,14 @@ class Tracker:
         self.model = model.to(self.device).eval() if model is not None else None
         self.model_cfg = model_cfg
         self.decode_cfg = decode_cfg or DecodeConfig()
-        self.linker = Linker(cfg=linker_cfg or LinkerConfig(), frame_rate=frame_rate)
+        linker_cfg = linker_cfg or LinkerConfig()
+        if model is not None and self.decode_cfg.score_threshold > linker_cfg.low_score:
+            raise AetrackError(
+                f"decode.score_threshold ({self.decode_cfg.score_threshold}) must be <= linker.low_score "
+                f"({linker_cfg.low_score}): detections between them would never reach the linker "
+                f"(set decode.score_threshold={linker_cfg.low_score})"
+            )
+        self.linker = Linker(cfg=linker_cfg, frame_rate=frame_rate)
         self.timings: dict[str, float] = {s: 0.0 for s in STAGES}  # ms of the last frame per stage
 
     # -- construction -------------------------------------------------------------------------

@@ -24,14 +24,14 @@ def _maps() -> dict[str, torch.Tensor]:
     Neighbour of A at (3, 3): logit 1 (0.7311), not a 3x3 maximum -> suppressed.
     Peak B at (6, 5): logit 0 (0.5), size 4 x 4, offset (0, 0), tags (0.5, 2).
         Centre (24, 20) -> box (22, 18, 26, 22).
-    Weak peak at (6, 1): logit -2 (0.1192) < 0.3 -> dropped by the threshold.
+    Weak peak at (6, 1): logit -3 (0.0474) < 0.1 -> dropped by the default threshold.
     Background logit -10.
     """
     heat = torch.full((1, 1, 8, 8), -10.0)
     size = torch.zeros(1, 2, 8, 8)
     offset = torch.zeros(1, 2, 8, 8)
     tags = torch.zeros(1, 2, 8, 8)
-    heat[0, 0, 3, 2], heat[0, 0, 3, 3], heat[0, 0, 5, 6], heat[0, 0, 1, 6] = 2.0, 1.0, 0.0, -2.0
+    heat[0, 0, 3, 2], heat[0, 0, 3, 3], heat[0, 0, 5, 6], heat[0, 0, 1, 6] = 2.0, 1.0, 0.0, -3.0
     size[0, :, 3, 2] = torch.tensor([math.log(8), math.log(12)])
     offset[0, :, 3, 2] = torch.tensor([0.25, 0.5])
     tags[0, :, 3, 2] = torch.tensor([1.0, -1.0])
@@ -63,9 +63,9 @@ def test_nms_threshold_and_top_k() -> None:
     # Without NMS (kernel 1) the neighbour at 0.7311 survives between A and B.
     (det,) = decode(maps, cfg=DecodeConfig(nms_kernel=1))
     np.testing.assert_allclose(det.scores, [0.8807971, 0.7310586, 0.5], rtol=1e-6)
-    # A threshold of 0.1 lets the weak peak (0.1192) through.
-    (det,) = decode(maps, cfg=DecodeConfig(score_threshold=0.1))
-    np.testing.assert_allclose(det.scores, [0.8807971, 0.5, 0.1192029], rtol=1e-6)
+    # A threshold of 0.04 lets the weak peak (0.0474) through.
+    (det,) = decode(maps, cfg=DecodeConfig(score_threshold=0.04))
+    np.testing.assert_allclose(det.scores, [0.8807971, 0.5, 0.0474259], rtol=1e-5)
     (det,) = decode(maps, cfg=DecodeConfig(top_k=1))
     assert len(det) == 1 and det.scores[0] == pytest.approx(0.8807971)
 
@@ -73,11 +73,11 @@ def test_nms_threshold_and_top_k() -> None:
 def test_nms_is_per_class() -> None:
     # The same cell peaks in both classes: both survive, each with its class.
     maps = _maps()
-    maps["heatmap"] = torch.cat([maps["heatmap"], maps["heatmap"] - 1.5], dim=1)  # (1, 2, 8, 8)
+    maps["heatmap"] = torch.cat([maps["heatmap"], maps["heatmap"] - 2.5], dim=1)  # (1, 2, 8, 8)
     (det,) = decode(maps, cfg=DecodeConfig())
-    # scores: c0 A sigmoid(2) = 0.881, c1 A sigmoid(0.5) = 0.622, c0 B 0.5; c1 B sigmoid(-1.5) = 0.182 < 0.3
-    assert det.classes.tolist() == [0, 1, 0]
-    np.testing.assert_allclose(det.boxes[1], [5, 8, 13, 20], atol=1e-5)
+    # scores: c0 A sigmoid(2) = 0.881, c0 B 0.5, c1 A sigmoid(-0.5) = 0.378; c1 B sigmoid(-2.5) = 0.076 < 0.1
+    assert det.classes.tolist() == [0, 0, 1]
+    np.testing.assert_allclose(det.boxes[2], [5, 8, 13, 20], atol=1e-5)
 
 
 def test_empty_output_has_consistent_shapes() -> None:

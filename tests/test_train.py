@@ -164,3 +164,22 @@ def test_two_process_gloo_training(tmp_path, synth_root):
     records = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
     assert [r["step"] for r in records if "loss/total" in r] == [1, 2]  # rank 0 writes, once
     assert load_checkpoint(tmp_path / "run" / "last.pt").step == 2
+
+
+def test_export_keeps_weights_and_takes_tuned_tracker_settings(tmp_path, synth_root):
+    cfg = load_experiment(tiny_config(tmp_path, synth_root, steps=1))
+    train(cfg, progress=False)
+    tuned = tmp_path / "tuned.yaml"
+    tuned.write_text(yaml.safe_dump({**yaml.safe_load((tmp_path / "tiny.yaml").read_text()),
+                                     "linker": {"tag_momentum": 0.5, "lost_time_s": 3.0},
+                                     "decode": {"score_threshold": 0.05}}))
+    out = tmp_path / "w.pt"
+    res = CliRunner().invoke(app, ["export", str(cfg.out_dir / "last.pt"), str(out), "--inference-config", str(tuned)])
+    assert res.exit_code == 0, res.output
+    src, dst = load_checkpoint(cfg.out_dir / "last.pt"), load_checkpoint(out)
+    assert dst.step == src.step == 1
+    assert all(torch.equal(a, b) for a, b in zip(src.model.state_dict().values(), dst.model.state_dict().values()))
+    assert dst.config.linker.tag_momentum == 0.5 and dst.config.linker.lost_time_s == 3.0
+    assert dst.config.decode.score_threshold == 0.05
+    assert dst.config.model == src.config.model and dst.config.train == src.config.train
+    assert "optimizer" not in torch.load(out, weights_only=False)

@@ -49,9 +49,11 @@ class LinkerConfig:
     # drives different objects' mean tags at least 1.0 apart while pull drives one object's
     # tags together, so half the margin separates "same" from "different".
     tag_max_distance: float = 0.5
-    # Exponential moving average of a track's tag: tag = m * tag + (1 - m) * new. 0.9 averages
-    # about the last ten frames, smoothing detector noise while following slow drift.
-    tag_momentum: float = 0.9
+    # Exponential moving average of a track's tag: tag = m * tag + (1 - m) * new. Tags drift as
+    # an object turns, changes scale or is partly covered; a slow average (0.9, ten frames)
+    # lags that drift and the track falls out of tag_max_distance of its own detection. On the
+    # tuning seeds 2000-2002, 0.2 cut identity switches from 32 to 18 (BENCHMARKS.md).
+    tag_momentum: float = 0.2
     # Motion gate of the tag stage: squared Mahalanobis distance of the detection (x, y, a, h)
     # to the track's Kalman prediction; 9.4877 is the chi-square 95 % quantile with 4 degrees
     # of freedom (deep_sort). For a lost track the gate widens with time lost by itself: every
@@ -62,6 +64,15 @@ class LinkerConfig:
     # the detection lies outside the motion gate (its prediction drifted while it was hidden).
     # Stricter than tag_max_distance because nothing else confirms the pairing.
     revive_tag_distance: float = 0.3
+    # Weight of the overlap term in the tag stage: cost = tag distance + tag_iou_weight *
+    # (1 - IoU(predicted track box, detection)), limit tag_max_distance + tag_iou_weight.
+    # Tags alone decide among detections in the motion gate; where a model's tags are weak
+    # (a real scene with few training identities) two nearby people's tags can fall within
+    # tag_max_distance of each other and the pairing flips. The overlap term makes the
+    # detection the track's box moved onto win such ties; when two boxes overlap (a
+    # crossing) the term is about equal for both and the tags decide. 0 = tags only; 1.0 puts
+    # no overlap on the same footing as the push margin (1.0 apart in tag space).
+    tag_iou_weight: float = 1.0
     # IoU stage limits, as maximum 1 - IoU (ByteTrack's values): high detections match tracked
     # tracks with IoU >= 0.2; low detections, more often clutter, need IoU >= 0.5; tentative
     # tracks, with a barely known velocity, need IoU >= 0.3.
@@ -76,8 +87,9 @@ class LinkerConfig:
     confirm_on_first_frame: bool = True
     # Seconds a lost track is kept for revival; in frames: round(lost_time_s * frame_rate).
     # A track unmatched for up to that many consecutive frames can be revived; one more
-    # unmatched frame removes it. 1 s = ByteTrack's 30-frame buffer at 30 fps.
-    lost_time_s: float = 1.0
+    # unmatched frame removes it. 2 s: twice ByteTrack's 30-frame buffer, because tags can
+    # recognise an object after a longer occlusion than motion alone can predict it.
+    lost_time_s: float = 2.0
     # Whether a match with a low-score detection updates the track's tag average. Low scores
     # usually mean partial occlusion, where the tag read at the centre may be an occluder's.
     low_score_updates_tag: bool = False
@@ -100,6 +112,7 @@ class LinkerConfig:
         for name in ("tag_max_distance", "motion_gate"):
             _check_number(name, getattr(self, name), low=0.0, low_open=True)
         _check_number("revive_tag_distance", self.revive_tag_distance, low=0.0)
+        _check_number("tag_iou_weight", self.tag_iou_weight, low=0.0)
         if self.revive_tag_distance > self.tag_max_distance:
             raise ValueError(
                 f"LinkerConfig.revive_tag_distance must be <= tag_max_distance "

@@ -193,11 +193,16 @@ class Linker:
             cols = free[stage.detections]
             if rows.shape[0] == 0 or cols.shape[0] == 0:
                 continue
+            limit = getattr(cfg, stage.limit)
             if stage.cost == "iou":
                 cost = 1.0 - matching.iou_matrix(pred_boxes[rows], boxes[cols])
             else:
                 cost = self._tag_cost(rows, cols, boxes, tags, gated=stage.cost == "tag_gated")
-            pairs, _, left = matching.assign(cost, cost_limit=getattr(cfg, stage.limit))
+                if stage.cost == "tag_gated" and cfg.tag_iou_weight > 0:
+                    # inf (outside the gates) stays inf; admissible pairs gain the overlap term
+                    cost = cost + cfg.tag_iou_weight * (1.0 - matching.iou_matrix(pred_boxes[rows], boxes[cols]))
+                    limit = limit + cfg.tag_iou_weight
+            pairs, _, left = matching.assign(cost, cost_limit=limit)
             det_of_track[rows[pairs[:, 0]]] = cols[pairs[:, 1]]
             free[stage.detections] = cols[left]
         return det_of_track

@@ -166,11 +166,19 @@ def load_checkpoint(
                       state=state, path=Path(path))
 
 
-def export_weights(src: str | Path, dst: str | Path) -> Path:
+def export_weights(src: str | Path, dst: str | Path, *, inference: ExperimentConfig | None = None) -> Path:
     """Write an inference-only copy of checkpoint ``src`` (model, config, step, metrics; no
-    optimizer or RNG state) to ``dst`` atomically — how the embedded weights are made."""
+    optimizer or RNG state) to ``dst`` atomically — how the embedded weights are made.
+
+    With ``inference``, the copy's ``decode`` and ``linker`` sections are that experiment's:
+    tracker settings tuned after training travel with the weights (the model, loss, data and
+    train sections, which say how the weights were made, stay as trained).
+    """
     state = read_checkpoint(src)
     keep = {k: state[k] for k in ("format", "version", "config", "step", "model", "metrics") if k in state}
+    if inference is not None:
+        tuned = experiment_to_dict(inference)
+        keep["config"] = {**keep["config"], "decode": tuned["decode"], "linker": tuned["linker"]}
     p = Path(dst)
     with atomic_write(p, "wb") as f:
         torch.save(keep, f)
