@@ -436,3 +436,17 @@ def test_frames_with_and_without_tags_mix() -> None:
         got += run(linker, [dets], with_tags=i == 1)
     assert got == [{"A": 1}] * 3
     assert linker.live_tracks()[0].tag == pytest.approx(TAG_A)
+
+
+def test_overlap_term_settles_ambiguous_tags() -> None:
+    # Two still objects 20 px apart (IoU of their boxes: 20*100 / (2*4000 - 2000) = 1/3), well
+    # inside each other's motion gate. Their tags, 0.3 apart, swap in frame 2 (weak tags).
+    # Costs tag + w * (1 - IoU): w = 0: keep 0.3 + 0.3 = 0.6 > swap 0.0 + 0.0 -> swapped ids;
+    # w = 1 (default): keep 0.3 + 0.3 = 0.6 < swap 2 * (0.0 + 2/3) = 1.33 -> ids kept.
+    frames = [
+        [("a", 100.0, 200.0, 0.9, (0.0, 0.0)), ("b", 120.0, 200.0, 0.9, (0.3, 0.0))],
+        [("a", 100.0, 200.0, 0.9, (0.3, 0.0)), ("b", 120.0, 200.0, 0.9, (0.0, 0.0))],
+    ]
+    assert run(Linker(cfg=LinkerConfig(tag_iou_weight=0.0)), frames) == [{"a": 1, "b": 2}, {"a": 2, "b": 1}]
+    assert run(Linker(), frames) == [{"a": 1, "b": 2}, {"a": 1, "b": 2}]
+    assert LinkerConfig().tag_gated_limit == 0.5 + 1.0

@@ -130,6 +130,11 @@ class LinkerConfig:
         if not isinstance(self.kalman, KalmanNoise):
             raise ValueError(f"LinkerConfig.kalman must be a KalmanNoise, got {self.kalman!r}")
 
+    @property
+    def tag_gated_limit(self) -> float:
+        """Cost limit of the motion-gated tag stage: tag distance plus the overlap term."""
+        return self.tag_max_distance + self.tag_iou_weight
+
     def lost_frames(self, frame_rate: float) -> int:
         """Frames a track may stay unmatched and still be revived: round(lost_time_s * fps)."""
         return round(self.lost_time_s * frame_rate)

@@ -57,10 +57,10 @@ class _Stage:
     states: tuple[int, ...]     # track states taking part (among tracks still unmatched)
     detections: str             # "high" | "low" (among detections still unmatched)
     cost: str                   # "tag" | "tag_gated" | "iou"
-    limit: str                  # name of the LinkerConfig field holding the cost limit
+    limit: str                  # name of the LinkerConfig field (or property) holding the cost limit
 
 
-_TAG_GATED = _Stage((CONFIRMED, LOST), "high", "tag_gated", "tag_max_distance")
+_TAG_GATED = _Stage((CONFIRMED, LOST), "high", "tag_gated", "tag_gated_limit")
 _TAG = _Stage((CONFIRMED, LOST), "high", "tag", "tag_max_distance")
 _TAG_TENTATIVE = _Stage((TENTATIVE,), "high", "tag", "tag_max_distance")
 _IOU_TRACKED_HIGH = _Stage((CONFIRMED,), "high", "iou", "iou_threshold_high")
@@ -193,25 +193,29 @@ class Linker:
             cols = free[stage.detections]
             if rows.shape[0] == 0 or cols.shape[0] == 0:
                 continue
-            limit = getattr(cfg, stage.limit)
             if stage.cost == "iou":
                 cost = 1.0 - matching.iou_matrix(pred_boxes[rows], boxes[cols])
             else:
-                cost = self._tag_cost(rows, cols, boxes, tags, gated=stage.cost == "tag_gated")
-                if stage.cost == "tag_gated" and cfg.tag_iou_weight > 0:
-                    # inf (outside the gates) stays inf; admissible pairs gain the overlap term
-                    cost = cost + cfg.tag_iou_weight * (1.0 - matching.iou_matrix(pred_boxes[rows], boxes[cols]))
-                    limit = limit + cfg.tag_iou_weight
-            pairs, _, left = matching.assign(cost, cost_limit=limit)
+                cost = self._tag_cost(rows, cols, boxes, tags, pred_boxes, gated=stage.cost == "tag_gated")
+            pairs, _, left = matching.assign(cost, cost_limit=getattr(cfg, stage.limit))
             det_of_track[rows[pairs[:, 0]]] = cols[pairs[:, 1]]
             free[stage.detections] = cols[left]
         return det_of_track
 
     def _tag_cost(
-        self, rows: np.ndarray, cols: np.ndarray, boxes: np.ndarray, tags: np.ndarray, *, gated: bool
+        self,
+        rows: np.ndarray,
+        cols: np.ndarray,
+        boxes: np.ndarray,
+        tags: np.ndarray,
+        pred_boxes: np.ndarray,
+        *,
+        gated: bool,
     ) -> np.ndarray:
-        """(R, C) tag distances, inf for untagged tracks and, if ``gated``, outside the motion
-        gate unless the track is lost and its tag within ``revive_tag_distance``."""
+        """(R, C) tag distances, inf for untagged tracks. If ``gated``: inf outside the motion
+        gate unless the track is lost and its tag within ``revive_tag_distance``, and
+        ``tag_iou_weight * (1 - IoU)`` of the predicted and detected boxes added (the limit is
+        ``LinkerConfig.tag_gated_limit``)."""
         table, cfg = self._tracks, self.cfg
         cost = matching.tag_distance(table.tags[rows], tags[cols])
         cost[~table.has_tag[rows]] = np.inf
@@ -221,6 +225,8 @@ class Linker:
             )
             revive = (table.state[rows] == LOST)[:, None] & (cost <= cfg.revive_tag_distance)
             cost = matching.gate(cost, d2, threshold=cfg.motion_gate, exempt=revive)
+            if cfg.tag_iou_weight > 0:  # inf (outside the gates) stays inf
+                cost = cost + cfg.tag_iou_weight * (1.0 - matching.iou_matrix(pred_boxes[rows], boxes[cols]))
         return cost
 
     def _snapshot(self, i: int) -> Track:
