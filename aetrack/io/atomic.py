@@ -20,13 +20,20 @@ def default_file_mode() -> int:
     return 0o666 & ~mask
 
 
+def temp_beside(path: Path, *, suffix: str = ".tmp") -> tuple[int, str]:
+    """``(fd, name)`` of a new hidden temp file in ``path``'s folder, with the mode a plain
+    ``open()`` would give (mkstemp makes 0600; results are for sharing)."""
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=suffix, dir=path.parent)
+    os.chmod(tmp, default_file_mode())
+    return fd, tmp
+
+
 @contextlib.contextmanager
 def atomic_write(path: str | Path, mode: str = "w") -> Iterator[IO]:
     """Open a temp file beside ``path``; on clean exit it replaces ``path`` atomically."""
     p = Path(path)
     p.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".tmp", dir=p.parent)
-    os.chmod(tmp, default_file_mode())  # mkstemp makes 0600; results are for sharing
+    fd, tmp = temp_beside(p)
     try:
         with os.fdopen(fd, mode) as f:
             yield f

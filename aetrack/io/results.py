@@ -13,13 +13,12 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import tempfile
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
-from aetrack.io.atomic import atomic_write, default_file_mode
+from aetrack.io.atomic import atomic_write, temp_beside
 
 
 @dataclass(frozen=True)
@@ -72,8 +71,7 @@ class ResultWriter:
             self.targets.append(self.out_dir / f"{name}.jsonl")
         self._tmp: list[tuple[str, IO[str]]] = []
         for t in self.targets:
-            fd, tmp = tempfile.mkstemp(prefix=f".{t.name}.", suffix=".tmp", dir=self.out_dir)
-            os.chmod(tmp, default_file_mode())
+            fd, tmp = temp_beside(t)
             self._tmp.append((tmp, os.fdopen(fd, "w")))
         self.rows_written = 0
 

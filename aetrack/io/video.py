@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import tempfile
 from collections import deque
 from collections.abc import Sequence
 from pathlib import Path
@@ -17,7 +16,7 @@ import cv2
 import numpy as np
 
 from aetrack.errors import AetrackError
-from aetrack.io.atomic import default_file_mode
+from aetrack.io.atomic import temp_beside
 
 
 def id_colour(track_id: int) -> tuple[int, int, int]:
@@ -46,9 +45,8 @@ class AnnotatedVideoWriter:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.fps = fps
         self.trail_length = trail_length
-        fd, self._tmp = tempfile.mkstemp(prefix=f".{self.path.stem}.", suffix=".mp4", dir=self.path.parent)
+        fd, self._tmp = temp_beside(self.path, suffix=".mp4")  # ".mp4": OpenCV picks the container by suffix
         os.close(fd)
-        os.chmod(self._tmp, default_file_mode())
         self._writer: cv2.VideoWriter | None = None
         self._size: tuple[int, int] | None = None
         self._trails: dict[int, deque[tuple[int, int]]] = {}
