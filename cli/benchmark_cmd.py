@@ -71,16 +71,11 @@ def benchmark(
     ] = True,
 ) -> None:
     """Track every sequence, evaluate (HOTA, IDF1, MOTA...), time each stage; write summary.json/md and plots."""
-    import torch
-
     from aetrack.bench import SweepSettings, run_benchmark
-    from cli.common import print_metrics
+    from cli.common import print_metrics, set_threads
     from cli.track_cmd import tracker_settings
 
-    if threads is not None:
-        if threads < 1:
-            raise AetrackError(f"--threads must be >= 1, got {threads}")
-        torch.set_num_threads(threads)
+    set_threads(threads)
     window = parse_frame_range(frames)
     size = _input_size(input_size) if input_size is not None else None
     use_model = not dets or weights is not None

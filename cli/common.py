@@ -34,6 +34,17 @@ def user_errors(fn: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
+def set_threads(threads: int | None) -> None:
+    """Apply a ``--threads`` option: torch's CPU threads, left alone when not given."""
+    if threads is None:
+        return
+    if threads < 1:
+        raise AetrackError(f"--threads must be >= 1, got {threads}")
+    import torch
+
+    torch.set_num_threads(threads)
+
+
 def _cell(name: str, value: float, counts: frozenset[str]) -> str:
     if name in counts:
         return str(int(value))

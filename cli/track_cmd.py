@@ -78,14 +78,10 @@ def track(
     evaluate: Annotated[bool, typer.Option(help="Evaluate against gt/gt.txt of a MOT sequence folder.")] = True,
 ) -> None:
     """Track objects and write MOT text, JSON lines and optionally an annotated video."""
-    import torch
-
     from aetrack.pipeline import track_source
+    from cli.common import set_threads
 
-    if threads is not None:
-        if threads < 1:
-            raise AetrackError(f"--threads must be >= 1, got {threads}")
-        torch.set_num_threads(threads)
+    set_threads(threads)
     frame_range = parse_frame_range(frames)
     use_model = dets is None or weights is not None
     if not use_model and not save_video and is_mot_sequence(source):

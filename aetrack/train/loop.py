@@ -44,6 +44,7 @@ from aetrack.data.clips import ClipDataset, SequenceData, clip_affine, warp_imag
 from aetrack.data.letterbox import Letterbox
 from aetrack.data.mot import FrameRange
 from aetrack.decode import decode, tags_at_boxes
+from aetrack.device import resolve_device
 from aetrack.errors import AetrackError
 from aetrack.eval.detection import average_precision
 from aetrack.eval.tag_quality import tag_auc
@@ -236,7 +237,7 @@ def validate_checkpoint(cfg: ExperimentConfig, checkpoint: str | Path, *,
     from aetrack.train.checkpoint import load_checkpoint
 
     out = Path(out_dir) if out_dir is not None else cfg.out_dir
-    device = D.resolve_device(cfg.train.device)
+    device = resolve_device(cfg.train.device)
     _, val_seqs = prepare_sequences(cfg, out, D.DistInfo(device=device))
     if not val_seqs:
         raise AetrackError("no validation data: set data.val or data.val_synth")
