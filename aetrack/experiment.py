@@ -89,6 +89,12 @@ class DataConfig:
     max_objects: int = 128
     # Random clip augmentation (one draw per clip).
     augment: AugmentConfig = field(default_factory=AugmentConfig)
+    # Training crop in pixels (multiples of 32; 0 = the whole model input): each clip is drawn
+    # onto the model's input canvas, then a random crop_width x crop_height window of it is
+    # trained on. Objects are seen at the inference scale while a step costs what the crop
+    # costs; validation and tracking use the whole input.
+    crop_width: int = 0
+    crop_height: int = 0
     # Validation: at most this many consecutive frames of each validation sequence, so that
     # validation time stays bounded on long sequences.
     val_frames: int = 100
@@ -100,6 +106,12 @@ class DataConfig:
             raise ValueError(f"max_gap must be >= 1, got {self.max_gap}")
         if not 0.0 <= self.min_visibility <= 1.0:
             raise ValueError(f"min_visibility must be in [0, 1], got {self.min_visibility}")
+        for name in ("crop_width", "crop_height"):
+            value = getattr(self, name)
+            if value < 0 or value % 32:
+                raise ValueError(f"{name} must be 0 or a positive multiple of 32, got {value}")
+        if (self.crop_width == 0) != (self.crop_height == 0):
+            raise ValueError("set both crop_width and crop_height, or neither")
         if self.max_objects < 1 or self.val_frames < 1:
             raise ValueError("max_objects and val_frames must be >= 1")
 

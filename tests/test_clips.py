@@ -10,6 +10,7 @@ import pytest
 
 from aetrack.data.clips import NO_AUGMENT, AugmentConfig, ClipDataset, clip_affine, filter_to_input
 from aetrack.data.mot import MotSequence, parse_frame_range
+from aetrack.errors import AetrackError
 from aetrack.model.config import ModelConfig
 
 W, H = 128, 96
@@ -155,3 +156,35 @@ def test_pets_video_half_split(shared_data):
     clip = ds.sample(0)
     assert clip.images.shape == (3, H, W, 3)
     assert all(len(b) > 0 for b in clip.boxes)  # people are walking in every early frame
+
+
+def test_crop_is_a_window_of_the_full_input(seq):
+    # Input = frame size (identity letterbox), no augmentation, 64x64 crops of the 128x96 input:
+    # each clip is frame[oy:oy + 64, ox:ox + 64] for one offset 0 <= ox <= 64, 0 <= oy <= 32
+    # shared by its frames, and every kept box is the gt box shifted by (-ox, -oy).
+    full = dataset([(seq, None)]).sample(0).images[0]
+    ds = ClipDataset(sequences=[(seq, None)], model=MODEL, clip_len=3, max_gap=2, min_visibility=0.25,
+                     augment=NO_AUGMENT, max_objects=8, seed=0, crop_size=(64, 64))
+    offsets = set()
+    for i in range(12):
+        clip = ds.sample(i)
+        assert clip.images.shape == (3, 64, 64, 3)
+        ox, oy = -clip.affine.tx, -clip.affine.ty
+        assert ox == int(ox) and oy == int(oy) and 0 <= ox <= 64 and 0 <= oy <= 32
+        ox, oy = int(ox), int(oy)
+        offsets.add((ox, oy))
+        assert all(np.array_equal(img, full[oy:oy + 64, ox:ox + 64]) for img in clip.images)
+        gt = {k: np.array([x - ox, y - oy, x + w - ox, y + h - oy], float) for k, (x, y, w, h) in OBJECTS.items()}
+        for boxes in clip.boxes:
+            for b in boxes:
+                assert any(np.array_equal(b, g) for g in gt.values())
+    assert len(offsets) > 6  # the window moves
+    item = ds[0]
+    assert item["images"].shape == (3, 3, 64, 64)
+    assert item["heatmap"].shape == (3, 1, 16, 16)  # the targets are on the crop's 16x16 cells
+
+
+def test_crop_larger_than_input_is_refused(seq):
+    with pytest.raises(AetrackError, match="crop size 160x64 must be multiples of 32 no larger than the input 128x96"):
+        ClipDataset(sequences=[(seq, None)], model=MODEL, clip_len=3, max_gap=2, min_visibility=0.25,
+                    augment=NO_AUGMENT, max_objects=8, seed=0, crop_size=(160, 64))

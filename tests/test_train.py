@@ -69,6 +69,13 @@ def test_cli_reports_config_errors_in_one_line(tmp_path):
     assert "clip_len must be >= 2" in res.output and len(res.output.strip().splitlines()) == 1
 
 
+def test_crop_settings_are_checked():
+    with pytest.raises(AetrackError, match="set both crop_width and crop_height, or neither"):
+        load_experiment(REPO / "configs" / "debug.yaml", ["data.crop_width=64"])
+    with pytest.raises(AetrackError, match="crop_height must be 0 or a positive multiple of 32, got 50"):
+        load_experiment(REPO / "configs" / "debug.yaml", ["data.crop_width=64", "data.crop_height=50"])
+
+
 def test_every_shipped_config_loads():
     for name in ("debug", "synth_small", "pets_small", "mot17_hourglass"):
         cfg = load_experiment(REPO / "configs" / f"{name}.yaml")

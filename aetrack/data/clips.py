@@ -253,7 +253,7 @@ class ClipDataset(torch.utils.data.Dataset):
 
     def __init__(self, *, sequences: Sequence[tuple[MotSequence, FrameRange | None]], model: ModelConfig,
                  clip_len: int, max_gap: int, min_visibility: float, augment: AugmentConfig,
-                 max_objects: int, seed: int) -> None:
+                 max_objects: int, seed: int, crop_size: tuple[int, int] | None = None) -> None:
         if clip_len < 1 or max_gap < 1:
             raise AetrackError(f"clip_len and max_gap must be >= 1, got {clip_len} and {max_gap}")
         if not sequences:
@@ -265,6 +265,13 @@ class ClipDataset(torch.utils.data.Dataset):
         self.max_objects = max_objects
         self.seed = seed
         self.input_size = model.input_size
+        # Training images are crop_size windows of the input-size canvas (the model is fully
+        # convolutional): objects at the inference scale for the cost of a smaller image.
+        self.crop_size = self.input_size if crop_size is None else crop_size
+        cw, ch = self.crop_size
+        if not (0 < cw <= self.input_size[0] and 0 < ch <= self.input_size[1]) or cw % 32 or ch % 32:
+            raise AetrackError(f"crop size {cw}x{ch} must be multiples of 32 no larger than the input "
+                               f"{self.input_size[0]}x{self.input_size[1]}")
         self.sequences: list[SequenceData] = []
         for seq, frames in sequences:
             base = Letterbox.fit(src_size=(seq.info.width, seq.info.height), dst_size=self.input_size).scale
@@ -300,14 +307,18 @@ class ClipDataset(torch.utils.data.Dataset):
         contrast = rng.uniform(1 - a.contrast, 1 + a.contrast)
         gain = rng.uniform(1 - a.color, 1 + a.color, size=3)
         affine = clip_affine(src_size=data.size, dst_size=self.input_size, zoom=zoom, shift=shift, flip=flip)
+        cw, ch = self.crop_size
+        if (cw, ch) != (w, h):
+            ox, oy = rng.integers(0, w - cw + 1), rng.integers(0, h - ch + 1)
+            affine = Affine(sx=affine.sx, sy=affine.sy, tx=affine.tx - float(ox), ty=affine.ty - float(oy))
 
-        images = np.empty((t, h, w, 3), np.uint8)
+        images = np.empty((t, ch, cw, 3), np.uint8)
         boxes, raw_ids = [], []
         for i, f in enumerate(frames):
-            img = warp_image(data.image(int(f)), affine, self.input_size, image_scale=data.cache_scale)
+            img = warp_image(data.image(int(f)), affine, self.crop_size, image_scale=data.cache_scale)
             images[i] = _jitter(img, brightness=brightness, contrast=contrast, gain=gain)
             b, ids = data.objects(int(f))
-            b, keep = filter_to_input(affine.boxes(b), self.input_size)
+            b, keep = filter_to_input(affine.boxes(b), self.crop_size)
             boxes.append(b)
             raw_ids.append(ids[keep])
         # Clip-local identities 0..N-1 (sorted by the sequence's ids).
@@ -320,7 +331,7 @@ class ClipDataset(torch.utils.data.Dataset):
         images = torch.from_numpy(clip.images).permute(0, 3, 1, 2).float().div_(255.0)  # (T, 3, H, W)
         targets = build_targets(boxes=clip.boxes, ids=clip.ids,
                                 classes=[np.zeros(len(i), np.int64) for i in clip.ids],
-                                cfg=self.model, max_objects=self.max_objects)
+                                cfg=self.model, max_objects=self.max_objects, input_size=self.crop_size)
         return {"images": images, **targets}
 
 
