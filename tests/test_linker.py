@@ -20,7 +20,7 @@ from aetrack.linker import Linker, LinkerConfig, Track
 
 W, H = 40.0, 100.0
 TAG_A = (1.0, 0.0)
-TAG_B = (0.0, 1.0)  # |TAG_A - TAG_B| = sqrt(2) = 1.41 > tag_max_distance 0.5
+TAG_B = (0.0, 1.0)  # |TAG_A - TAG_B| = sqrt(2) = 1.41 > tag_max_distance 0.8
 
 
 def box(cx: float, cy: float) -> list[float]:
@@ -70,7 +70,7 @@ def crossing(*, bounce: bool, frames: int = 20, speed: float = 10.0) -> list[lis
 
 @pytest.mark.parametrize("mode", ["tags_motion", "tags", "motion", "iou"])
 def test_straight_crossing_keeps_ids_in_every_mode(mode: str) -> None:
-    # Tag modes: A's tag is 0 from track 1's and 1.41 from track 2's (> 0.5 limit), so the tag
+    # Tag modes: A's tag is 0 from track 1's and 1.41 from track 2's (> 0.8 limit), so the tag
     # stage can only pair A with 1 and B with 2, whatever the boxes do.
     # Motion modes: constant velocity is learned within a few frames (prediction error
     # < 0.7 px after 9 updates, test_kalman), so at the crossing each track's predicted box
@@ -145,7 +145,7 @@ def test_lost_track_revived_by_tag_after_its_prediction_drifted() -> None:
 
 def test_drifted_lost_track_with_a_different_tag_is_not_revived() -> None:
     # As above, but the detection in frame 15 has a tag 0.4 away: within tag_max_distance
-    # (0.5) but not within revive_tag_distance (0.3), and outside the gate: a new track.
+    # (0.8) but not within revive_tag_distance (0.3), and outside the gate: a new track.
     near = (1.0, 0.4)
     seq = [[("A", 10.0 * t, 100.0, 0.9, TAG_A)] for t in range(1, 11)]
     seq += [[]] * 4 + [[("X", 400.0 + 10.0 * t, 300.0, 0.9, near)] for t in range(3)]
@@ -377,7 +377,7 @@ def test_track_snapshot_fields() -> None:
         ("tag_max_distance", 0.0),
         ("tag_momentum", 1.0),
         ("motion_gate", -1.0),
-        ("revive_tag_distance", 0.6),
+        ("revive_tag_distance", 0.9),  # > tag_max_distance 0.8
         ("iou_threshold_high", 1.5),
         ("iou_threshold_low", float("inf")),
         ("min_hits", 0),
@@ -449,4 +449,4 @@ def test_overlap_term_settles_ambiguous_tags() -> None:
     ]
     assert run(Linker(cfg=LinkerConfig(tag_iou_weight=0.0)), frames) == [{"a": 1, "b": 2}, {"a": 2, "b": 1}]
     assert run(Linker(), frames) == [{"a": 1, "b": 2}, {"a": 1, "b": 2}]
-    assert LinkerConfig().tag_gated_limit == 0.5 + 1.0
+    assert LinkerConfig().tag_gated_limit == 0.8 + 1.0
