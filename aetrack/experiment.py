@@ -115,6 +115,11 @@ class DataConfig:
         if self.max_objects < 1 or self.val_frames < 1:
             raise ValueError("max_objects and val_frames must be >= 1")
 
+    @property
+    def crop_size(self) -> tuple[int, int] | None:
+        """(width, height) of the training crop, or None for the whole model input."""
+        return (self.crop_width, self.crop_height) if self.crop_width else None
+
 
 @dataclass(frozen=True)
 class TrainConfig:

@@ -148,7 +148,7 @@ def build_dataset(cfg: ExperimentConfig, train_seqs: list) -> ClipDataset:
     return ClipDataset(sequences=train_seqs, model=cfg.model, clip_len=cfg.data.clip_len, max_gap=cfg.data.max_gap,
                        min_visibility=cfg.data.min_visibility, augment=cfg.data.augment,
                        max_objects=cfg.data.max_objects, seed=cfg.train.seed,
-                       crop_size=(cfg.data.crop_width, cfg.data.crop_height) if cfg.data.crop_width else None)
+                       crop_size=cfg.data.crop_size)
 
 
 def build_val_data(cfg: ExperimentConfig, val_seqs: list) -> list[SequenceData]:
