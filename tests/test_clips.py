@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import cv2
@@ -84,6 +85,36 @@ def test_affine_zoom_and_shift_derived():
     # and shift (+5, -3): x_in = 2 * (0.5 x - 64) + 64 + 5 = x - 59; y_in = y - 48 - 3 = y - 51.
     a = clip_affine(src_size=(256, 192), dst_size=(W, H), zoom=2.0, shift=(5.0, -3.0))
     assert a.boxes(np.array([[100, 60, 140, 100]])).tolist() == [[41.0, 9.0, 81.0, 49.0]]
+
+
+def test_channel_shuffle_permutes_colours_per_clip_and_keeps_boxes(tmp_path):
+    # A frame of one colour (B, G, R) = (10, 100, 200): channel values are all distinct, so the
+    # pixel of a shuffled clip names its permutation. Shuffle probability 1: never the identity,
+    # the same permutation in every frame of a clip, boxes as without it, and over 40 clips all
+    # five non-identity orders of three channels show up.
+    root = tmp_path / "colour"
+    write_sequence(root)
+    colour = np.array([10, 100, 200], np.uint8)
+    for f in range(1, 13):
+        cv2.imwrite(str(root / "img1" / f"{f:06d}.png"), np.broadcast_to(colour, (H, W, 3)).copy())
+    seq = MotSequence.open(root)
+    plain = dataset([(seq, None)])
+    shuffled = dataset([(seq, None)], augment=dataclasses.replace(NO_AUGMENT, channel_shuffle=1.0))
+    seen = set()
+    for i in range(40):
+        a, b = plain.sample(i), shuffled.sample(i)
+        assert a.images[0, 0, 0].tolist() == [10, 100, 200]
+        pixel = tuple(b.images[0, 0, 0].tolist())
+        assert sorted(pixel) == [10, 100, 200] and pixel != (10, 100, 200)
+        assert all(tuple(b.images[t, 5, 7].tolist()) == pixel for t in range(3))
+        assert all(np.array_equal(x, y) for x, y in zip(a.boxes, b.boxes))
+        seen.add(pixel)
+    assert len(seen) == 5
+
+
+def test_channel_shuffle_probability_is_checked():
+    with pytest.raises(ValueError, match="channel_shuffle is a probability"):
+        AugmentConfig(channel_shuffle=1.5)
 
 
 def test_centre_outside_input_is_dropped_and_rest_kept_whole():

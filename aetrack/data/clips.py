@@ -53,17 +53,26 @@ class AugmentConfig:
     contrast: float = 0.2
     # Per-channel gain uniform in [1 - color, 1 + color]: white balance differs between cameras.
     color: float = 0.05
+    # Probability that a clip's colour channels are permuted (one random permutation for the
+    # whole clip, never the identity). A camera's few training people wear few colours; PETS
+    # frames 1-397 hold no one in red, and the PETS model trained on them missed a red-shirted
+    # walker in most frames of the test half (BENCHMARKS.md). Shuffling makes colour useless
+    # as a cue for "person" while shapes and the clip's identities stay. 0 = off.
+    channel_shuffle: float = 0.0
 
     def __post_init__(self) -> None:
         for name in ("scale", "translate", "brightness", "contrast", "color"):
             value = getattr(self, name)
             if not 0.0 <= value < 1.0:
                 raise ValueError(f"augment.{name} must be in [0, 1), got {value!r}")
-        if not 0.0 <= self.flip <= 1.0:
-            raise ValueError(f"augment.flip is a probability in [0, 1], got {self.flip!r}")
+        for name in ("flip", "channel_shuffle"):
+            value = getattr(self, name)
+            if not 0.0 <= value <= 1.0:
+                raise ValueError(f"augment.{name} is a probability in [0, 1], got {value!r}")
 
 
-NO_AUGMENT = AugmentConfig(scale=0.0, translate=0.0, flip=0.0, brightness=0.0, contrast=0.0, color=0.0)
+NO_AUGMENT = AugmentConfig(scale=0.0, translate=0.0, flip=0.0, brightness=0.0, contrast=0.0, color=0.0,
+                           channel_shuffle=0.0)
 
 
 @dataclass(frozen=True)
@@ -311,12 +320,15 @@ class ClipDataset(torch.utils.data.Dataset):
         if (cw, ch) != (w, h):
             ox, oy = rng.integers(0, w - cw + 1), rng.integers(0, h - ch + 1)
             affine = Affine(sx=affine.sx, sy=affine.sy, tx=affine.tx - float(ox), ty=affine.ty - float(oy))
+        # Drawn last so that clips without it are the same as before it existed.
+        order = _NON_IDENTITY_ORDERS[int(rng.integers(5))] if rng.random() < a.channel_shuffle else None
 
         images = np.empty((t, ch, cw, 3), np.uint8)
         boxes, raw_ids = [], []
         for i, f in enumerate(frames):
             img = warp_image(data.image(int(f)), affine, self.crop_size, image_scale=data.cache_scale)
-            images[i] = _jitter(img, brightness=brightness, contrast=contrast, gain=gain)
+            img = _jitter(img, brightness=brightness, contrast=contrast, gain=gain)
+            images[i] = img if order is None else img[:, :, order]
             b, ids = data.objects(int(f))
             b, keep = filter_to_input(affine.boxes(b), self.crop_size)
             boxes.append(b)
@@ -333,6 +345,10 @@ class ClipDataset(torch.utils.data.Dataset):
                                 classes=[np.zeros(len(i), np.int64) for i in clip.ids],
                                 cfg=self.model, max_objects=self.max_objects, input_size=self.crop_size)
         return {"images": images, **targets}
+
+
+# The five permutations of three colour channels other than the identity.
+_NON_IDENTITY_ORDERS = ((0, 2, 1), (1, 0, 2), (1, 2, 0), (2, 0, 1), (2, 1, 0))
 
 
 def _jitter(img: np.ndarray, *, brightness: float, contrast: float, gain: np.ndarray) -> np.ndarray:
