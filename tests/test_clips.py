@@ -117,6 +117,62 @@ def test_channel_shuffle_probability_is_checked():
         AugmentConfig(channel_shuffle=1.5)
 
 
+def test_paste_adds_an_absent_person_with_their_size_pixels_and_own_identity(tmp_path):
+    # 12 frames, 128x96 (input = frame: identity map). Objects 5 (20x40 at (10, 20)) and 7
+    # (12x30 at (50, 30)) are in frames 1-6, object 9 (28x50 at (80, 10)) in frames 7-12;
+    # each is drawn white on grey. A clip of consecutive frames within 1-6 can only get 9
+    # pasted, one within 7-12 only 5 or 7; a clip across frame 6/7 holds all three and gets
+    # none (ten random draws of a source stretch and spot may also all fail, then nothing is
+    # pasted). The pasted box keeps its source size, lies wholly inside the frame, covers at most
+    # 10 % of any other box, is white at its centre (blend weight 1) and has one clip-local
+    # identity of its own in all three frames.
+    root = tmp_path / "paste"
+    root.mkdir()
+    (root / "seqinfo.ini").write_text(
+        f"[Sequence]\nname=paste\nimDir=img1\nframeRate=10\nseqLength=12\nimWidth={W}\nimHeight={H}\nimExt=.png\n")
+    (root / "gt").mkdir()
+    (root / "img1").mkdir()
+    rows = []
+    for f in range(1, 13):
+        present = (5, 7) if f <= 6 else (9,)
+        img = np.full((H, W, 3), 60, np.uint8)
+        for i in present:
+            x, y, w, h = OBJECTS[i]
+            rows.append(f"{f},{i},{x},{y},{w},{h},1,1,1.0")
+            img[y:y + h, x:x + w] = 255
+        cv2.imwrite(str(root / "img1" / f"{f:06d}.png"), img)
+    (root / "gt" / "gt.txt").write_text("\n".join(rows) + "\n")
+    seq = MotSequence.open(root)
+    plain = dataset([(seq, None)], max_gap=1)
+    pasting = dataset([(seq, None)], max_gap=1, augment=dataclasses.replace(NO_AUGMENT, paste=1.0))
+    pasted_clips = 0
+    for index in range(30):
+        a, b = plain.sample(index), pasting.sample(index)
+        assert a.frames.tolist() == b.frames.tolist()
+        if a.frames[0] <= 6 < a.frames[-1]:
+            assert all(len(x) == len(y) for x, y in zip(a.boxes, b.boxes))  # nobody absent
+            continue
+        if len(b.boxes[0]) == len(a.boxes[0]):  # ten draws found no source stretch and free spot
+            assert all(len(x) == len(y) for x, y in zip(a.boxes, b.boxes))
+            continue
+        pasted_clips += 1
+        source_sizes = [(28.0, 50.0)] if a.frames[-1] <= 6 else [(20.0, 40.0), (12.0, 30.0)]
+        for t in range(3):
+            assert len(b.boxes[t]) == len(a.boxes[t]) + 1
+            new = b.boxes[t][-1]
+            assert (round(new[2] - new[0], 6), round(new[3] - new[1], 6)) in source_sizes
+            assert new[0] >= 0 and new[1] >= 0 and new[2] <= W and new[3] <= H
+            for other in a.boxes[t]:
+                iw = max(0.0, min(new[2], other[2]) - max(new[0], other[0]))
+                ih = max(0.0, min(new[3], other[3]) - max(new[1], other[1]))
+                assert iw * ih <= 0.1 * (other[2] - other[0]) * (other[3] - other[1])
+            cx, cy = int((new[0] + new[2]) / 2), int((new[1] + new[3]) / 2)
+            assert b.images[t][cy, cx].tolist() == [255, 255, 255]
+        pasted_ids = {int(b.ids[t][-1]) for t in range(3)}
+        assert len(pasted_ids) == 1 and pasted_ids.isdisjoint(b.ids[0][:-1].tolist())
+    assert pasted_clips >= 10
+
+
 def test_centre_outside_input_is_dropped_and_rest_kept_whole():
     boxes = np.array([[-10.0, 0, 4, 10],  # centre x = -3: outside -> dropped
                       [-4.0, 0, 10, 10],  # centre x = 3: kept with its full extent (x1 = -4)

@@ -59,20 +59,28 @@ class AugmentConfig:
     # walker in most frames of the test half (BENCHMARKS.md). Shuffling makes colour useless
     # as a cue for "person" while shapes and the clip's identities stay. 0 = off.
     channel_shuffle: float = 0.0
+    # Probability that a clip gets one more person pasted in: a person of the same sequence
+    # who is not in the clip, taken from another stretch of time (moving as they moved then,
+    # through the clip's frame gaps), blended in with a soft ellipse at a free spot of the
+    # crop, with their own identity. A fixed camera's training frames show people only where
+    # they walked then: in PETS frames 1-397 nobody stands on the lawn in the lower third of
+    # the frame, where in 398-795 several do, and the PETS model missed one of them in most
+    # frames (BENCHMARKS.md). Pasting puts people against backgrounds they were never seen on.
+    paste: float = 0.0
 
     def __post_init__(self) -> None:
         for name in ("scale", "translate", "brightness", "contrast", "color"):
             value = getattr(self, name)
             if not 0.0 <= value < 1.0:
                 raise ValueError(f"augment.{name} must be in [0, 1), got {value!r}")
-        for name in ("flip", "channel_shuffle"):
+        for name in ("flip", "channel_shuffle", "paste"):
             value = getattr(self, name)
             if not 0.0 <= value <= 1.0:
                 raise ValueError(f"augment.{name} is a probability in [0, 1], got {value!r}")
 
 
 NO_AUGMENT = AugmentConfig(scale=0.0, translate=0.0, flip=0.0, brightness=0.0, contrast=0.0, color=0.0,
-                           channel_shuffle=0.0)
+                           channel_shuffle=0.0, paste=0.0)
 
 
 @dataclass(frozen=True)
@@ -322,17 +330,26 @@ class ClipDataset(torch.utils.data.Dataset):
             affine = Affine(sx=affine.sx, sy=affine.sy, tx=affine.tx - float(ox), ty=affine.ty - float(oy))
         # Drawn last so that clips without it are the same as before it existed.
         order = _NON_IDENTITY_ORDERS[int(rng.integers(5))] if rng.random() < a.channel_shuffle else None
+        paste = _draw_paste(rng, data, frames, affine, self.crop_size) if rng.random() < a.paste else None
 
         images = np.empty((t, ch, cw, 3), np.uint8)
         boxes, raw_ids = [], []
         for i, f in enumerate(frames):
             img = warp_image(data.image(int(f)), affine, self.crop_size, image_scale=data.cache_scale)
             img = _jitter(img, brightness=brightness, contrast=contrast, gain=gain)
-            images[i] = img if order is None else img[:, :, order]
             b, ids = data.objects(int(f))
             b, keep = filter_to_input(affine.boxes(b), self.crop_size)
+            ids = ids[keep]
+            if paste is not None:
+                src = _jitter(warp_image(data.image(paste.frames[i]), paste.affine, self.crop_size,
+                                         image_scale=data.cache_scale),
+                              brightness=brightness, contrast=contrast, gain=gain)
+                img = _blend_ellipse(img, src, paste.boxes[i])
+                b = np.concatenate([b, paste.boxes[i][None]])
+                ids = np.concatenate([ids, [paste.object_id]]).astype(np.int64)
+            images[i] = img if order is None else img[:, :, order]
             boxes.append(b)
-            raw_ids.append(ids[keep])
+            raw_ids.append(ids)
         # Clip-local identities 0..N-1 (sorted by the sequence's ids).
         uniq = np.unique(np.concatenate(raw_ids + [np.zeros(0, np.int64)]))
         ids = [np.searchsorted(uniq, r).astype(np.int64) for r in raw_ids]
@@ -345,6 +362,84 @@ class ClipDataset(torch.utils.data.Dataset):
                                 classes=[np.zeros(len(i), np.int64) for i in clip.ids],
                                 cfg=self.model, max_objects=self.max_objects, input_size=self.crop_size)
         return {"images": images, **targets}
+
+
+@dataclass(frozen=True)
+class _Paste:
+    """A person pasted into a clip: source frames, their map into the crop, boxes, identity."""
+
+    frames: tuple[int, ...]      # source frame per clip frame (same gaps as the clip)
+    affine: Affine               # the clip's map plus the shift to the paste spot
+    boxes: np.ndarray            # (T, 4) xyxy crop pixels of the pasted person
+    object_id: int               # the person's sequence id (not among the clip's ids)
+
+
+_PASTE_TRIES = 10
+
+
+def _draw_paste(rng: np.random.Generator, data: SequenceData, frames: np.ndarray, affine: Affine,
+                crop_size: tuple[int, int]) -> _Paste | None:
+    """Pick a person absent from the clip, seen in every frame of another stretch with the
+    clip's gaps, and a shift that puts them wholly inside the crop, clear of everyone in the
+    clip (at most 10 % of either box covered); None if ten draws find no such pair."""
+    cw, ch = crop_size
+    offsets = frames - frames[0]
+    clip_boxes = [filter_to_input(affine.boxes(data.objects(int(f))[0]), crop_size)[0] for f in frames]
+    clip_ids = set(np.concatenate([data.objects(int(f))[1] for f in frames]).tolist())
+    span = int(offsets[-1])
+    for _ in range(_PASTE_TRIES):
+        start = int(rng.integers(data.first, data.last - span + 1))
+        src_frames = [start + int(o) for o in offsets]
+        per_frame = [dict(zip(*data.objects(f)[::-1])) for f in src_frames]
+        common = sorted(set.intersection(*(set(d) for d in per_frame)) - clip_ids)
+        if not common:
+            continue
+        obj = common[int(rng.integers(len(common)))]
+        src = affine.boxes(np.stack([per_frame[i][obj] for i in range(len(src_frames))]))
+        lo = -src[:, :2].min(axis=0)                        # shift keeping x1, y1 >= 0
+        hi = np.array([cw, ch]) - src[:, 2:].max(axis=0)    # ... and x2 <= cw, y2 <= ch
+        if np.any(hi < lo):
+            continue
+        dx, dy = rng.uniform(lo[0], hi[0]), rng.uniform(lo[1], hi[1])
+        pasted = src + np.array([dx, dy, dx, dy])
+        if any(_covers(pasted[i], clip_boxes[i]) for i in range(len(frames))):
+            continue
+        shifted = Affine(sx=affine.sx, sy=affine.sy, tx=affine.tx + dx, ty=affine.ty + dy)
+        return _Paste(frames=tuple(src_frames), affine=shifted, boxes=pasted, object_id=int(obj))
+    return None
+
+
+def _covers(box: np.ndarray, others: np.ndarray, limit: float = 0.1) -> bool:
+    """Whether ``box`` (4,) and any of ``others`` (n, 4) cover more than ``limit`` of either."""
+    if others.shape[0] == 0:
+        return False
+    iw = np.clip(np.minimum(box[2], others[:, 2]) - np.maximum(box[0], others[:, 0]), 0, None)
+    ih = np.clip(np.minimum(box[3], others[:, 3]) - np.maximum(box[1], others[:, 1]), 0, None)
+    inter = iw * ih
+    area = (box[2] - box[0]) * (box[3] - box[1])
+    areas = (others[:, 2] - others[:, 0]) * (others[:, 3] - others[:, 1])
+    return bool(np.any(inter > limit * np.minimum(area, areas)))
+
+
+def _blend_ellipse(img: np.ndarray, src: np.ndarray, box: np.ndarray) -> np.ndarray:
+    """``img`` with ``src`` blended in inside ``box``: weight 1 within the ellipse inscribed
+    in the box shrunk by 20 %, falling linearly to 0 at the inscribed ellipse (a person fills
+    the middle of their box; its corners are background)."""
+    h, w = img.shape[:2]
+    x1, y1 = max(int(np.floor(box[0])), 0), max(int(np.floor(box[1])), 0)
+    x2, y2 = min(int(np.ceil(box[2])), w), min(int(np.ceil(box[3])), h)
+    if x2 <= x1 or y2 <= y1:
+        return img
+    cx, cy = (box[0] + box[2]) / 2, (box[1] + box[3]) / 2
+    rx, ry = max((box[2] - box[0]) / 2, 1e-6), max((box[3] - box[1]) / 2, 1e-6)
+    xs = (np.arange(x1, x2) + 0.5 - cx) / rx
+    ys = (np.arange(y1, y2) + 0.5 - cy) / ry
+    r = np.sqrt(xs[None, :] ** 2 + ys[:, None] ** 2)
+    alpha = np.clip((1.0 - r) / 0.2, 0.0, 1.0)[:, :, None].astype(np.float32)
+    out = img.copy()
+    patch = out[y1:y2, x1:x2].astype(np.float32)
+    out[y1:y2, x1:x2] = (patch + alpha * (src[y1:y2, x1:x2].astype(np.float32) - patch) + 0.5).astype(np.uint8)
+    return out
 
 
 # The five permutations of three colour channels other than the identity.
