@@ -328,28 +328,33 @@ class ClipDataset(torch.utils.data.Dataset):
         if (cw, ch) != (w, h):
             ox, oy = rng.integers(0, w - cw + 1), rng.integers(0, h - ch + 1)
             affine = Affine(sx=affine.sx, sy=affine.sy, tx=affine.tx - float(ox), ty=affine.ty - float(oy))
-        # Drawn last so that clips without it are the same as before it existed.
+        objects = [data.objects(int(f)) for f in frames]          # original pixels, sequence ids
+        in_crop = [filter_to_input(affine.boxes(b), self.crop_size) for b, _ in objects]
+        boxes = [b for b, _ in in_crop]
+        raw_ids = [ids[keep] for (_, ids), (_, keep) in zip(objects, in_crop)]
+        # Drawn last so that clips without them are the same as before they existed.
         order = _NON_IDENTITY_ORDERS[int(rng.integers(5))] if rng.random() < a.channel_shuffle else None
-        paste = _draw_paste(rng, data, frames, affine, self.crop_size) if rng.random() < a.paste else None
+        paste = None
+        if rng.random() < a.paste:
+            present = set(np.concatenate([ids for _, ids in objects]).tolist())
+            paste = _draw_paste(rng, data, frames, affine, self.crop_size, clip_boxes=boxes, clip_ids=present)
 
         images = np.empty((t, ch, cw, 3), np.uint8)
-        boxes, raw_ids = [], []
         for i, f in enumerate(frames):
             img = warp_image(data.image(int(f)), affine, self.crop_size, image_scale=data.cache_scale)
             img = _jitter(img, brightness=brightness, contrast=contrast, gain=gain)
-            b, ids = data.objects(int(f))
-            b, keep = filter_to_input(affine.boxes(b), self.crop_size)
-            ids = ids[keep]
             if paste is not None:
-                src = _jitter(warp_image(data.image(paste.frames[i]), paste.affine, self.crop_size,
-                                         image_scale=data.cache_scale),
-                              brightness=brightness, contrast=contrast, gain=gain)
-                img = _blend_ellipse(img, src, paste.boxes[i])
-                b = np.concatenate([b, paste.boxes[i][None]])
-                ids = np.concatenate([ids, [paste.object_id]]).astype(np.int64)
+                # Only the pasted box's window is rendered from the source frame.
+                x1, y1, x2, y2 = _window(paste.boxes[i])
+                window = Affine(sx=paste.affine.sx, sy=paste.affine.sy,
+                                tx=paste.affine.tx - x1, ty=paste.affine.ty - y1)
+                patch = _jitter(warp_image(data.image(paste.frames[i]), window, (x2 - x1, y2 - y1),
+                                           image_scale=data.cache_scale),
+                                brightness=brightness, contrast=contrast, gain=gain)
+                _blend_ellipse(img, patch, paste.boxes[i])
+                boxes[i] = np.concatenate([boxes[i], paste.boxes[i][None]])
+                raw_ids[i] = np.concatenate([raw_ids[i], [paste.object_id]]).astype(np.int64)
             images[i] = img if order is None else img[:, :, order]
-            boxes.append(b)
-            raw_ids.append(ids)
         # Clip-local identities 0..N-1 (sorted by the sequence's ids).
         uniq = np.unique(np.concatenate(raw_ids + [np.zeros(0, np.int64)]))
         ids = [np.searchsorted(uniq, r).astype(np.int64) for r in raw_ids]
@@ -378,14 +383,13 @@ _PASTE_TRIES = 10
 
 
 def _draw_paste(rng: np.random.Generator, data: SequenceData, frames: np.ndarray, affine: Affine,
-                crop_size: tuple[int, int]) -> _Paste | None:
-    """Pick a person absent from the clip, seen in every frame of another stretch with the
-    clip's gaps, and a shift that puts them wholly inside the crop, clear of everyone in the
-    clip (at most 10 % of either box covered); None if ten draws find no such pair."""
+                crop_size: tuple[int, int], *, clip_boxes: list[np.ndarray], clip_ids: set[int]) -> _Paste | None:
+    """Pick a person not in ``clip_ids`` (sequence ids anywhere in the clip's frames), seen in
+    every frame of another stretch with the clip's gaps, and a shift that puts them wholly
+    inside the crop, clear of ``clip_boxes`` (per frame, crop pixels: at most 10 % of either
+    box covered); None if ten draws find no such pair."""
     cw, ch = crop_size
     offsets = frames - frames[0]
-    clip_boxes = [filter_to_input(affine.boxes(data.objects(int(f))[0]), crop_size)[0] for f in frames]
-    clip_ids = set(np.concatenate([data.objects(int(f))[1] for f in frames]).tolist())
     span = int(offsets[-1])
     for _ in range(_PASTE_TRIES):
         start = int(rng.integers(data.first, data.last - span + 1))
@@ -421,25 +425,24 @@ def _covers(box: np.ndarray, others: np.ndarray, limit: float = 0.1) -> bool:
     return bool(np.any(inter > limit * np.minimum(area, areas)))
 
 
-def _blend_ellipse(img: np.ndarray, src: np.ndarray, box: np.ndarray) -> np.ndarray:
-    """``img`` with ``src`` blended in inside ``box``: weight 1 within the ellipse inscribed
-    in the box shrunk by 20 %, falling linearly to 0 at the inscribed ellipse (a person fills
-    the middle of their box; its corners are background)."""
-    h, w = img.shape[:2]
-    x1, y1 = max(int(np.floor(box[0])), 0), max(int(np.floor(box[1])), 0)
-    x2, y2 = min(int(np.ceil(box[2])), w), min(int(np.ceil(box[3])), h)
-    if x2 <= x1 or y2 <= y1:
-        return img
+def _window(box: np.ndarray) -> tuple[int, int, int, int]:
+    """Integer pixel window ``(x1, y1, x2, y2)`` covering ``box`` (which lies inside the crop)."""
+    return (int(np.floor(box[0])), int(np.floor(box[1])), int(np.ceil(box[2])), int(np.ceil(box[3])))
+
+
+def _blend_ellipse(img: np.ndarray, patch: np.ndarray, box: np.ndarray) -> None:
+    """Blend ``patch`` (the :func:`_window` of ``box``) into ``img`` in place: weight 1 within
+    the ellipse inscribed in the box shrunk by 20 %, falling linearly to 0 at the inscribed
+    ellipse (a person fills the middle of their box; its corners are background)."""
+    x1, y1, x2, y2 = _window(box)
     cx, cy = (box[0] + box[2]) / 2, (box[1] + box[3]) / 2
     rx, ry = max((box[2] - box[0]) / 2, 1e-6), max((box[3] - box[1]) / 2, 1e-6)
     xs = (np.arange(x1, x2) + 0.5 - cx) / rx
     ys = (np.arange(y1, y2) + 0.5 - cy) / ry
     r = np.sqrt(xs[None, :] ** 2 + ys[:, None] ** 2)
     alpha = np.clip((1.0 - r) / 0.2, 0.0, 1.0)[:, :, None].astype(np.float32)
-    out = img.copy()
-    patch = out[y1:y2, x1:x2].astype(np.float32)
-    out[y1:y2, x1:x2] = (patch + alpha * (src[y1:y2, x1:x2].astype(np.float32) - patch) + 0.5).astype(np.uint8)
-    return out
+    region = img[y1:y2, x1:x2].astype(np.float32)
+    img[y1:y2, x1:x2] = (region + alpha * (patch.astype(np.float32) - region) + 0.5).astype(np.uint8)
 
 
 # The five permutations of three colour channels other than the identity.
