@@ -71,6 +71,17 @@ def test_summary_has_every_section(cli_run: tuple[Path, dict], data_root: Path) 
     assert "| `iou` |" in md and "| `motion` |" in md
 
 
+def test_recall_by_visibility_counts_every_gt_box(cli_run: tuple[Path, dict], data_root: Path) -> None:
+    out, summary = cli_run
+    # Synthetic gt is MOT17-style: every row a class-1 pedestrian with consider flag 1 and a visibility.
+    n_gt = sum(len(read_mot_file(data_root / f"synth-easy-{s}" / "gt" / "gt.txt")) for s in SEEDS)
+    for mode in ("iou", "motion"):
+        table = summary["linkers"][mode]["recall_by_visibility"]
+        assert sum(table["total"]) == n_gt
+        assert all(0 <= f <= t for f, t in zip(table["found"], table["total"]))
+    assert "## Recall by ground-truth visibility" in (out / "summary.md").read_text()
+
+
 def test_metrics_are_percentages_and_counts(cli_run: tuple[Path, dict]) -> None:
     _, summary = cli_run
     for mode, section in summary["linkers"].items():

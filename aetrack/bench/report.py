@@ -80,6 +80,8 @@ def summary_markdown(*, summary: dict[str, Any]) -> str:
             for name in summary["sequences"] for m in modes]
     lines += _table(["Sequence", "Linker", *SEQUENCE_COLUMNS], rows)
 
+    lines += _visibility_section(linkers=linkers, modes=modes)
+
     stages = speed["stages_ms"]
     lines += [
         f"## Speed (default linker `{modes[0]}`)",
@@ -127,3 +129,18 @@ def summary_markdown(*, summary: dict[str, Any]) -> str:
                          for m, r in lk["modes"].items()])
     lines += ["Figures: `metrics.png` (per-sequence HOTA, IDF1, MOTA), `speed.png` (stage breakdown).", ""]
     return "\n".join(lines)
+
+
+def _visibility_section(*, linkers: dict[str, Any], modes: list[str]) -> list[str]:
+    """Recall per gt visibility bin, one row per linker (nothing for gt without visibility)."""
+    tables = {m: linkers[m].get("recall_by_visibility") for m in modes}
+    first = next((t for t in tables.values() if t is not None), None)
+    if first is None:
+        return []
+    lines = ["## Recall by ground-truth visibility", "",
+             "Percent of gt boxes that a reported box covers (per-frame matching at IoU >= 0.5, identities "
+             "ignored), by the fraction of the person in view; gt boxes per bin in the last row.", ""]
+    rows = [[f"`{m}`", *(_num(r) for r in t["recall"])] for m, t in tables.items() if t is not None]
+    rows.append(["gt boxes", *(str(n) for n in first["total"])])
+    lines += _table(["Linker", *(f"visibility {b}" for b in first["bins"])], rows)
+    return lines

@@ -33,6 +33,7 @@ from aetrack.data.sources import FrameNumbers, FrameSource, open_sequence_source
 from aetrack.decode import DecodeConfig
 from aetrack.errors import AetrackError
 from aetrack.eval import EvalReport, evaluate_tables
+from aetrack.eval.visibility import recall_by_visibility
 from aetrack.io.results import ResultRow, ResultWriter
 from aetrack.linker import Linker, LinkerConfig, Track
 from aetrack.model import Detector, ModelConfig, build_detector
@@ -239,10 +240,12 @@ def run_benchmark(
                                                              out_dir=out / cfg.mode, name=seq.name, progress=bar)
 
     reports: dict[str, EvalReport] = {}
+    by_visibility: dict[str, dict[str, Any] | None] = {}
     for mode in modes:
         results = {seq.name: read_mot_file(out / mode / f"{seq.name}.txt", kind="results") for seq in seqs}
         reports[mode] = evaluate_tables(gt=gt, results=results, frames=window,
                                         num_frames={seq.name: seq.info.length for seq in seqs})
+        by_visibility[mode] = recall_by_visibility(gt=gt, results=results, frames=window)
 
     sweep_result = None
     if sweep is not None:
@@ -252,7 +255,8 @@ def run_benchmark(
         sweep_result = model_sweep(model=net, settings=sweep, device=dev, model_label=label)
 
     summary = _summary(
-        data_root=Path(data_root), seqs=seqs, runs=runs, link_times=link_times, reports=reports, linkers=linkers,
+        data_root=Path(data_root), seqs=seqs, runs=runs, link_times=link_times, reports=reports,
+        by_visibility=by_visibility, linkers=linkers,
         model_cfg=model_cfg if model is not None else None, decode_cfg=decode_cfg if model is not None else None,
         weights=weights, use_dets=use_dets, window=window, device=dev, warmup=warmup, sweep=sweep_result,
     )
@@ -272,6 +276,7 @@ def _summary(
     runs: dict[str, RunStats],
     link_times: dict[str, dict[str, dict[str, list[float]]]],
     reports: dict[str, EvalReport],
+    by_visibility: dict[str, dict[str, Any] | None],
     linkers: Sequence[LinkerConfig],
     model_cfg: ModelConfig | None,
     decode_cfg: DecodeConfig | None,
@@ -318,6 +323,7 @@ def _summary(
             "results_dir": mode,
             "sequences": seq_rows,
             "combined": metrics["combined"],
+            "recall_by_visibility": by_visibility[mode],
             "speed": {f"{s}_ms": v for s, v in _medians(pooled_link).items()},
             "warnings": metrics["warnings"],
         }
