@@ -102,6 +102,10 @@ class Affine:
         ya, yb = self.sy * b[:, 1] + self.ty, self.sy * b[:, 3] + self.ty
         return np.stack([np.minimum(xa, xb), np.minimum(ya, yb), np.maximum(xa, xb), np.maximum(ya, yb)], axis=1)
 
+    def shifted(self, dx: float, dy: float) -> "Affine":
+        """The same map followed by a shift of (dx, dy) input pixels."""
+        return Affine(sx=self.sx, sy=self.sy, tx=self.tx + dx, ty=self.ty + dy)
+
     def letterbox(self) -> Letterbox:
         """The same map as a :class:`Letterbox` (only for unflipped, uniform scale)."""
         if self.sx != self.sy or self.sx <= 0:
@@ -327,7 +331,7 @@ class ClipDataset(torch.utils.data.Dataset):
         cw, ch = self.crop_size
         if (cw, ch) != (w, h):
             ox, oy = rng.integers(0, w - cw + 1), rng.integers(0, h - ch + 1)
-            affine = Affine(sx=affine.sx, sy=affine.sy, tx=affine.tx - float(ox), ty=affine.ty - float(oy))
+            affine = affine.shifted(-float(ox), -float(oy))
         objects = [data.objects(int(f)) for f in frames]          # original pixels, sequence ids
         in_crop = [filter_to_input(affine.boxes(b), self.crop_size) for b, _ in objects]
         boxes = [b for b, _ in in_crop]
@@ -346,8 +350,7 @@ class ClipDataset(torch.utils.data.Dataset):
             if paste is not None:
                 # Only the pasted box's window is rendered from the source frame.
                 x1, y1, x2, y2 = _window(paste.boxes[i])
-                window = Affine(sx=paste.affine.sx, sy=paste.affine.sy,
-                                tx=paste.affine.tx - x1, ty=paste.affine.ty - y1)
+                window = paste.affine.shifted(-x1, -y1)
                 patch = _jitter(warp_image(data.image(paste.frames[i]), window, (x2 - x1, y2 - y1),
                                            image_scale=data.cache_scale),
                                 brightness=brightness, contrast=contrast, gain=gain)
@@ -408,8 +411,7 @@ def _draw_paste(rng: np.random.Generator, data: SequenceData, frames: np.ndarray
         pasted = src + np.array([dx, dy, dx, dy])
         if any(_covers(pasted[i], clip_boxes[i]) for i in range(len(frames))):
             continue
-        shifted = Affine(sx=affine.sx, sy=affine.sy, tx=affine.tx + dx, ty=affine.ty + dy)
-        return _Paste(frames=tuple(src_frames), affine=shifted, boxes=pasted, object_id=int(obj))
+        return _Paste(frames=tuple(src_frames), affine=affine.shifted(dx, dy), boxes=pasted, object_id=int(obj))
     return None
 
 
