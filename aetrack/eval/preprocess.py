@@ -90,6 +90,15 @@ def box_iou_xywh(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return inter / union
 
 
+def evaluated_gt_rows(gt: MotTable, *, by_class: bool) -> np.ndarray:
+    """Mask of the gt rows the metrics see: consider flag != 0 (TrackEval casts the flag to
+    int) and, when ``by_class`` (MOT16/17/20 rules), class 1 (pedestrian)."""
+    keep = gt.conf.astype(np.int64) != 0
+    if by_class:
+        keep &= gt.cls == PEDESTRIAN_CLASS
+    return keep
+
+
 def is_match(iou: np.ndarray) -> np.ndarray:
     """Boolean mask of IoU values that count as a match (``>= IOU_THRESHOLD`` with TrackEval's eps)."""
     return iou >= IOU_THRESHOLD - _EPS
@@ -180,10 +189,8 @@ def prepare_sequence(
     timesteps = np.union1d(gt.frame, results.frame).astype(np.int64)
     g_order, g_start, g_end = _frame_slices(gt.frame, timesteps)
     h_order, h_start, h_end = _frame_slices(results.frame, timesteps)
-    # Rows the metrics see: flag != 0 (TrackEval casts the flag to int), class 1 unless MOT15.
-    keep_gt = gt.conf.astype(np.int64) != 0
+    keep_gt = evaluated_gt_rows(gt, by_class=distractors is not None)
     if distractors is not None:
-        keep_gt &= gt.cls == PEDESTRIAN_CLASS
         is_distractor = np.isin(gt.cls, np.fromiter(distractors, dtype=np.int64))
     else:
         is_distractor = np.zeros(len(gt), dtype=bool)
