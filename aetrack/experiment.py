@@ -85,6 +85,11 @@ class DataConfig:
     # MOT16+ ground truth: objects less visible than this (0..1) are not targets; a person
     # 80 % hidden has no usable centre appearance.
     min_visibility: float = 0.25
+    # What the heatmap loss does with annotated rows that are not targets (less visible than
+    # min_visibility, consider flag 0, other classes): False treats them as background, so a
+    # peak on a half-hidden person is punished like one on empty ground; True makes each one's
+    # centre bump an ignore region (no loss there either way; targets' own cells still count).
+    ignore_non_targets: bool = False
     # K, objects per frame that get size/offset/tag targets (build_targets).
     max_objects: int = 128
     # Random clip augmentation (one draw per clip).

@@ -84,13 +84,21 @@ class LossConfig:
 
 
 def focal_loss(
-    logits: Tensor, target: Tensor, *, num_objects: Tensor | float, alpha: float = 2.0, beta: float = 4.0
+    logits: Tensor,
+    target: Tensor,
+    *,
+    num_objects: Tensor | float,
+    alpha: float = 2.0,
+    beta: float = 4.0,
+    ignore: Tensor | None = None,
 ) -> Tensor:
     """Penalty-reduced pixel-wise focal loss (CornerNet/CenterNet), summed and divided by objects.
 
     logits, target: (N, C, h, w); target is 1 exactly at centres and a Gaussian bump around.
     With p = sigmoid(logits): positives add -(1 - p)^alpha log p, every other cell adds
-    -(1 - y)^beta p^alpha log(1 - p). The sum is divided by ``num_objects`` (at least 1).
+    -(1 - y)^beta p^alpha log(1 - p), except cells where ``ignore`` (bool, broadcast to the
+    logits, e.g. (N, 1, h, w)) is set: they add nothing. The sum is divided by
+    ``num_objects`` (at least 1).
     """
     x = logits.float()
     y = target.float()
@@ -98,6 +106,8 @@ def focal_loss(
     p = torch.sigmoid(x)
     pos_term = (1 - p).pow(alpha) * F.logsigmoid(x)
     neg_term = (1 - y).pow(beta) * p.pow(alpha) * F.logsigmoid(-x)
+    if ignore is not None:
+        neg_term = neg_term.masked_fill(ignore.bool(), 0.0)
     total = torch.where(pos, pos_term, neg_term).sum()
     denom = torch.as_tensor(num_objects, dtype=total.dtype, device=total.device).clamp(min=1.0)
     return -total / denom
@@ -189,7 +199,8 @@ def compute_losses(
         outputs: one dict per stack from :class:`aetrack.model.Detector` for B*T images in
             clip-major order (image b*T + t is frame t of clip b).
         targets: collated :func:`aetrack.model.build_targets` tensors with leading (B, T):
-            heatmap (B, T, C, h, w), ind/mask/ident (B, T, K), size/offset (B, T, K, 2).
+            heatmap (B, T, C, h, w), ind/mask/ident (B, T, K), size/offset (B, T, K, 2), and
+            optionally ignore (B, T, 1, h, w): heatmap cells without negative loss.
 
     Returns scalars "total", "heatmap", "size", "offset", "pull", "push" (each term unweighted
     and summed over stacks; "total" is the weighted sum).
@@ -207,6 +218,7 @@ def compute_losses(
     size_t = targets["size"].reshape(b * t, k, 2)
     offset_t = targets["offset"].reshape(b * t, k, 2)
     num_objects = mask_f.sum()
+    ignore_t = targets["ignore"].flatten(0, 1) if "ignore" in targets else None  # (B*T, 1, h, w)
 
     names = ("heatmap", "size", "offset", "pull", "push")
     terms = {name: torch.zeros((), device=heat_t.device) for name in names}
@@ -217,7 +229,8 @@ def compute_losses(
                 f"{tuple(heat_t.shape)} (outputs must be B*T images in clip-major order)"
             )
         terms["heatmap"] = terms["heatmap"] + focal_loss(
-            out["heatmap"], heat_t, num_objects=num_objects, alpha=cfg.focal_alpha, beta=cfg.focal_beta
+            out["heatmap"], heat_t, num_objects=num_objects, alpha=cfg.focal_alpha, beta=cfg.focal_beta,
+            ignore=ignore_t,
         )
         terms["size"] = terms["size"] + masked_l1(gather_at_cells(out["size"], ind_f), size_t, mask_f)
         terms["offset"] = terms["offset"] + masked_l1(gather_at_cells(out["offset"], ind_f), offset_t, mask_f)

@@ -20,14 +20,17 @@ MODEL = ModelConfig(width=8, head_channels=8, tag_dim=4, input_width=W, input_he
 OBJECTS = {5: (10, 20, 20, 40), 7: (50, 30, 12, 30), 9: (80, 10, 28, 50)}
 
 
-def write_sequence(root: Path, *, frames: int = 12, video: bool = False) -> MotSequence:
-    """A 128x96 MOT sequence: grey frames with the three objects drawn white (PNG: lossless)."""
+def write_sequence(root: Path, *, frames: int = 12, video: bool = False,
+                   visibility: dict[int, float] | None = None) -> MotSequence:
+    """A 128x96 MOT sequence: grey frames with the three objects drawn white (PNG: lossless);
+    ``visibility`` sets the gt visibility of some ids (default 1.0)."""
+    vis = visibility or {}
     root.mkdir(parents=True)
     (root / "seqinfo.ini").write_text(
         f"[Sequence]\nname={root.name}\nimDir=img1\nframeRate=10\nseqLength={frames}\n"
         f"imWidth={W}\nimHeight={H}\nimExt=.png\n")
     (root / "gt").mkdir()
-    rows = [f"{f},{i},{x},{y},{w},{h},1,1,1.0" for f in range(1, frames + 1) for i, (x, y, w, h) in OBJECTS.items()]
+    rows = [f"{f},{i},{x},{y},{w},{h},1,1,{vis.get(i, 1.0)}" for f in range(1, frames + 1) for i, (x, y, w, h) in OBJECTS.items()]
     (root / "gt" / "gt.txt").write_text("\n".join(rows) + "\n")
     img = np.full((H, W, 3), 60, np.uint8)
     for x, y, w, h in OBJECTS.values():
@@ -44,9 +47,10 @@ def write_sequence(root: Path, *, frames: int = 12, video: bool = False) -> MotS
     return MotSequence.open(root)
 
 
-def dataset(seqs, *, augment: AugmentConfig = NO_AUGMENT, clip_len: int = 3, max_gap: int = 2, seed: int = 0):
+def dataset(seqs, *, augment: AugmentConfig = NO_AUGMENT, clip_len: int = 3, max_gap: int = 2, seed: int = 0,
+            ignore_non_targets: bool = False):
     return ClipDataset(sequences=seqs, model=MODEL, clip_len=clip_len, max_gap=max_gap, min_visibility=0.25,
-                       augment=augment, max_objects=8, seed=seed)
+                       augment=augment, max_objects=8, seed=seed, ignore_non_targets=ignore_non_targets)
 
 
 @pytest.fixture(scope="module")
@@ -65,6 +69,25 @@ def test_item_shapes_and_targets(seq):
     # No augmentation: all three objects in every frame, identities 0, 1, 2 (ids 5, 7, 9 sorted).
     assert item["mask"].sum(dim=1).tolist() == [3, 3, 3]
     assert sorted(item["ident"][0][item["mask"][0]].tolist()) == [0, 1, 2]
+
+
+def test_hidden_person_is_background_or_an_ignore_region(tmp_path):
+    # Object 7 at visibility 0.1 (< min_visibility 0.25) is not a target either way. Its box
+    # (50, 30, 12, 30) has centre (56, 45) px = cell (14, 11), 9 and more cells from the
+    # others' centres (5, 10) and (23, 8), so its whole bump is ignored when asked for. The
+    # 12 x 30 px box is 3 x 7.5 cells; the smallest of CenterNet's three radii is the third,
+    # a = 2.8, b = -0.7 * 2 * 10.5 = -14.7, c = -0.3 * 22.5 = -6.75:
+    # (-14.7 + sqrt(216.09 + 75.6)) / 2 = 1.1895 -> radius 1, a 3 x 3 bump per frame.
+    s = write_sequence(tmp_path / "hidden", visibility={7: 0.1})
+    plain = dataset([(s, None)])[0]
+    ignoring = dataset([(s, None)], ignore_non_targets=True)[0]
+    assert plain["mask"].sum(dim=1).tolist() == ignoring["mask"].sum(dim=1).tolist() == [2, 2, 2]
+    assert not plain["ignore"].any()
+    assert ignoring["ignore"].sum(dim=(1, 2, 3)).tolist() == [9, 9, 9]
+    assert ignoring["ignore"][:, 0, 10:13, 13:16].all()
+    assert ignoring["heatmap"][:, 0, 11, 14].tolist() == [0.0, 0.0, 0.0]
+    for key in ("images", "heatmap", "ind", "mask", "size", "offset", "ident"):
+        assert plain[key].equal(ignoring[key]), key
 
 
 def test_horizontal_flip_maps_boxes_and_pixels_exactly(seq):

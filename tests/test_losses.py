@@ -165,6 +165,18 @@ def test_focal_loss_by_hand() -> None:
     assert value.item() == pytest.approx(0.515625 * math.log(2) / 2, rel=1e-6)
 
 
+def test_focal_loss_ignore_drops_negative_cells_only() -> None:
+    # As above; ignoring the y = 0 cell removes its 0.25 ln 2: (0.25 + 0.015625) ln 2 / 2.
+    # Ignoring the positive cell changes nothing: positives always count.
+    logits = torch.zeros(1, 1, 1, 3)
+    target = torch.tensor([1.0, 0.5, 0.0]).view(1, 1, 1, 3)
+    ignore = torch.tensor([False, False, True]).view(1, 1, 1, 3)
+    value = focal_loss(logits, target, num_objects=2, ignore=ignore)
+    assert value.item() == pytest.approx(0.265625 * math.log(2) / 2, rel=1e-6)
+    on_positive = focal_loss(logits, target, num_objects=2, ignore=torch.tensor([True, False, False]).view(1, 1, 1, 3))
+    assert on_positive.item() == pytest.approx(0.515625 * math.log(2) / 2, rel=1e-6)
+
+
 def test_masked_l1_by_hand() -> None:
     # Only object 0 counts: (|1 - 0| + |2 - 0|) / 2 coordinates = 1.5.
     pred = torch.tensor([[[1.0, 2.0], [30.0, 40.0]]])

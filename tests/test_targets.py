@@ -70,6 +70,34 @@ def test_single_object_targets_by_hand() -> None:
     assert int((hm == 1.0).sum()) == 1
 
 
+def test_ignore_cells_are_where_the_hidden_bump_exceeds_the_targets() -> None:
+    # Target box (10, 14)-(42, 46): cell (6, 7), radius 2 (see above). Ignored box of the same
+    # size 12 px to the right, (22, 14)-(54, 46): centre (38, 30) px, cell (9, 7), radius 2.
+    # Both bumps span rows 5..9; the hidden one columns 7..11, the target's 4..8. A cell is
+    # ignored where the hidden bump is strictly higher:
+    #   columns 9..11: target 0, hidden > 0                           -> 3 x 5 = 15 cells
+    #   column 8: 1 cell from the hidden centre, 2 from the target's:
+    #             exp(-(1 + dy^2) 0.72) > exp(-(4 + dy^2) 0.72)        -> 5 cells
+    #   column 7: 2 cells from the hidden centre, 1 from the target's  -> 0 cells
+    t = _one([[10, 14, 42, 46]], ignore=[np.array([[22, 14, 54, 46]], dtype=np.float64)])
+    ign = t["ignore"][0, 0]
+    assert t["ignore"].shape == (1, 1, 32, 32) and t["ignore"].dtype == torch.bool
+    assert int(ign.sum()) == 20
+    assert ign[5:10, 8:12].all() and not ign[:, 7].any() and not ign[:, :7].any()
+    assert not ign[7, 6]  # the target's centre
+    # The heatmap itself is unchanged by ignore boxes.
+    assert torch.equal(t["heatmap"], _one([[10, 14, 42, 46]])["heatmap"])
+
+
+def test_ignore_box_on_a_target_or_outside_ignores_nothing() -> None:
+    # Same box as the target: the bumps are equal everywhere, never strictly higher. A box
+    # whose centre (130, 20) lies outside the 128-px input, and a zero-width one, draw nothing.
+    boxes = np.array([[10, 14, 42, 46], [120, 10, 140, 30], [50, 50, 50, 70]], dtype=np.float64)
+    t = _one([[10, 14, 42, 46]], ignore=[boxes])
+    assert not t["ignore"].any()
+    assert not _one([[10, 14, 42, 46]])["ignore"].any()  # no ignore boxes given
+
+
 def test_gaussian_is_clipped_at_the_border() -> None:
     # Peak at cell (0, 0) with radius 2: only the 3x3 quadrant (dx, dy in 0..2) lies inside.
     hm = np.zeros((5, 5), dtype=np.float32)

@@ -247,6 +247,7 @@ class Clip:
     frames: np.ndarray  # (T,) 1-based frame numbers in the sequence
     sequence: int  # index into the dataset's sequences
     affine: Affine  # the shared original -> input map
+    ignored: list[np.ndarray] | None = None  # per frame (m_t, 4) xyxy input pixels of non-targets
 
 
 def filter_to_input(boxes: np.ndarray, size: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
@@ -274,7 +275,8 @@ class ClipDataset(torch.utils.data.Dataset):
 
     def __init__(self, *, sequences: Sequence[tuple[MotSequence, FrameRange | None]], model: ModelConfig,
                  clip_len: int, max_gap: int, min_visibility: float, augment: AugmentConfig,
-                 max_objects: int, seed: int, crop_size: tuple[int, int] | None = None) -> None:
+                 max_objects: int, seed: int, crop_size: tuple[int, int] | None = None,
+                 ignore_non_targets: bool = False) -> None:
         if clip_len < 1 or max_gap < 1:
             raise AetrackError(f"clip_len and max_gap must be >= 1, got {clip_len} and {max_gap}")
         if not sequences:
@@ -285,6 +287,7 @@ class ClipDataset(torch.utils.data.Dataset):
         self.augment = augment
         self.max_objects = max_objects
         self.seed = seed
+        self.ignore_non_targets = ignore_non_targets
         self.input_size = model.input_size
         # Training images are crop_size windows of the input-size canvas (the model is fully
         # convolutional): objects at the inference scale for the cost of a smaller image.
@@ -336,6 +339,8 @@ class ClipDataset(torch.utils.data.Dataset):
         in_crop = [filter_to_input(affine.boxes(b), self.crop_size) for b, _ in objects]
         boxes = [b for b, _ in in_crop]
         raw_ids = [ids[keep] for (_, ids), (_, keep) in zip(objects, in_crop)]
+        ignored = [filter_to_input(affine.boxes(data.ignored(int(f))), self.crop_size)[0] for f in frames] \
+            if self.ignore_non_targets else None
         # Drawn last so that clips without them are the same as before they existed.
         order = _NON_IDENTITY_ORDERS[int(rng.integers(5))] if rng.random() < a.channel_shuffle else None
         paste = None
@@ -361,14 +366,15 @@ class ClipDataset(torch.utils.data.Dataset):
         # Clip-local identities 0..N-1 (sorted by the sequence's ids).
         uniq = np.unique(np.concatenate(raw_ids + [np.zeros(0, np.int64)]))
         ids = [np.searchsorted(uniq, r).astype(np.int64) for r in raw_ids]
-        return Clip(images=images, boxes=boxes, ids=ids, frames=frames, sequence=k, affine=affine)
+        return Clip(images=images, boxes=boxes, ids=ids, frames=frames, sequence=k, affine=affine, ignored=ignored)
 
     def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
         clip = self.sample(index)
         images = torch.from_numpy(clip.images).permute(0, 3, 1, 2).float().div_(255.0)  # (T, 3, H, W)
         targets = build_targets(boxes=clip.boxes, ids=clip.ids,
                                 classes=[np.zeros(len(i), np.int64) for i in clip.ids],
-                                cfg=self.model, max_objects=self.max_objects, input_size=self.crop_size)
+                                cfg=self.model, max_objects=self.max_objects, input_size=self.crop_size,
+                                ignore=clip.ignored)
         return {"images": images, **targets}
 
 

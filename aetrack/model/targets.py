@@ -107,6 +107,7 @@ def build_targets(
     cfg: ModelConfig,
     max_objects: int = 128,
     input_size: tuple[int, int] | None = None,
+    ignore: list[np.ndarray] | None = None,
 ) -> dict[str, Tensor]:
     """Targets for one clip of T frames (see the module docstring for frames and units).
 
@@ -119,11 +120,16 @@ def build_targets(
             given order) are still drawn into the heatmap but get no regression or tag target.
         input_size: (width, height) of the network input if not ``cfg.input_size`` (e.g. a
             smaller training size); multiples of :data:`STRIDE`.
+        ignore: None or T arrays (m_t, 4) xyxy input pixels of annotated non-targets (too
+            hidden, flagged out). Each marks the cells of its own centre bump (the Gaussian a
+            target there would get) where that bump exceeds the targets' heatmap: no class
+            is penalised for a peak there, and target centres (value 1) are never ignored.
 
     Returns tensors with leading T, h = H / 4, w = W / 4:
         ``heatmap`` (T, C, h, w) float32, ``ind`` (T, K) int64 (cell y * w + x),
         ``mask`` (T, K) bool, ``size`` (T, K, 2) float32 ln(w, h in input pixels),
-        ``offset`` (T, K, 2) float32 cells, ``ident`` (T, K) int64 (-1 for padding).
+        ``offset`` (T, K, 2) float32 cells, ``ident`` (T, K) int64 (-1 for padding),
+        ``ignore`` (T, 1, h, w) bool (all False without ``ignore`` boxes).
     """
     width, height = cfg.input_size if input_size is None else input_size
     if width <= 0 or height <= 0 or width % STRIDE or height % STRIDE:
@@ -136,6 +142,8 @@ def build_targets(
             f"boxes, ids and classes must be non-empty lists of equal length, got "
             f"{len(boxes)}, {len(ids)}, {len(classes)}"
         )
+    if ignore is not None and len(ignore) != num_frames:
+        raise ValueError(f"ignore must hold one array per frame ({num_frames}), got {len(ignore)}")
     h, w, k_max = height // STRIDE, width // STRIDE, max_objects
     heatmap = np.zeros((num_frames, cfg.num_classes, h, w), dtype=np.float32)
     ind = np.zeros((num_frames, k_max), dtype=np.int64)
@@ -143,6 +151,7 @@ def build_targets(
     size = np.zeros((num_frames, k_max, 2), dtype=np.float32)
     offset = np.zeros((num_frames, k_max, 2), dtype=np.float32)
     ident = np.full((num_frames, k_max), -1, dtype=np.int64)
+    hidden = np.zeros((num_frames, h, w), dtype=np.float32)  # bumps of the ignored boxes
 
     for t in range(num_frames):
         b = np.asarray(boxes[t], dtype=np.float64)
@@ -161,17 +170,7 @@ def build_targets(
             raise ValueError(
                 f"classes[{t}] must be in [0, {cfg.num_classes}), got {sorted(set(obj_cls.tolist()))}"
             )
-        bw, bh = b[:, 2] - b[:, 0], b[:, 3] - b[:, 1]
-        cx, cy = (b[:, 0] + b[:, 2]) / 2, (b[:, 1] + b[:, 3]) / 2
-        keep = (
-            np.isfinite(b).all(axis=1)
-            & (bw > 0)
-            & (bh > 0)
-            & (cx >= 0)
-            & (cx < width)
-            & (cy >= 0)
-            & (cy < height)
-        )
+        bw, bh, cx, cy, keep = _centres(b, width=width, height=height)
         k = 0
         for i in np.flatnonzero(keep):
             gx, gy = cx[i] / STRIDE, cy[i] / STRIDE  # centre in cells
@@ -185,6 +184,13 @@ def build_targets(
                 offset[t, k] = (gx - ix, gy - iy)
                 ident[t, k] = obj_ids[i]
                 k += 1
+        if ignore is not None:
+            g = np.asarray(ignore[t], dtype=np.float64).reshape(-1, 4)
+            gw, gh, gx_, gy_, ok = _centres(g, width=width, height=height)
+            for i in np.flatnonzero(ok):
+                radius = max(0, int(gaussian_radius(gh[i] / STRIDE, gw[i] / STRIDE)))
+                draw_gaussian(hidden[t], center=(int(gx_[i] / STRIDE), int(gy_[i] / STRIDE)), radius=radius)
+    ignored = hidden[:, None] > heatmap.max(axis=1, keepdims=True)  # (T, 1, h, w)
     return {
         "heatmap": torch.from_numpy(heatmap),
         "ind": torch.from_numpy(ind),
@@ -192,7 +198,17 @@ def build_targets(
         "size": torch.from_numpy(size),
         "offset": torch.from_numpy(offset),
         "ident": torch.from_numpy(ident),
+        "ignore": torch.from_numpy(ignored),
     }
+
+
+def _centres(b: np.ndarray, *, width: int, height: int) -> tuple[np.ndarray, ...]:
+    """(n, 4) xyxy -> widths, heights, centre x, centre y and the mask of finite, sized boxes
+    whose centre lies inside the width x height input."""
+    bw, bh = b[:, 2] - b[:, 0], b[:, 3] - b[:, 1]
+    cx, cy = (b[:, 0] + b[:, 2]) / 2, (b[:, 1] + b[:, 3]) / 2
+    keep = np.isfinite(b).all(axis=1) & (bw > 0) & (bh > 0) & (cx >= 0) & (cx < width) & (cy >= 0) & (cy < height)
+    return bw, bh, cx, cy, keep
 
 
 def gather_at_cells(maps: Tensor, ind: Tensor) -> Tensor:

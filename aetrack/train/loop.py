@@ -146,7 +146,8 @@ def prepare_sequences(cfg: ExperimentConfig, out_dir: Path, dinfo: D.DistInfo) -
 
 def build_dataset(cfg: ExperimentConfig, train_seqs: list) -> ClipDataset:
     return ClipDataset(sequences=train_seqs, model=cfg.model, clip_len=cfg.data.clip_len, max_gap=cfg.data.max_gap,
-                       min_visibility=cfg.data.min_visibility, augment=cfg.data.augment,
+                       min_visibility=cfg.data.min_visibility, ignore_non_targets=cfg.data.ignore_non_targets,
+                       augment=cfg.data.augment,
                        max_objects=cfg.data.max_objects, seed=cfg.train.seed,
                        crop_size=cfg.data.crop_size)
 
