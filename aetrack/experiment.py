@@ -145,6 +145,9 @@ class TrainConfig:
     min_lr_ratio: float = 0.05
     # Gradient-norm clip; keeps early steps with few objects from jolting the tag head.
     grad_clip: float = 10.0
+    # Exponential moving average of the weights (0 = off): validation, best.pt, last.pt's
+    # "model" and so exported weights are the average; decay ramps up as (1 + n) / (10 + n).
+    ema_decay: float = 0.0
     # Checkpoint whose weights start a fresh run (fine-tuning, e.g. PETS from synthetic
     # pretraining); the architecture must match model. Empty: random initialisation.
     init_from: str = ""
@@ -178,6 +181,8 @@ class TrainConfig:
             raise ValueError(f"schedule must be one of {', '.join(SCHEDULES)}, got {self.schedule!r}")
         if not 0.0 <= self.min_lr_ratio <= 1.0:
             raise ValueError(f"min_lr_ratio must be in [0, 1], got {self.min_lr_ratio}")
+        if not 0.0 <= self.ema_decay < 1.0:
+            raise ValueError(f"ema_decay must be in [0, 1), got {self.ema_decay}")
         if self.workers < 0 or self.threads < 0:
             raise ValueError("workers and threads must be >= 0")
         if min(self.log_every, self.val_every, self.ckpt_every) < 0:

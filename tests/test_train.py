@@ -20,6 +20,7 @@ from aetrack.errors import AetrackError
 from aetrack.experiment import TrainConfig, load_experiment
 from aetrack.model.config import ModelConfig
 from aetrack.train.checkpoint import load_checkpoint
+from aetrack.train.ema import WeightAverage, ramped_decay
 from aetrack.train.loop import StepBatchSampler, lr_at, train
 from cli.main import app
 
@@ -120,6 +121,40 @@ def test_resume_continues_with_the_same_losses(tmp_path, synth_root):
         train(cfg_b, resume=True, progress=False)
     with pytest.raises(AetrackError, match="already holds a run"):
         train(cfg_b, progress=False)
+
+
+def test_ramped_ema_by_hand():
+    # decay 0.5: update 1 copies the weights (w = 1); update 2 uses min(0.5, (1 + 1) / (10 + 1))
+    # = 2/11, so w = 1 + (3 - 1) * 9/11 = 2.6364; update 3 uses min(0.5, 3/12) = 0.25:
+    # w = 2.6364 + (5 - 2.6364) * 0.75 = 4.4091. Integer buffers follow the model.
+    assert ramped_decay(0.999, 0) == pytest.approx(0.1) and ramped_decay(0.999, 10_000) == 0.999
+    model = torch.nn.Sequential(torch.nn.Linear(1, 1, bias=False), torch.nn.BatchNorm1d(1))
+    ema = WeightAverage(model=model, decay=0.5)
+    for value in (1.0, 3.0, 5.0):
+        with torch.no_grad():
+            model[0].weight.fill_(value)
+            model[1].num_batches_tracked.fill_(int(value))
+        ema.update(model)
+    assert ema.module[0].weight.item() == pytest.approx(2.6364 + (5 - 2.6364) * 0.75, abs=1e-4)
+    assert ema.updates == 3 and ema.module[1].num_batches_tracked.item() == 5
+    assert model[0].weight.item() == 5.0  # the trained model is untouched
+
+
+def test_ema_run_resumes_to_the_same_average(tmp_path, synth_root):
+    # 4 steps in one go vs. 2 + resume 2, with EMA: last.pt's "model" (the average, what
+    # export and inference use) and "raw_model" (the trained weights) agree, and differ.
+    whole = load_experiment(tiny_config(tmp_path / "a", synth_root, ema_decay=0.9))
+    train(whole, progress=False)
+    split = load_experiment(tiny_config(tmp_path / "b", synth_root, ema_decay=0.9))
+    train(split, stop_after=2, progress=False)
+    train(split, resume=True, progress=False)
+    a = torch.load(whole.out_dir / "last.pt", weights_only=True)
+    b = torch.load(split.out_dir / "last.pt", weights_only=True)
+    assert a["ema_updates"] == b["ema_updates"] == 4
+    for key in ("model", "raw_model"):
+        for name, value in a[key].items():
+            assert torch.allclose(value.float(), b[key][name].float(), rtol=1e-5, atol=1e-6), (key, name)
+    assert any(not torch.equal(v, a["raw_model"][k]) for k, v in a["model"].items())
 
 
 def test_checkpoint_that_does_not_fit_is_refused(tmp_path, synth_root):

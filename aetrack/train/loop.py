@@ -55,6 +55,7 @@ from aetrack.losses import compute_losses
 from aetrack.model.detector import build_detector
 from aetrack.train import distributed as D
 from aetrack.train.checkpoint import check_fits, read_checkpoint, save_checkpoint, set_rng_state
+from aetrack.train.ema import WeightAverage
 from aetrack.train.plots import plot_losses, plot_tags
 
 LOSS_KEYS = ("total", "heatmap", "size", "offset", "pull", "push")
@@ -322,12 +323,16 @@ def _train(cfg: ExperimentConfig, tc: TrainConfig, out: Path, dinfo: D.DistInfo,
         init = read_checkpoint(tc.init_from)
         check_fits(init, cfg.model, path=tc.init_from)
         model.load_state_dict(init["model"])
+    ema = WeightAverage(model=model, decay=tc.ema_decay) if tc.ema_decay > 0 else None
     if resume:
         state = read_checkpoint(last_path)
         check_fits(state, cfg.model, path=last_path)
         if "optimizer" not in state:
             raise AetrackError(f"{last_path}: weights-only checkpoint, cannot resume training from it")
-        model.load_state_dict(state["model"])
+        # With EMA, "model" is the average and "raw_model" the weights being trained.
+        model.load_state_dict(state.get("raw_model", state["model"]))
+        if ema is not None:
+            ema.load(state["model"], updates=int(state.get("ema_updates", state["step"])))
         optimizer.load_state_dict(state["optimizer"])
         set_rng_state(state["rng"])
         step, best = int(state["step"]), float(state.get("best_score", float("-inf")))
@@ -341,6 +346,7 @@ def _train(cfg: ExperimentConfig, tc: TrainConfig, out: Path, dinfo: D.DistInfo,
         records = _read_records(metrics_path, upto=step) if resume else []
         with atomic_write(metrics_path) as f:  # drop records past the checkpoint (a crashed run's tail)
             f.writelines(json.dumps(r) + "\n" for r in records)
+    served = model if ema is None else ema.module  # what validation and checkpoints' "model" hold
     net = model
     if dinfo.distributed:
         ids = [device.index] if device.type == "cuda" else None
@@ -389,6 +395,8 @@ def _train(cfg: ExperimentConfig, tc: TrainConfig, out: Path, dinfo: D.DistInfo,
             losses["total"].backward()
             grad_norm = torch.nn.utils.clip_grad_norm_(net.parameters(), tc.grad_clip)
             optimizer.step()
+            if ema is not None:
+                ema.update(model)
             step += 1
             result.losses[step] = values
             result.step = step
@@ -415,7 +423,7 @@ def _train(cfg: ExperimentConfig, tc: TrainConfig, out: Path, dinfo: D.DistInfo,
             do_val = bool(val_seqs) and ((tc.val_every and step % tc.val_every == 0) or step == tc.steps)
             do_ckpt = (tc.ckpt_every and step % tc.ckpt_every == 0) or last_step
             if main and do_val:
-                result.metrics, series = validate(model, val_data, cfg=cfg, device=device)
+                result.metrics, series = validate(served, val_data, cfg=cfg, device=device)
                 _append(metrics_path, {"step": step, **result.metrics})
                 _say(console, bar, f"step {step}: AP50 {result.metrics['val_ap50']:.4f}, "
                                    f"tag AUC {result.metrics['val_tag_auc']:.4f} "
@@ -425,11 +433,11 @@ def _train(cfg: ExperimentConfig, tc: TrainConfig, out: Path, dinfo: D.DistInfo,
                 plot_losses(_read_records(metrics_path), out / "loss_curve.png", title=cfg.name)
                 if _score(result.metrics) > best:
                     best = _score(result.metrics)
-                    save_checkpoint(best_path, model=model, cfg=cfg, step=step, metrics=result.metrics)
+                    save_checkpoint(best_path, model=served, cfg=cfg, step=step, metrics=result.metrics)
             # 5h. Checkpoint (every ckpt_every steps and at the end of this call).
             if main and do_ckpt:
-                save_checkpoint(last_path, model=model, cfg=cfg, step=step, optimizer=optimizer,
-                                metrics=result.metrics, extra={"best_score": best})
+                save_checkpoint(last_path, model=served, cfg=cfg, step=step, optimizer=optimizer,
+                                metrics=result.metrics, extra={"best_score": best, **_ema_extra(model, ema)})
             if do_val or do_ckpt:
                 D.barrier(dinfo)  # the other ranks wait while rank 0 validates and writes
             t_wait = time.perf_counter()
@@ -437,8 +445,8 @@ def _train(cfg: ExperimentConfig, tc: TrainConfig, out: Path, dinfo: D.DistInfo,
                 break
     except KeyboardInterrupt:
         if main and not dinfo.distributed and step > 0:
-            save_checkpoint(last_path, model=model, cfg=cfg, step=step, optimizer=optimizer,
-                            metrics=result.metrics, extra={"best_score": best})
+            save_checkpoint(last_path, model=served, cfg=cfg, step=step, optimizer=optimizer,
+                            metrics=result.metrics, extra={"best_score": best, **_ema_extra(model, ema)})
             console.print(f"interrupted: saved {last_path} at step {step}; continue with --resume", soft_wrap=True)
         raise
     finally:
@@ -452,6 +460,13 @@ def _train(cfg: ExperimentConfig, tc: TrainConfig, out: Path, dinfo: D.DistInfo,
             plot_losses(records, out / "loss_curve.png", title=cfg.name)
     D.barrier(dinfo)  # no rank tears the process group down while another still uses it
     return result
+
+
+def _ema_extra(model: torch.nn.Module, ema: WeightAverage | None) -> dict:
+    """Checkpoint entries that let an EMA run resume: the trained weights and the update count."""
+    if ema is None:
+        return {}
+    return {"raw_model": {k: v.detach().cpu() for k, v in model.state_dict().items()}, "ema_updates": ema.updates}
 
 
 def _progress(console: Console) -> Progress:
