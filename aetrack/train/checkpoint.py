@@ -78,6 +78,12 @@ def set_rng_state(state: dict[str, Any]) -> None:
         torch.cuda.set_rng_state_all(state["cuda"])
 
 
+def cpu_state_dict(model: torch.nn.Module) -> dict[str, torch.Tensor]:
+    """Detached CPU copies of ``model``'s state (unwrapped from DistributedDataParallel)."""
+    net = model.module if hasattr(model, "module") else model
+    return {k: v.detach().cpu() for k, v in net.state_dict().items()}
+
+
 def save_checkpoint(
     path: str | Path,
     *,
@@ -89,13 +95,12 @@ def save_checkpoint(
     extra: dict[str, Any] | None = None,
 ) -> Path:
     """Write a checkpoint atomically; ``optimizer`` given means a resumable training checkpoint."""
-    net = model.module if hasattr(model, "module") else model  # unwrap DistributedDataParallel
     state: dict[str, Any] = {
         "format": FORMAT,
         "version": VERSION,
         "config": experiment_to_dict(cfg),
         "step": int(step),
-        "model": {k: v.detach().cpu() for k, v in net.state_dict().items()},
+        "model": cpu_state_dict(model),
         "metrics": dict(metrics or {}),
     }
     if optimizer is not None:

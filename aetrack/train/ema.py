@@ -27,14 +27,16 @@ class WeightAverage:
     def __init__(self, *, model: torch.nn.Module, decay: float) -> None:
         if not 0.0 < decay < 1.0:
             raise ValueError(f"EMA decay must be in (0, 1), got {decay}")
-        self.decay = decay
 
-        def average(avg: Tensor, new: Tensor, count: Tensor) -> Tensor:
-            if not avg.is_floating_point():
-                return new
-            return torch.lerp(avg, new.to(avg.dtype), 1.0 - ramped_decay(decay, int(count)))
+        def average(avgs: list[Tensor], news: list[Tensor], count: Tensor) -> None:
+            # Called once per (device, dtype) group, so the decay is computed once per group.
+            if not avgs[0].is_floating_point():
+                for avg, new in zip(avgs, news):
+                    avg.copy_(new)
+                return
+            torch._foreach_lerp_(avgs, news, 1.0 - ramped_decay(decay, int(count)))
 
-        self._avg = AveragedModel(model, avg_fn=average, use_buffers=True)
+        self._avg = AveragedModel(model, multi_avg_fn=average, use_buffers=True)
 
     @property
     def module(self) -> torch.nn.Module:

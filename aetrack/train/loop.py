@@ -54,7 +54,7 @@ from aetrack.io.atomic import atomic_write
 from aetrack.losses import compute_losses
 from aetrack.model.detector import build_detector
 from aetrack.train import distributed as D
-from aetrack.train.checkpoint import check_fits, read_checkpoint, save_checkpoint, set_rng_state
+from aetrack.train.checkpoint import check_fits, cpu_state_dict, read_checkpoint, save_checkpoint, set_rng_state
 from aetrack.train.ema import WeightAverage
 from aetrack.train.plots import plot_losses, plot_tags
 
@@ -332,7 +332,7 @@ def _train(cfg: ExperimentConfig, tc: TrainConfig, out: Path, dinfo: D.DistInfo,
         # With EMA, "model" is the average and "raw_model" the weights being trained.
         model.load_state_dict(state.get("raw_model", state["model"]))
         if ema is not None:
-            ema.load(state["model"], updates=int(state.get("ema_updates", state["step"])))
+            ema.load(state["model"], updates=int(state["step"]))  # one update per step
         optimizer.load_state_dict(state["optimizer"])
         set_rng_state(state["rng"])
         step, best = int(state["step"]), float(state.get("best_score", float("-inf")))
@@ -463,10 +463,8 @@ def _train(cfg: ExperimentConfig, tc: TrainConfig, out: Path, dinfo: D.DistInfo,
 
 
 def _ema_extra(model: torch.nn.Module, ema: WeightAverage | None) -> dict:
-    """Checkpoint entries that let an EMA run resume: the trained weights and the update count."""
-    if ema is None:
-        return {}
-    return {"raw_model": {k: v.detach().cpu() for k, v in model.state_dict().items()}, "ema_updates": ema.updates}
+    """Checkpoint entry that lets an EMA run resume: the trained weights (the average is "model")."""
+    return {} if ema is None else {"raw_model": cpu_state_dict(model)}
 
 
 def _progress(console: Console) -> Progress:
