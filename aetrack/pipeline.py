@@ -87,7 +87,7 @@ def track_source(
                     tracks = tracker.update(img)
                 t2 = time.perf_counter()
                 rows = [ResultRow(frame=frame_no, track_id=t.track_id, box=t.box, score=t.score,
-                                  tag=None if t.tag is None else tuple(t.tag)) for t in tracks]
+                                  tag=None if t.tag is None else tuple(t.tag), state=t.state) for t in tracks]
                 writer.write(rows)
                 if video is not None:
                     video.write(img, tracks, frame_no=frame_no)

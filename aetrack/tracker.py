@@ -97,6 +97,7 @@ class Tracker:
             )
         self.linker = Linker(cfg=linker_cfg, frame_rate=frame_rate)
         self.timings: dict[str, float] = {s: 0.0 for s in STAGES}  # ms of the last frame per stage
+        self._frame_size: tuple[int, int] | None = None  # (width, height) of the last frame
 
     # -- construction -------------------------------------------------------------------------
     @classmethod
@@ -142,13 +143,16 @@ class Tracker:
         return det
 
     def update(self, frame: np.ndarray) -> list[Track]:
-        """Track one frame; returns snapshots of the confirmed tracks seen in it, by id.
+        """Track one frame; returns snapshots of the tracks to report in it, by id (see
+        :meth:`aetrack.linker.Linker.update`).
 
-        An empty frame (no pixels) counts as a frame without detections.
+        An empty frame (no pixels) counts as a frame without detections. A frame of another
+        size than the last carries the tracks over to its pixels (:meth:`Linker.rescale`).
         """
         self.timings = dict.fromkeys(STAGES, 0.0)
         if frame is None or np.asarray(frame).size == 0:
             return self._link(np.zeros((0, 4)), np.zeros(0), None)
+        self._follow_frame_size(frame)
         det = self.detect(frame)
         return self._link(det.boxes, det.scores, det.tags)
 
@@ -166,6 +170,8 @@ class Tracker:
         keep = (b[:, 2] > b[:, 0]) & (b[:, 3] > b[:, 1])
         b, s = b[keep], s[keep]
         tags = None
+        if frame is not None and np.asarray(frame).size:
+            self._follow_frame_size(frame)
         if self.model is not None and frame is not None and np.asarray(frame).size:
             outputs, lb = self._forward(to_bgr(frame))
             tags = tags_at_boxes(outputs, b, letterbox=lb) if len(b) else np.zeros((0, self.model_cfg.tag_dim))
@@ -174,6 +180,7 @@ class Tracker:
     def reset(self) -> None:
         """Forget all tracks; ids start at 1 again."""
         self.linker.reset()
+        self._frame_size = None
 
     # -- internals ------------------------------------------------------------------------------
     def _forward(self, img: np.ndarray) -> tuple[dict[str, torch.Tensor], Letterbox]:
@@ -189,6 +196,15 @@ class Tracker:
         self.timings["preprocess"] = (t1 - t0) * 1e3
         self.timings["model"] = (t2 - t1) * 1e3
         return outputs, lb
+
+    def _follow_frame_size(self, frame: np.ndarray) -> None:
+        """When frames change size mid-stream, carry the tracks over to the new pixels, so
+        predictions (lost tracks, motion gates) stay where the objects are in the new frame."""
+        h, w = np.asarray(frame).shape[:2]
+        if self._frame_size is not None and self._frame_size != (w, h):
+            old_w, old_h = self._frame_size
+            self.linker.rescale(sx=w / old_w, sy=h / old_h)
+        self._frame_size = (w, h)
 
     def _link(self, boxes: np.ndarray, scores: np.ndarray, tags: np.ndarray | None) -> list[Track]:
         t0 = time.perf_counter()

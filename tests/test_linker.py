@@ -4,8 +4,8 @@ Conventions in these scripts: boxes are 40 x 100 px (height 100 px, so the Kalma
 5 px per frame in position, see test_kalman.py); a "frame" is a list of detections
 ``(label, centre x, centre y, score, tag)``; :func:`run` feeds the frames and returns, per
 frame, ``{label: id}`` for the labels the linker reported (a reported box is the matched
-detection's box, so it identifies the label). New tracks get ids in detection order. Unless a
-test says otherwise: min_hits = 2, so a track born after the first frame is reported from its
+detection's box in :func:`scripted` configs, so it identifies the label). New tracks get ids
+in detection order. Unless a test says otherwise: min_hits = 2, so a track born after the first frame is reported from its
 second frame on, while tracks born in frame 1 are reported at once.
 """
 
@@ -40,7 +40,15 @@ def frame_arrays(dets: list[Det], *, with_tags: bool) -> tuple[np.ndarray, np.nd
     return boxes, scores, tags
 
 
+def scripted(**fields: object) -> LinkerConfig:
+    """A linker config that reports only matched tracks (``report_lost_s=0``), each with the
+    matched detection's box (``output_box="detection"``), so that :func:`run` can tell which
+    scripted detection a reported track is."""
+    return LinkerConfig(**{"output_box": "detection", "report_lost_s": 0.0, **fields})
+
+
 def run(linker: Linker, frames: list[list[Det]], *, with_tags: bool = True) -> list[dict[str, int]]:
+    assert linker.cfg.output_box == "detection" and linker.report_lost_frames == 0, "use scripted()"
     out = []
     for dets in frames:
         boxes, scores, tags = frame_arrays(dets, with_tags=with_tags)
@@ -78,7 +86,7 @@ def test_straight_crossing_keeps_ids_in_every_mode(mode: str) -> None:
     # the other's (IoU (40-10)/(40+10) = 0.6): the identity assignment costs less than the
     # swap, so motion alone also keeps the ids when the objects keep their velocity.
     seq = crossing(bounce=False)
-    assert run(Linker(cfg=LinkerConfig(mode=mode)), seq) == [{"A": 1, "B": 2}] * len(seq)
+    assert run(Linker(cfg=scripted(mode=mode)), seq) == [{"A": 1, "B": 2}] * len(seq)
 
 
 def test_bounce_keeps_ids_with_tags_but_motion_alone_swaps() -> None:
@@ -94,10 +102,10 @@ def test_bounce_keeps_ids_with_tags_but_motion_alone_swaps() -> None:
     seq = crossing(bounce=True)
     kept = [{"A": 1, "B": 2}] * 20
     swapped = [{"A": 1, "B": 2}] * 10 + [{"A": 2, "B": 1}] * 10
-    assert run(Linker(cfg=LinkerConfig(mode="tags_motion")), seq) == kept
-    assert run(Linker(cfg=LinkerConfig(mode="tags")), seq) == kept
-    assert run(Linker(cfg=LinkerConfig(mode="motion")), seq) == swapped
-    assert run(Linker(cfg=LinkerConfig(mode="iou")), seq) == swapped
+    assert run(Linker(cfg=scripted(mode="tags_motion")), seq) == kept
+    assert run(Linker(cfg=scripted(mode="tags")), seq) == kept
+    assert run(Linker(cfg=scripted(mode="motion")), seq) == swapped
+    assert run(Linker(cfg=scripted(mode="iou")), seq) == swapped
 
 
 # ---- occlusion and the lost-time budget ---------------------------------------------------
@@ -113,7 +121,7 @@ def hidden_for(k: int) -> list[list[Det]]:
 def test_hidden_within_budget_keeps_id_beyond_gets_new_one(mode: str) -> None:
     # Budget: round(lost_time_s * frame_rate) = round(0.5 * 10) = 5 frames. Last match in
     # frame 3; a lost track is removed at the end of frame f when f - 3 > 5, i.e. frame 9.
-    cfg = LinkerConfig(mode=mode, lost_time_s=0.5)
+    cfg = scripted(mode=mode, lost_time_s=0.5)
     assert Linker(cfg=cfg, frame_rate=10.0).max_lost_frames == 5
     # k = 5: hidden in frames 4-8, back in frame 9 before removal: revived, id 1.
     assert run(Linker(cfg=cfg, frame_rate=10.0), hidden_for(5)) == [{"A": 1}] * 3 + [{}] * 5 + [{"A": 1}] * 3
@@ -124,7 +132,7 @@ def test_hidden_within_budget_keeps_id_beyond_gets_new_one(mode: str) -> None:
 
 def test_budget_scales_with_frame_rate() -> None:
     # Same 0.5 s at 20 fps = 10 frames: hidden 6 frames is now within the budget.
-    cfg = LinkerConfig(lost_time_s=0.5)
+    cfg = scripted(lost_time_s=0.5)
     assert run(Linker(cfg=cfg, frame_rate=20.0), hidden_for(6)) == [{"A": 1}] * 3 + [{}] * 6 + [{"A": 1}] * 3
 
 
@@ -139,8 +147,8 @@ def test_lost_track_revived_by_tag_after_its_prediction_drifted() -> None:
     seq = [[("A", 10.0 * t, 100.0, 0.9, TAG_A)] for t in range(1, 11)]
     seq += [[]] * 4 + [[("A", 400.0 + 10.0 * t, 300.0, 0.9, TAG_A)] for t in range(3)]
     before = [{"A": 1}] * 10 + [{}] * 4
-    assert run(Linker(cfg=LinkerConfig(mode="tags_motion")), seq) == before + [{"A": 1}] * 3
-    assert run(Linker(cfg=LinkerConfig(mode="motion")), seq) == before + [{}, {"A": 2}, {"A": 2}]
+    assert run(Linker(cfg=scripted(mode="tags_motion")), seq) == before + [{"A": 1}] * 3
+    assert run(Linker(cfg=scripted(mode="motion")), seq) == before + [{}, {"A": 2}, {"A": 2}]
 
 
 def test_drifted_lost_track_with_a_different_tag_is_not_revived() -> None:
@@ -149,7 +157,7 @@ def test_drifted_lost_track_with_a_different_tag_is_not_revived() -> None:
     near = (1.0, 0.4)
     seq = [[("A", 10.0 * t, 100.0, 0.9, TAG_A)] for t in range(1, 11)]
     seq += [[]] * 4 + [[("X", 400.0 + 10.0 * t, 300.0, 0.9, near)] for t in range(3)]
-    assert run(Linker(), seq) == [{"A": 1}] * 10 + [{}] * 4 + [{}, {"X": 2}, {"X": 2}]
+    assert run(Linker(cfg=scripted()), seq) == [{"A": 1}] * 10 + [{}] * 4 + [{}, {"X": 2}, {"X": 2}]
 
 
 # ---- the low-score (ByteTrack) stage -------------------------------------------------------
@@ -170,7 +178,7 @@ def test_low_score_frame(mode: str) -> None:
     # tags_motion, motion: the tracked track meets it in the low stage (IoU 1): reported.
     # iou, tags: no low stage; the track is lost in that frame (not reported), and the next
     # high detection revives it (lost tracks take part in the first stage): id 1 again.
-    got = run(Linker(cfg=LinkerConfig(mode=mode)), low_for(1))
+    got = run(Linker(cfg=scripted(mode=mode)), low_for(1))
     if mode in ("tags_motion", "motion"):
         assert got == [{"A": 1}] * 6
     else:
@@ -183,7 +191,7 @@ def test_low_score_longer_than_budget(mode: str) -> None:
     # track is matched every frame: id 1 throughout. Without (iou): last match frame 2,
     # removed at the end of frame 5 (5 - 2 > 2); frame 6 starts tentative track 2 (a low
     # detection never starts a track), reported from frame 7.
-    cfg = LinkerConfig(mode=mode, lost_time_s=0.2)
+    cfg = scripted(mode=mode, lost_time_s=0.2)
     got = run(Linker(cfg=cfg, frame_rate=10.0), low_for(3))
     if mode == "iou":
         assert got == [{"A": 1}] * 2 + [{}] * 3 + [{}, {"A": 2}, {"A": 2}]
@@ -195,7 +203,7 @@ def test_low_score_longer_than_budget(mode: str) -> None:
 def test_modes_without_tags(mode: str) -> None:
     # Untagged frames: the tag modes fall back to motion (low stage keeps frame 3), while
     # iou stays SORT-like (no low stage: frame 3 unreported, revived in frame 4), as above.
-    got = run(Linker(cfg=LinkerConfig(mode=mode)), low_for(1), with_tags=False)
+    got = run(Linker(cfg=scripted(mode=mode)), low_for(1), with_tags=False)
     if mode == "iou":
         assert got == [{"A": 1}] * 2 + [{}] + [{"A": 1}] * 3
     else:
@@ -205,14 +213,14 @@ def test_modes_without_tags(mode: str) -> None:
 def test_detections_below_low_score_are_dropped() -> None:
     seen, faint = ("A", 100.0, 100.0, 0.9, TAG_A), ("A", 100.0, 100.0, 0.05, TAG_A)
     seq = [[seen], [seen], [faint], [seen]]
-    assert run(Linker(cfg=LinkerConfig(mode="motion")), seq) == [{"A": 1}, {"A": 1}, {}, {"A": 1}]
+    assert run(Linker(cfg=scripted(mode="motion")), seq) == [{"A": 1}, {"A": 1}, {}, {"A": 1}]
 
 
 def test_scores_between_high_and_new_track_score_match_but_do_not_start_tracks() -> None:
     # 0.55 is high (>= 0.5) but below new_track_score 0.6: frame 1 starts nothing; a track
     # started by 0.9 in frame 2 (tentative) is confirmed by the 0.55 detection in frame 3.
     seq = [[("A", 100.0, 100.0, 0.55, TAG_A)], [("A", 100.0, 100.0, 0.9, TAG_A)], [("A", 100.0, 100.0, 0.55, TAG_A)]]
-    assert run(Linker(), seq) == [{}, {}, {"A": 1}]
+    assert run(Linker(cfg=scripted()), seq) == [{}, {}, {"A": 1}]
 
 
 # ---- ids: per instance, unique, never reused -----------------------------------------------
@@ -220,8 +228,8 @@ def test_scores_between_high_and_new_track_score_match_but_do_not_start_tracks()
 
 def test_two_linkers_are_independent() -> None:
     # norfair's test_multiple_trackers: interleaved updates, each linker counts from 1.
-    one = Linker()
-    two = Linker()
+    one = Linker(cfg=scripted())
+    two = Linker(cfg=scripted())
     a = [("A", 100.0, 100.0, 0.9, TAG_A), ("B", 300.0, 100.0, 0.9, TAG_B)]
     b = [("C", 500.0, 500.0, 0.9, TAG_A)]
     assert run(one, [a]) == [{"A": 1, "B": 2}]
@@ -277,7 +285,7 @@ def test_long_sequence_ids_unique_and_never_reused() -> None:
         {label: i for label, spans in expected_ids.items() for i, fs in spans if f in fs}
         for f in range(1, 31)
     ]
-    linker = Linker(cfg=LinkerConfig(lost_time_s=0.2), frame_rate=10.0)
+    linker = Linker(cfg=scripted(lost_time_s=0.2), frame_rate=10.0)
     got = run(linker, frames)
     assert got == expected
     # Every id names one object span only, and id 6 (the burnt tentative one) never appears.
@@ -294,7 +302,7 @@ def test_long_sequence_ids_unique_and_never_reused() -> None:
 def test_memory_is_flat_on_an_endless_stream() -> None:
     # Every frame a new object appears at a fresh place and vanishes the next frame; with a
     # budget of 2 frames at most 3 lost tracks plus the newest one are alive at any time.
-    linker = Linker(cfg=LinkerConfig(lost_time_s=0.2, min_hits=1), frame_rate=10.0)
+    linker = Linker(cfg=scripted(lost_time_s=0.2, min_hits=1), frame_rate=10.0)
     sizes = []
     for f in range(300):
         x = 60.0 * (f % 30)
@@ -306,7 +314,7 @@ def test_memory_is_flat_on_an_endless_stream() -> None:
 
 
 def test_reset_starts_ids_at_one() -> None:
-    linker = Linker()
+    linker = Linker(cfg=scripted())
     seq = [[("A", 100.0, 100.0, 0.9, TAG_A), ("B", 300.0, 100.0, 0.9, TAG_B)]] * 2
     assert run(linker, seq) == [{"A": 1, "B": 2}] * 2
     assert linker.frame_index == 2
@@ -330,14 +338,14 @@ def test_detections_without_tags_link_by_motion_and_iou() -> None:
         if f != 4:
             dets.append(("B", 600.0 - 8.0 * f, 250.0, 0.9, None))
         seq.append(dets)
-    linker = Linker()
+    linker = Linker(cfg=scripted())
     got = run(linker, seq, with_tags=False)
     assert got == [{"A": 1, "B": 2}] * 3 + [{"A": 1}] + [{"A": 1, "B": 2}] * 3
     assert all(t.tag is None for t in linker.live_tracks())
 
 
 def test_empty_frames_and_everything_disappearing() -> None:
-    linker = Linker()
+    linker = Linker(cfg=scripted())
     empty = linker.update(boxes=np.zeros((0, 4)), scores=np.zeros(0), tags=np.zeros((0, 2)))
     assert empty == [] and linker.frame_index == 1
     assert linker.update(boxes=np.zeros((0, 4)), scores=np.zeros(0)) == []
@@ -348,7 +356,7 @@ def test_empty_frames_and_everything_disappearing() -> None:
 
 
 def test_track_snapshot_fields() -> None:
-    linker = Linker(cfg=LinkerConfig(tag_momentum=0.5))
+    linker = Linker(cfg=scripted(tag_momentum=0.5))
     linker.update(boxes=np.array([box(100, 100)]), scores=np.array([0.9]), tags=np.array([[1.0, 0.0]]))
     (t,) = linker.update(boxes=np.array([box(102, 100)]), scores=np.array([0.8]), tags=np.array([[0.0, 0.2]]))
     assert isinstance(t, Track)
@@ -383,6 +391,7 @@ def test_track_snapshot_fields() -> None:
         ("min_hits", 0),
         ("lost_time_s", -1.0),
         ("confirm_on_first_frame", 1),
+        ("output_box", "smoothed"),
     ],
 )
 def test_invalid_config_names_the_field(field: str, value: object) -> None:
@@ -406,7 +415,7 @@ def test_invalid_frame_rate(frame_rate: float) -> None:
 
 
 def test_invalid_inputs_raise() -> None:
-    linker = Linker()
+    linker = Linker(cfg=scripted())
     good = np.array([box(100, 100)])
     with pytest.raises(ValueError, match="boxes must be finite"):
         linker.update(boxes=np.array([[0.0, np.nan, 10.0, 10.0]]), scores=np.array([0.9]))
@@ -429,7 +438,7 @@ def test_frames_with_and_without_tags_mix() -> None:
     # Frame 1 has no tags: the track starts untagged. Frame 2 has tags: the untagged track
     # cannot take part in the tag stage (cost inf) but the IoU stage matches it and it takes
     # the detection's tag as is. Frame 3 without tags: motion stages, tag kept.
-    linker = Linker()
+    linker = Linker(cfg=scripted())
     seq = [[("A", 100.0, 100.0, 0.9, None)], [("A", 102.0, 100.0, 0.9, TAG_A)], [("A", 104.0, 100.0, 0.9, None)]]
     got = []
     for i, dets in enumerate(seq):
@@ -447,6 +456,66 @@ def test_overlap_term_settles_ambiguous_tags() -> None:
         [("a", 100.0, 200.0, 0.9, (0.0, 0.0)), ("b", 120.0, 200.0, 0.9, (0.3, 0.0))],
         [("a", 100.0, 200.0, 0.9, (0.3, 0.0)), ("b", 120.0, 200.0, 0.9, (0.0, 0.0))],
     ]
-    assert run(Linker(cfg=LinkerConfig(tag_iou_weight=0.0)), frames) == [{"a": 1, "b": 2}, {"a": 2, "b": 1}]
-    assert run(Linker(), frames) == [{"a": 1, "b": 2}, {"a": 1, "b": 2}]
+    assert run(Linker(cfg=scripted(tag_iou_weight=0.0)), frames) == [{"a": 1, "b": 2}, {"a": 2, "b": 1}]
+    assert run(Linker(cfg=scripted()), frames) == [{"a": 1, "b": 2}, {"a": 1, "b": 2}]
     assert LinkerConfig().tag_gated_limit == 0.8 + 1.0
+
+
+def test_kalman_output_box_is_the_corrected_state() -> None:
+    # One object, 40 x 100 px, moves 10 px right between frame 1 and frame 2. Kalman noise
+    # (deep_sort weights, h = 100): position std 5 px, velocity std 0.625 px/frame. Birth:
+    # var(x) = (2 * 5)^2 = 100, var(vx) = (10 * 0.625)^2 = 39.0625. Predict: var(x) = 100 +
+    # 39.0625 + 5^2 = 164.0625. Update: innovation variance 164.0625 + 5^2 = 189.0625, gain
+    # 164.0625 / 189.0625 = 105 / 121, so the centre moves 10 * 105 / 121 = 8.6777 px of the
+    # 10; y, aspect and height see zero innovation and stay put.
+    frames = [[("A", 120.0, 150.0, 0.9, None)], [("A", 130.0, 150.0, 0.9, None)]]
+    kalman_linker, detection_linker = Linker(), Linker(cfg=scripted())
+    for dets in frames:
+        boxes, scores, _ = frame_arrays(dets, with_tags=False)
+        (k,) = kalman_linker.update(boxes=boxes, scores=scores)
+        (d,) = detection_linker.update(boxes=boxes, scores=scores)
+    assert LinkerConfig().output_box == "kalman"
+    cx = 120.0 + 10.0 * 105.0 / 121.0
+    np.testing.assert_allclose(k.box, (cx - 20.0, 100.0, cx + 20.0, 200.0), atol=1e-9)
+    assert d.box == (110.0, 100.0, 150.0, 200.0)  # the detection as given
+    assert k.track_id == d.track_id == 1
+
+
+def test_rescale_carries_tracks_to_resized_frames() -> None:
+    # A 40 x 100 box at (100, 100)-(140, 200), born with zero velocity; the frames then shrink
+    # to half size, so the same object is the box (50, 50)-(70, 100). Rescaled, the
+    # prediction is exactly that box (IoU 1, zero innovation): same id, the box unchanged.
+    # Without the rescale the boxes do not overlap (IoU 0), so the object gets a new id.
+    first = (np.array([[100.0, 100.0, 140.0, 200.0]]), np.array([0.9]))
+    half = (np.array([[50.0, 50.0, 70.0, 100.0]]), np.array([0.9]))
+    kept, fresh = Linker(), Linker(cfg=LinkerConfig(report_lost_s=0.0, min_hits=1))
+    for linker in (kept, fresh):
+        linker.update(boxes=first[0], scores=first[1])
+    kept.rescale(sx=0.5, sy=0.5)
+    (t,) = kept.update(boxes=half[0], scores=half[1])
+    assert t.track_id == 1
+    np.testing.assert_allclose(t.box, (50.0, 50.0, 70.0, 100.0), atol=1e-9)
+    assert [t.track_id for t in fresh.update(boxes=half[0], scores=half[1])] == [2]
+    with pytest.raises(ValueError, match="sx"):
+        kept.rescale(sx=0.0, sy=1.0)
+
+
+def test_recently_lost_tracks_are_reported_at_their_prediction() -> None:
+    # A stands still at x = 100 for 3 frames, then is hidden. report_lost_s 0.2 at 10 fps =
+    # round(2.0) = 2 frames: A is reported in the first 2 hidden frames with state "lost" at
+    # its (still) prediction, then no more; lost_time_s 0.5 = 5 frames keeps it revivable,
+    # so when A reappears in hidden frame 4 it keeps id 1.
+    cfg = LinkerConfig(report_lost_s=0.2, lost_time_s=0.5)
+    linker = Linker(cfg=cfg, frame_rate=10.0)
+    assert linker.report_lost_frames == 2
+    seen, lost_boxes = [], []
+    for present in [True] * 3 + [False] * 3 + [True]:
+        boxes = np.array([box(100.0, 150.0)]) if present else np.zeros((0, 4))
+        tracks = linker.update(boxes=boxes, scores=np.full(len(boxes), 0.9))
+        seen.append([(t.track_id, t.state) for t in tracks])
+        lost_boxes += [t.box for t in tracks if t.state == "lost"]
+    assert seen == [[(1, "confirmed")]] * 3 + [[(1, "lost")]] * 2 + [[], [(1, "confirmed")]]
+    # Same box every frame: zero velocity, so the prediction is the box itself.
+    np.testing.assert_allclose(lost_boxes, [box(100.0, 150.0)] * 2, atol=1e-9)
+    with pytest.raises(ValueError, match="report_lost_s"):
+        LinkerConfig(report_lost_s=1.0, lost_time_s=0.5)

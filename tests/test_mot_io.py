@@ -133,7 +133,7 @@ def test_result_writer_is_atomic(tmp_path: Path) -> None:
         w.write([row])
     table = read_mot_file(tmp_path / "s.txt", kind="results")
     assert table.ids.tolist() == [3] and table.boxes.tolist() == [[10, 20, 30, 40]]
-    assert '"box": [10.0, 20.0, 40.0, 60.0]' in (tmp_path / "s.jsonl").read_text()
+    assert '"box": [10.0, 20.0, 40.0, 60.0], "score": 0.9, "state": "confirmed"' in (tmp_path / "s.jsonl").read_text()
 
 
 def test_real_pets_sequence(shared_data: Path) -> None:

@@ -213,7 +213,7 @@ def test_export_keeps_weights_and_takes_tuned_tracker_settings(tmp_path, synth_r
     train(cfg, progress=False)
     tuned = tmp_path / "tuned.yaml"
     tuned.write_text(yaml.safe_dump({**yaml.safe_load((tmp_path / "tiny.yaml").read_text()),
-                                     "linker": {"tag_momentum": 0.5, "lost_time_s": 3.0},
+                                     "linker": {"tag_momentum": 0.5, "lost_time_s": 4.0},
                                      "decode": {"score_threshold": 0.05}}))
     out = tmp_path / "w.pt"
     res = CliRunner().invoke(app, ["export", str(cfg.out_dir / "last.pt"), str(out), "--inference-config", str(tuned)])
@@ -221,7 +221,7 @@ def test_export_keeps_weights_and_takes_tuned_tracker_settings(tmp_path, synth_r
     src, dst = load_checkpoint(cfg.out_dir / "last.pt"), load_checkpoint(out)
     assert dst.step == src.step == 1
     assert all(torch.equal(a, b) for a, b in zip(src.model.state_dict().values(), dst.model.state_dict().values()))
-    assert dst.config.linker.tag_momentum == 0.5 and dst.config.linker.lost_time_s == 3.0
+    assert dst.config.linker.tag_momentum == 0.5 and dst.config.linker.lost_time_s == 4.0
     assert dst.config.decode.score_threshold == 0.05
     assert dst.config.model == src.config.model and dst.config.train == src.config.train
     assert "optimizer" not in torch.load(out, weights_only=False)

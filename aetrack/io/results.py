@@ -2,7 +2,8 @@
 
 MOT text rows: ``frame,id,bb_left,bb_top,bb_width,bb_height,conf,-1,-1,-1`` (frames and ids
 1-based, boxes in pixels). JSON lines: one object per track per frame with ``frame``, ``id``,
-``box`` (x1, y1, x2, y2 pixels), ``score`` and optional ``tag``.
+``box`` (x1, y1, x2, y2 pixels), ``score``, ``state`` ("confirmed", or "lost" for a track
+reported at its motion prediction while hidden) and optional ``tag``.
 
 :class:`ResultWriter` streams rows to temp files while tracking and renames them into place on
 :meth:`ResultWriter.close`, so an interrupted run never leaves a half-written result.
@@ -30,6 +31,7 @@ class ResultRow:
     box: tuple[float, float, float, float]
     score: float = 1.0
     tag: tuple[float, ...] | None = None
+    state: str = "confirmed"
 
     def mot_line(self) -> str:
         x1, y1, x2, y2 = self.box
@@ -38,7 +40,8 @@ class ResultRow:
 
     def json_line(self) -> str:
         rec: dict[str, object] = {"frame": self.frame, "id": self.track_id,
-                                  "box": [round(float(v), 2) for v in self.box], "score": round(float(self.score), 4)}
+                                  "box": [round(float(v), 2) for v in self.box], "score": round(float(self.score), 4),
+                                  "state": self.state}
         if self.tag is not None:
             rec["tag"] = [round(float(v), 4) for v in self.tag]
         return json.dumps(rec) + "\n"

@@ -53,7 +53,8 @@ class AnnotatedVideoWriter:
         self.frames_written = 0
 
     def write(self, frame: np.ndarray, tracks: Sequence, *, frame_no: int | None = None) -> None:
-        """Draw ``tracks`` (objects with ``track_id``, ``box`` x1y1x2y2, ``score``) on a copy of ``frame``."""
+        """Draw ``tracks`` (objects with ``track_id``, ``box`` x1y1x2y2, ``score``, optional
+        ``state``) on a copy of ``frame``."""
         img = frame.copy()
         h, w = img.shape[:2]
         if self._writer is None:
@@ -74,7 +75,8 @@ class AnnotatedVideoWriter:
             seen.add(t.track_id)
             if self.trail_length > 1 and len(trail) > 1:
                 cv2.polylines(img, [np.array(trail, np.int32)], False, colour, 2, cv2.LINE_AA)
-            cv2.rectangle(img, (x1, y1), (x2, y2), colour, 2)
+            # A hidden track reported at its prediction ("lost") gets a thin box.
+            cv2.rectangle(img, (x1, y1), (x2, y2), colour, 1 if getattr(t, "state", "") == "lost" else 2)
             label = f"{t.track_id}"
             (tw, th), _ = cv2.getTextSize(label, cv2.FONT_HERSHEY_SIMPLEX, 0.5, 1)
             cv2.rectangle(img, (x1, y1 - th - 4), (x1 + tw + 4, y1), colour, -1)
@@ -117,4 +119,5 @@ class _Scaled:
     def __init__(self, t, sx: float, sy: float) -> None:
         x1, y1, x2, y2 = t.box
         self.track_id, self.score = t.track_id, t.score
+        self.state = getattr(t, "state", "confirmed")
         self.box = (x1 * sx, y1 * sy, x2 * sx, y2 * sy)

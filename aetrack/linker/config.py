@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from aetrack.linker.kalman import KalmanNoise
 
 MODES = ("tags_motion", "tags", "motion", "iou")
+OUTPUT_BOXES = ("kalman", "detection")
 
 
 @dataclass(frozen=True)
@@ -90,17 +91,41 @@ class LinkerConfig:
     confirm_on_first_frame: bool = True
     # Seconds a lost track is kept for revival; in frames: round(lost_time_s * frame_rate).
     # A track unmatched for up to that many consecutive frames can be revived; one more
-    # unmatched frame removes it. 2 s: twice ByteTrack's 30-frame buffer, because tags can
-    # recognise an object after a longer occlusion than motion alone can predict it.
-    lost_time_s: float = 2.0
+    # unmatched frame removes it. Longer than ByteTrack's 30-frame buffer because tags can
+    # recognise an object after a longer occlusion than motion alone can predict it. 2.0 s
+    # (session 2) -> 3.0 s on the tuning seeds 2000-2007 (embedded model, Kalman output
+    # boxes): tags + motion HOTA 72.4 -> 72.6 / IDF1 88.5 -> 88.9 on 2000-2002 and 78.7 ->
+    # 79.1 / 91.4 -> 92.3 on 2003-2007; 4 s and longer gave no more (BENCHMARKS.md).
+    lost_time_s: float = 3.0
+    # Seconds a lost track is still reported, at its Kalman prediction and with state
+    # "lost", after its last match (in frames: round(report_lost_s * frame_rate); 0 = report
+    # matched tracks only). A person who passes behind another for a few frames keeps a box
+    # and, when revived, one unbroken trajectory; a track that never comes back adds at most
+    # that many frames of false boxes. On the tuning seeds 2000-2007 (30 fps) 0.2 s (6
+    # frames) gave tags + motion HOTA 72.6 -> 73.0 / IDF1 88.9 -> 89.2 on 2000-2002 and
+    # 79.1 -> 79.5 / 92.3 -> 92.6 on 2003-2007; 10 frames added FP for no further IDF1
+    # (BENCHMARKS.md). Must not exceed lost_time_s: a removed track cannot be reported.
+    report_lost_s: float = 0.2
     # Whether a match with a low-score detection updates the track's tag average. Low scores
     # usually mean partial occlusion, where the tag read at the centre may be an occluder's.
     low_score_updates_tag: bool = False
+    # Box reported for a track matched this frame: "kalman" = the filter's corrected state
+    # (deep_sort / ByteTrack report it too), which averages the detection with the track's
+    # motion and damps the detector's frame-to-frame size and centre jitter; "detection" =
+    # the matched detection's box as decoded. On the tuning seeds 2000-2007 (embedded model,
+    # tags + motion) "kalman" gave HOTA 72.1 -> 72.4 on 2000-2002 and 78.3 -> 78.7 on
+    # 2003-2007, IDF1 level or higher (BENCHMARKS.md). Association uses the detections
+    # either way; only what the tracker reports changes.
+    output_box: str = "kalman"
     kalman: KalmanNoise = field(default_factory=KalmanNoise)
 
     def __post_init__(self) -> None:
         if self.mode not in MODES:
             raise ValueError(f"LinkerConfig.mode must be one of {', '.join(MODES)}, got {self.mode!r}")
+        if self.output_box not in OUTPUT_BOXES:
+            raise ValueError(
+                f"LinkerConfig.output_box must be one of {', '.join(OUTPUT_BOXES)}, got {self.output_box!r}"
+            )
         for name in ("high_score", "low_score", "new_track_score"):
             _check_number(name, getattr(self, name))
         if not self.low_score <= self.high_score:
@@ -127,6 +152,7 @@ class LinkerConfig:
         if isinstance(self.min_hits, bool) or not isinstance(self.min_hits, int) or self.min_hits < 1:
             raise ValueError(f"LinkerConfig.min_hits must be an integer >= 1, got {self.min_hits!r}")
         _check_number("lost_time_s", self.lost_time_s, low=0.0)
+        _check_number("report_lost_s", self.report_lost_s, low=0.0, high=self.lost_time_s)
         for name in ("confirm_on_first_frame", "low_score_updates_tag"):
             if not isinstance(getattr(self, name), bool):
                 raise ValueError(f"LinkerConfig.{name} must be a bool, got {getattr(self, name)!r}")
@@ -141,6 +167,10 @@ class LinkerConfig:
     def lost_frames(self, frame_rate: float) -> int:
         """Frames a track may stay unmatched and still be revived: round(lost_time_s * fps)."""
         return round(self.lost_time_s * frame_rate)
+
+    def report_lost_frames(self, frame_rate: float) -> int:
+        """Frames a lost track is still reported after its last match: round(report_lost_s * fps)."""
+        return round(self.report_lost_s * frame_rate)
 
 
 def _check_number(

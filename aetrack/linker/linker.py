@@ -10,7 +10,9 @@ Works in original image pixels with numpy and ``lap``; it never sees tensors. Ea
    tentative one confirmed after ``min_hits``);
 5. remove unmatched tentative tracks, mark unmatched confirmed tracks lost, remove tracks
    lost for more than ``round(lost_time_s * frame_rate)`` frames;
-6. start new tracks from unmatched high detections scoring at least ``new_track_score``.
+6. start new tracks from unmatched high detections scoring at least ``new_track_score``;
+7. report the confirmed tracks matched this frame and, at their Kalman predictions, the
+   tracks lost for at most ``round(report_lost_s * frame_rate)`` frames.
 
 Example::
 
@@ -40,9 +42,10 @@ class Track:
     """
 
     track_id: int                              # 1-based, per linker instance, never reused
-    box: tuple[float, float, float, float]     # x1, y1, x2, y2 frame pixels: the matched
-                                               # detection's box, or the Kalman prediction
-                                               # for a track not matched this frame
+    box: tuple[float, float, float, float]     # x1, y1, x2, y2 frame pixels: for a track
+                                               # matched this frame the Kalman-corrected box
+                                               # (or the detection's, LinkerConfig.output_box);
+                                               # else the Kalman prediction
     score: float                               # score of the last matched detection
     tag: np.ndarray | None                     # (D,) smoothed tag (read-only), None if never tagged
     state: str                                 # "tentative" | "confirmed" | "lost"
@@ -97,6 +100,7 @@ class Linker:
         self.cfg = cfg
         self.frame_rate = float(frame_rate)
         self.max_lost_frames = cfg.lost_frames(self.frame_rate)
+        self.report_lost_frames = min(cfg.report_lost_frames(self.frame_rate), self.max_lost_frames)
         self._tracks = TrackTable(noise=cfg.kalman)
         self._next_id = 1
         self._frame = 0
@@ -121,8 +125,9 @@ class Linker:
             tags: (n, D) finite tags, or None (then motion and IoU only, whatever the mode).
 
         Returns:
-            The confirmed tracks matched in this frame, sorted by id (what a MOT result file
-            holds for this frame); ``[]`` when there are none.
+            What a MOT result file holds for this frame, sorted by id; ``[]`` when empty: the
+            confirmed tracks matched in this frame, and the tracks lost for at most
+            ``report_lost_frames`` frames (state ``"lost"``, box = Kalman prediction).
         """
         boxes, scores, tags = self._check_inputs(boxes, scores, tags)
         cfg = self.cfg
@@ -170,8 +175,19 @@ class Linker:
             frame=frame,
             confirmed=cfg.min_hits == 1 or (cfg.confirm_on_first_frame and frame == 1),
         )
-        out = np.flatnonzero((table.state == CONFIRMED) & (table.last_frame == frame))
+        matched_now = (table.state == CONFIRMED) & (table.last_frame == frame)
+        recently_lost = (table.state == LOST) & (frame - table.last_frame <= self.report_lost_frames)
+        out = np.flatnonzero(matched_now | recently_lost)
         return [self._snapshot(int(i)) for i in out]
+
+    def rescale(self, *, sx: float, sy: float) -> None:
+        """Carry every track over to frames resized by ``sx`` (width) and ``sy`` (height), e.g.
+        a camera that switches resolution: positions, sizes, velocities and uncertainties
+        scale; ids, tags and states are kept."""
+        for name, v in (("sx", sx), ("sy", sy)):
+            if isinstance(v, bool) or not isinstance(v, (int, float)) or not (math.isfinite(v) and v > 0):
+                raise ValueError(f"{name} must be a finite number > 0, got {v!r}")
+        self._tracks.rescale(float(sx), float(sy))
 
     def live_tracks(self) -> list[Track]:
         """Snapshots of every live track (tentative, confirmed and lost), sorted by id; an
@@ -232,7 +248,7 @@ class Linker:
     def _snapshot(self, i: int) -> Track:
         t = self._tracks
         matched = t.last_frame[i] == self._frame
-        box = t.box[i] if matched else kalman.xyah_to_xyxy(t.mean[i])
+        box = t.box[i] if matched and self.cfg.output_box == "detection" else kalman.xyah_to_xyxy(t.mean[i])
         tag = None
         if t.tags is not None and t.has_tag[i]:
             tag = t.tags[i].copy()

@@ -142,6 +142,15 @@ class TrackTable:
         if self.tags is not None:
             self.tags = self.tags[mask]
 
+    def rescale(self, sx: float, sy: float) -> None:
+        """Map every track into a frame scaled by ``sx`` horizontally and ``sy`` vertically:
+        x, y, h and their velocities scale with the frame, the aspect w / h by sx / sy, and
+        the covariance as ``S cov S`` with S the diagonal of those factors."""
+        f = np.array([sx, sy, sx / sy, sy] * 2)
+        self.mean = self.mean * f
+        self.cov = self.cov * f[:, None] * f[None, :]
+        self.box = self.box * np.array([sx, sy, sx, sy])
+
     def ensure_tags(self, dim: int) -> None:
         """Allocate the (N, D) tag array the first time tags appear (rows get has_tag False)."""
         if self.tags is None:
