@@ -178,7 +178,7 @@ class Linker:
         matched_now = (table.state == CONFIRMED) & (table.last_frame == frame)
         recently_lost = (table.state == LOST) & (frame - table.last_frame <= self.report_lost_frames)
         out = np.flatnonzero(matched_now | recently_lost)
-        return [self._snapshot(int(i)) for i in out]
+        return self._snapshots(out)
 
     def rescale(self, *, sx: float, sy: float) -> None:
         """Carry every track over to frames resized by ``sx`` (width) and ``sy`` (height), e.g.
@@ -192,7 +192,7 @@ class Linker:
     def live_tracks(self) -> list[Track]:
         """Snapshots of every live track (tentative, confirmed and lost), sorted by id; an
         unmatched track's box is its Kalman prediction for the last frame."""
-        return [self._snapshot(i) for i in range(len(self._tracks))]
+        return self._snapshots(np.arange(len(self._tracks)))
 
     def _associate(
         self, boxes: np.ndarray, tags: np.ndarray | None, high: np.ndarray, low: np.ndarray
@@ -245,17 +245,24 @@ class Linker:
                 cost = cost + cfg.tag_iou_weight * (1.0 - matching.iou_matrix(pred_boxes[rows], boxes[cols]))
         return cost
 
-    def _snapshot(self, i: int) -> Track:
+    def _snapshots(self, rows: np.ndarray) -> list[Track]:
+        """Snapshots of the given table rows; boxes converted in one batched call."""
         t = self._tracks
-        matched = t.last_frame[i] == self._frame
-        box = t.box[i] if matched and self.cfg.output_box == "detection" else kalman.xyah_to_xyxy(t.mean[i])
+        boxes = kalman.xyah_to_xyxy(t.mean[rows])                              # (K, 4)
+        if self.cfg.output_box == "detection":
+            matched = t.last_frame[rows] == self._frame
+            boxes[matched] = t.box[rows[matched]]
+        return [self._snapshot(int(i), box) for i, box in zip(rows, boxes.tolist())]
+
+    def _snapshot(self, i: int, box: list[float]) -> Track:
+        t = self._tracks
         tag = None
         if t.tags is not None and t.has_tag[i]:
             tag = t.tags[i].copy()
             tag.flags.writeable = False
         return Track(
             track_id=int(t.ids[i]),
-            box=(float(box[0]), float(box[1]), float(box[2]), float(box[3])),
+            box=(box[0], box[1], box[2], box[3]),
             score=float(t.score[i]),
             tag=tag,
             state=STATE_NAMES[int(t.state[i])],
