@@ -517,5 +517,7 @@ def test_recently_lost_tracks_are_reported_at_their_prediction() -> None:
     assert seen == [[(1, "confirmed")]] * 3 + [[(1, "lost")]] * 2 + [[], [(1, "confirmed")]]
     # Same box every frame: zero velocity, so the prediction is the box itself.
     np.testing.assert_allclose(lost_boxes, [box(100.0, 150.0)] * 2, atol=1e-9)
+    # Capped at the lost-track budget: 1.0 s would be 10 frames, lost_time_s 0.5 keeps 5.
+    assert LinkerConfig(report_lost_s=1.0, lost_time_s=0.5).report_lost_frames(10.0) == 5
     with pytest.raises(ValueError, match="report_lost_s"):
-        LinkerConfig(report_lost_s=1.0, lost_time_s=0.5)
+        LinkerConfig(report_lost_s=-0.1)

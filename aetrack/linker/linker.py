@@ -100,7 +100,7 @@ class Linker:
         self.cfg = cfg
         self.frame_rate = float(frame_rate)
         self.max_lost_frames = cfg.lost_frames(self.frame_rate)
-        self.report_lost_frames = min(cfg.report_lost_frames(self.frame_rate), self.max_lost_frames)
+        self.report_lost_frames = cfg.report_lost_frames(self.frame_rate)
         self._tracks = TrackTable(noise=cfg.kalman)
         self._next_id = 1
         self._frame = 0
