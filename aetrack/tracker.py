@@ -170,9 +170,10 @@ class Tracker:
         keep = (b[:, 2] > b[:, 0]) & (b[:, 3] > b[:, 1])
         b, s = b[keep], s[keep]
         tags = None
-        if frame is not None and np.asarray(frame).size:
+        has_frame = frame is not None and np.asarray(frame).size > 0
+        if has_frame:
             self._follow_frame_size(frame)
-        if self.model is not None and frame is not None and np.asarray(frame).size:
+        if self.model is not None and has_frame:
             outputs, lb = self._forward(to_bgr(frame))
             tags = tags_at_boxes(outputs, b, letterbox=lb) if len(b) else np.zeros((0, self.model_cfg.tag_dim))
         return self._link(b, s, tags)

@@ -93,10 +93,7 @@ class Linker:
         cfg = LinkerConfig() if cfg is None else cfg
         if not isinstance(cfg, LinkerConfig):
             raise ValueError(f"cfg must be a LinkerConfig, got {type(cfg).__name__}")
-        if isinstance(frame_rate, bool) or not isinstance(frame_rate, (int, float)) or not (
-            math.isfinite(frame_rate) and frame_rate > 0
-        ):
-            raise ValueError(f"frame_rate must be a finite number > 0, got {frame_rate!r}")
+        _check_positive("frame_rate", frame_rate)
         self.cfg = cfg
         self.frame_rate = float(frame_rate)
         self.max_lost_frames = cfg.lost_frames(self.frame_rate)
@@ -184,9 +181,8 @@ class Linker:
         """Carry every track over to frames resized by ``sx`` (width) and ``sy`` (height), e.g.
         a camera that switches resolution: positions, sizes, velocities and uncertainties
         scale; ids, tags and states are kept."""
-        for name, v in (("sx", sx), ("sy", sy)):
-            if isinstance(v, bool) or not isinstance(v, (int, float)) or not (math.isfinite(v) and v > 0):
-                raise ValueError(f"{name} must be a finite number > 0, got {v!r}")
+        _check_positive("sx", sx)
+        _check_positive("sy", sy)
         self._tracks.rescale(float(sx), float(sy))
 
     def live_tracks(self) -> list[Track]:
@@ -310,3 +306,9 @@ class Linker:
             i = int(np.flatnonzero(~np.isfinite(tags).all(axis=1))[0])
             raise ValueError(f"tags must be finite, row {i} is {tags[i].tolist()}")
         return boxes, scores, tags
+
+
+def _check_positive(name: str, value: object) -> None:
+    """Raise ValueError naming ``name`` unless ``value`` is a finite number > 0."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not (math.isfinite(value) and value > 0):
+        raise ValueError(f"{name} must be a finite number > 0, got {value!r}")
