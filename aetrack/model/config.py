@@ -19,6 +19,9 @@ class ModelConfig:
     backbone: str = "small"
     # Number of object classes: one heatmap channel each (pedestrians only: 1).
     num_classes: int = 1
+    # Name of each class, in heatmap-channel order (what MOT text, JSON lines, annotated videos
+    # and ``--classes`` use); empty: "person" for a one-class model, "class1", "class2", ... else.
+    class_names: tuple[str, ...] = ()
     # D, dimension of the per-pixel tag (embedding) map; the AE paper used 1 for poses, tracking
     # many objects over time needs a few more so that tags of distinct objects can stay apart.
     tag_dim: int = 8
@@ -42,6 +45,14 @@ class ModelConfig:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ValueError(f"{name} must be a positive integer, got {value!r}")
+        if self.class_names and len(self.class_names) != self.num_classes:
+            raise ValueError(
+                f"class_names must name each of the {self.num_classes} classes, got {list(self.class_names)}"
+            )
+        if len(set(self.class_names)) != len(self.class_names) or not all(
+            isinstance(n, str) and n and "," not in n for n in self.class_names
+        ):
+            raise ValueError(f"class_names must be distinct non-empty names without commas, got {list(self.class_names)}")
         if self.width % 2:
             raise ValueError(f"width must be even (the stem uses width/2 channels), got {self.width}")
         if self.hourglass_channels % 4:
@@ -53,6 +64,13 @@ class ModelConfig:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 32 or value % 32:
                 raise ValueError(f"{name} must be a positive multiple of 32, got {value!r}")
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        """Class names in channel order (``class_names`` or the defaults described there)."""
+        if self.class_names:
+            return self.class_names
+        return ("person",) if self.num_classes == 1 else tuple(f"class{i + 1}" for i in range(self.num_classes))
 
     @property
     def input_size(self) -> tuple[int, int]:
