@@ -4,7 +4,8 @@ Steps for each image of a batch (CenterNet's decoding plus tags): sigmoid of the
 logits; max-pool non-maximum suppression (a cell survives only if it is the maximum of its
 ``nms_kernel`` x ``nms_kernel`` neighbourhood in its class channel); the ``top_k`` highest
 cells over all classes; drop those below ``score_threshold``; read size, offset and tags at the
-kept cells; centre ``((x + dx) * 4, (y + dy) * 4)`` and size ``exp(size)`` give an xyxy box in
+kept cells; centre ``((x + dx) * s, (y + dy) * s)`` (s the model's output stride) and size
+``exp(size)`` give an xyxy box in
 network-input pixels, which the image's :class:`~aetrack.data.letterbox.Letterbox` maps back to
 original frame pixels.
 """
@@ -67,7 +68,8 @@ class Detections:
 
 
 def decode(
-    outputs: dict[str, Tensor], *, cfg: DecodeConfig, letterboxes: list[Letterbox] | None = None
+    outputs: dict[str, Tensor], *, cfg: DecodeConfig, letterboxes: list[Letterbox] | None = None,
+    stride: int = STRIDE,
 ) -> list[Detections]:
     """Detections for each image of a batch.
 
@@ -76,6 +78,7 @@ def decode(
             (B, C, h, w), size (B, 2, h, w), offset (B, 2, h, w), tags (B, D, h, w).
         cfg: peak selection parameters.
         letterboxes: one per image to return original frame pixels; None keeps input pixels.
+        stride: input pixels per map cell (``ModelConfig.stride``).
     """
     if not isinstance(outputs, dict):
         raise ValueError(f"outputs must be one stack's dict (the model's outputs[-1]), got {type(outputs).__name__}")
@@ -96,8 +99,8 @@ def decode(
         offset = gather_at_cells(outputs["offset"].float(), cells)  # (B, K, 2) cells
         size = decode_size(gather_at_cells(outputs["size"].float(), cells))  # (B, K, 2) input px
         tags = gather_at_cells(outputs["tags"].float(), cells)  # (B, K, D)
-        cx = ((cells % w).to(offset.dtype) + offset[..., 0]) * STRIDE  # (B, K) input px
-        cy = ((cells // w).to(offset.dtype) + offset[..., 1]) * STRIDE
+        cx = ((cells % w).to(offset.dtype) + offset[..., 0]) * stride  # (B, K) input px
+        cy = ((cells // w).to(offset.dtype) + offset[..., 1]) * stride
         half_w, half_h = size[..., 0] / 2, size[..., 1] / 2
         boxes = torch.stack([cx - half_w, cy - half_h, cx + half_w, cy + half_h], dim=-1)  # (B, K, 4)
         keep = top_scores >= cfg.score_threshold  # (B, K); topk is sorted, so kept rows stay sorted
@@ -119,7 +122,9 @@ def decode(
     return result
 
 
-def tags_at_boxes(outputs: dict[str, Tensor], boxes: np.ndarray, *, letterbox: Letterbox) -> np.ndarray:
+def tags_at_boxes(
+    outputs: dict[str, Tensor], boxes: np.ndarray, *, letterbox: Letterbox, stride: int = STRIDE
+) -> np.ndarray:
     """(n, D) float32 tags read at the centre cells of given boxes, for one image.
 
     ``boxes`` are (n, 4) xyxy in ORIGINAL frame pixels (e.g. public detections); ``outputs``
@@ -135,8 +140,8 @@ def tags_at_boxes(outputs: dict[str, Tensor], boxes: np.ndarray, *, letterbox: L
     if b.ndim != 2 or b.shape[1] != 4:
         raise ValueError(f"boxes must have shape (n, 4), got {b.shape}")
     b_in = letterbox.boxes_to_input(b)  # (n, 4) input pixels
-    cx = np.floor((b_in[:, 0] + b_in[:, 2]) / 2 / STRIDE).clip(0, w - 1).astype(np.int64)  # cells
-    cy = np.floor((b_in[:, 1] + b_in[:, 3]) / 2 / STRIDE).clip(0, h - 1).astype(np.int64)
+    cx = np.floor((b_in[:, 0] + b_in[:, 2]) / 2 / stride).clip(0, w - 1).astype(np.int64)  # cells
+    cy = np.floor((b_in[:, 1] + b_in[:, 3]) / 2 / stride).clip(0, h - 1).astype(np.int64)
     cells = torch.as_tensor(cy * w + cx, device=tag_map.device)[None]  # (1, n)
     with torch.no_grad():
         picked = gather_at_cells(tag_map.float(), cells)[0]  # (n, D)

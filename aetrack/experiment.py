@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from aetrack.config import apply_overrides, from_dict, load_yaml, to_dict
-from aetrack.data.clips import AugmentConfig
+from aetrack.data.clips import AugmentConfig, ClipSource
 from aetrack.data.synth import SynthConfig, write_sequence
 from aetrack.data.mot import FrameRange, MotSequence, find_sequences, parse_frame_range
 from aetrack.decode import DecodeConfig
@@ -39,9 +39,21 @@ class SequenceSpec:
     path: str
     # "A:B", 1-based inclusive, applied to every sequence under ``path`` (None: all frames).
     frames: str | None = None
+    # Training: sampling weight per frame (clips are drawn in proportion to frames x weight),
+    # so a long clip does not drown a short one.
+    weight: float = 1.0
+    # Training: static-image clips (aetrack.data.clips.ClipSource): each clip is one frame of
+    # these sequences moved by a random camera motion, identity known by construction.
+    static: bool = False
 
     def __post_init__(self) -> None:
         parse_frame_range(self.frames)  # fail at load time, not mid-training
+        if not self.weight > 0:
+            raise ValueError(f"weight must be > 0, got {self.weight}")
+
+    @property
+    def source(self) -> ClipSource:
+        return ClipSource(weight=self.weight, static=self.static)
 
 
 @dataclass(frozen=True)
@@ -59,11 +71,15 @@ class SynthSpec:
     # Frame size in pixels.
     width: int = 640
     height: int = 360
+    # Training: sampling weight per frame, as SequenceSpec.weight.
+    weight: float = 1.0
 
     def __post_init__(self) -> None:
         for name in ("sequences", "frames", "width", "height"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if not self.weight > 0:
+            raise ValueError(f"weight must be > 0, got {self.weight}")
 
 
 @dataclass(frozen=True)
@@ -145,6 +161,10 @@ class TrainConfig:
     min_lr_ratio: float = 0.05
     # Gradient-norm clip; keeps early steps with few objects from jolting the tag head.
     grad_clip: float = 10.0
+    # yolox_nano: learning rate of the pretrained YOLOX backbone and PAFPN as a fraction of lr
+    # (the new neck and heads train at lr); 0 freezes them: no gradients, no backward pass
+    # through them, so a step costs little more than the heads'.
+    backbone_lr: float = 1.0
     # Exponential moving average of the weights (0 = off): validation, best.pt, last.pt's
     # "model" and so exported weights are the average; decay ramps up as (1 + n) / (10 + n).
     ema_decay: float = 0.0
@@ -181,6 +201,8 @@ class TrainConfig:
             raise ValueError(f"schedule must be one of {', '.join(SCHEDULES)}, got {self.schedule!r}")
         if not 0.0 <= self.min_lr_ratio <= 1.0:
             raise ValueError(f"min_lr_ratio must be in [0, 1], got {self.min_lr_ratio}")
+        if not 0.0 <= self.backbone_lr <= 1.0:
+            raise ValueError(f"backbone_lr must be in [0, 1] (a fraction of lr), got {self.backbone_lr}")
         if not 0.0 <= self.ema_decay < 1.0:
             raise ValueError(f"ema_decay must be in [0, 1), got {self.ema_decay}")
         if self.workers < 0 or self.threads < 0:
@@ -225,11 +247,16 @@ def experiment_to_dict(cfg: ExperimentConfig) -> dict[str, Any]:
 
 def resolve_sequences(specs: tuple[SequenceSpec, ...]) -> list[tuple[MotSequence, FrameRange | None]]:
     """Open every sequence named by ``specs`` (folders of sequences expand to all of them)."""
+    return [(seq, frames) for seq, frames, _ in resolve_sources(specs)]
+
+
+def resolve_sources(specs: tuple[SequenceSpec, ...]) -> list[tuple[MotSequence, FrameRange | None, ClipSource]]:
+    """Like :func:`resolve_sequences`, with each sequence's clip source (weight, static)."""
     out = []
     for spec in specs:
         frames = parse_frame_range(spec.frames)
         for seq in find_sequences(spec.path):
-            out.append((seq, frames))
+            out.append((seq, frames, spec.source))
     return out
 
 

@@ -137,7 +137,7 @@ class Tracker:
         img = to_bgr(frame)
         outputs, lb = self._forward(img)
         t0 = time.perf_counter()
-        det = decode(outputs, cfg=self.decode_cfg, letterboxes=[lb])[0]
+        det = decode(outputs, cfg=self.decode_cfg, letterboxes=[lb], stride=self.model_cfg.stride)[0]
         det = _drop_degenerate(det)
         self.timings["decode"] = (time.perf_counter() - t0) * 1e3
         return det
@@ -175,7 +175,7 @@ class Tracker:
             self._follow_frame_size(frame)
         if self.model is not None and has_frame:
             outputs, lb = self._forward(to_bgr(frame))
-            tags = tags_at_boxes(outputs, b, letterbox=lb) if len(b) else np.zeros((0, self.model_cfg.tag_dim))
+            tags = tags_at_boxes(outputs, b, letterbox=lb, stride=self.model_cfg.stride) if len(b) else np.zeros((0, self.model_cfg.tag_dim))
         return self._link(b, s, tags)
 
     def reset(self) -> None:
@@ -187,7 +187,7 @@ class Tracker:
     def _forward(self, img: np.ndarray) -> tuple[dict[str, torch.Tensor], Letterbox]:
         assert self.model is not None and self.model_cfg is not None
         t0 = time.perf_counter()
-        size = (self.model_cfg.input_width, self.model_cfg.input_height)
+        size = self.model_cfg.canvas_size((img.shape[1], img.shape[0]))
         boxed, lb = letterbox(img, size)
         x = torch.from_numpy(boxed).to(self.device).permute(2, 0, 1)[None].float().div_(255.0)  # (1, 3, H, W)
         t1 = time.perf_counter()

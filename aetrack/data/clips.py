@@ -67,9 +67,16 @@ class AugmentConfig:
     # the frame, where in 398-795 several do, and the PETS model missed one of them in most
     # frames (BENCHMARKS.md). Pasting puts people against backgrounds they were never seen on.
     paste: float = 0.0
+    # Static-image clips (a source with ``static``): one frame becomes T frames by a random
+    # camera motion, drawn once per clip: a shift of up to +-static_shift times the input
+    # size per frame step and a zoom change of up to +-static_zoom per frame step. People
+    # walk about 1-3 % of a frame's width between frames 0.1-0.3 s apart; the motion of a
+    # whole frame stands in for theirs.
+    static_shift: float = 0.03
+    static_zoom: float = 0.03
 
     def __post_init__(self) -> None:
-        for name in ("scale", "translate", "brightness", "contrast", "color"):
+        for name in ("scale", "translate", "brightness", "contrast", "color", "static_shift", "static_zoom"):
             value = getattr(self, name)
             if not 0.0 <= value < 1.0:
                 raise ValueError(f"augment.{name} must be in [0, 1), got {value!r}")
@@ -105,6 +112,12 @@ class Affine:
     def shifted(self, dx: float, dy: float) -> "Affine":
         """The same map followed by a shift of (dx, dy) input pixels."""
         return Affine(sx=self.sx, sy=self.sy, tx=self.tx + dx, ty=self.ty + dy)
+
+    def moved(self, *, zoom: float, shift: tuple[float, float], centre: tuple[float, float]) -> "Affine":
+        """The same map followed by a zoom by ``zoom`` about ``centre`` and a shift, input pixels."""
+        cx, cy = centre
+        return Affine(sx=self.sx * zoom, sy=self.sy * zoom, tx=zoom * (self.tx - cx) + cx + shift[0],
+                      ty=zoom * (self.ty - cy) + cy + shift[1])
 
     def letterbox(self) -> Letterbox:
         """The same map as a :class:`Letterbox` (only for unflipped, uniform scale)."""
@@ -154,13 +167,16 @@ def warp_image(image: np.ndarray, affine: Affine, dst_size: tuple[int, int], *, 
 class SequenceData:
     """Ground-truth objects and random-access frames of one sequence's frame range.
 
-    Objects are gt rows with consider flag 1 and, for MOT16+ files, class 1 (pedestrian) and
-    visibility >= ``min_visibility``; all become class 0. The other annotated rows are kept as
-    ignore regions for validation. Boxes are xyxy original pixels.
+    Objects are gt rows with consider flag 1 and, for MOT16+ files, visibility >=
+    ``min_visibility`` and a class the model has: a sequence whose seqinfo.ini names its
+    classes (``classes=person,car,...``, pseudo-labels) maps each 1-based class value by name
+    onto ``class_names``; MOTChallenge gt keeps class 1 (pedestrian) as "person"; MOT15 rows
+    are all people. The other annotated rows are kept as ignore regions. Boxes are xyxy
+    original pixels; classes are 0-based indices into ``class_names``.
     """
 
     def __init__(self, *, seq: MotSequence, frames: FrameRange | None, min_visibility: float,
-                 cache_scale: float = 1.0) -> None:
+                 cache_scale: float = 1.0, class_names: tuple[str, ...] = ("person",)) -> None:
         self.seq = seq
         self.name = seq.name
         self.size = (seq.info.width, seq.info.height)  # (width, height) of original frames
@@ -169,14 +185,24 @@ class SequenceData:
         if last < first:
             raise AetrackError(f"{seq.root}: frame range {frames} is outside the sequence (1:{seq.info.length})")
         gt = seq.gt(FrameRange(first, last))
+        if "person" not in class_names:
+            raise AetrackError(f"the model's classes {list(class_names)} have no 'person' for {seq.root}'s gt")
         keep = gt.conf == 1
+        cls = np.full(len(gt), class_names.index("person"), dtype=np.int64)
         if gt.fmt == "mot16":
-            keep &= (gt.cls == 1) & (gt.vis >= min_visibility)
+            keep &= gt.vis >= min_visibility
+            names = seq.info.classes or ("person",)  # MOTChallenge: class 1 is a pedestrian
+            lookup = np.array([class_names.index(n) if n in class_names else -1 for n in names], dtype=np.int64)
+            valid = (gt.cls >= 1) & (gt.cls <= len(names))
+            cls = np.where(valid, lookup[np.clip(gt.cls - 1, 0, len(names) - 1)], -1)
+            keep &= cls >= 0
         sized = (gt.boxes[:, 2] > 0) & (gt.boxes[:, 3] > 0)
         xyxy = np.concatenate([gt.boxes[:, :2], gt.boxes[:, :2] + gt.boxes[:, 2:]], axis=1)
         kept, dropped = gt.subset(keep & sized), gt.subset(~keep & sized)
         xyxy_kept, xyxy_dropped = xyxy[keep & sized], xyxy[~keep & sized]
+        cls_kept = cls[keep & sized]
         self._rows = {f: (xyxy_kept[r], kept.ids[r]) for f, r in kept.by_frame().items()}
+        self._classes = {f: cls_kept[r] for f, r in kept.by_frame().items()}
         self._ignored = {f: xyxy_dropped[r] for f, r in dropped.by_frame().items()}
         self._files: list | None = None
         self._jpegs: dict[int, bytes] = {}
@@ -231,6 +257,10 @@ class SequenceData:
             return self._rows[frame]
         return np.zeros((0, 4)), np.zeros(0, np.int64)
 
+    def classes(self, frame: int) -> np.ndarray:
+        """(n,) int64 0-based classes of :meth:`objects` of ``frame``, in the same order."""
+        return self._classes.get(frame, np.zeros(0, np.int64))
+
     def ignored(self, frame: int) -> np.ndarray:
         """(m, 4) xyxy original pixels of annotated non-targets (flag 0, distractor class, low
         visibility): validation neither rewards nor penalises detections on them."""
@@ -244,10 +274,11 @@ class Clip:
     images: np.ndarray  # (T, H, W, 3) uint8 BGR, input size
     boxes: list[np.ndarray]  # per frame (n_t, 4) xyxy input pixels, full extent (not clipped)
     ids: list[np.ndarray]  # per frame (n_t,) int64 in 0..N-1, same object -> same id
-    frames: np.ndarray  # (T,) 1-based frame numbers in the sequence
+    frames: np.ndarray  # (T,) 1-based frame numbers in the sequence (a static clip repeats one)
     sequence: int  # index into the dataset's sequences
-    affine: Affine  # the shared original -> input map
+    affine: Affine  # the original -> input map of the first frame (shared by all but static clips)
     ignored: list[np.ndarray] | None = None  # per frame (m_t, 4) xyxy input pixels of non-targets
+    classes: list[np.ndarray] | None = None  # per frame (n_t,) int64 0-based class (None: all 0)
 
 
 def filter_to_input(boxes: np.ndarray, size: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
@@ -264,6 +295,23 @@ def filter_to_input(boxes: np.ndarray, size: tuple[int, int]) -> tuple[np.ndarra
     return boxes[keep], keep
 
 
+@dataclass(frozen=True)
+class ClipSource:
+    """How clips are drawn from one training sequence."""
+
+    # Sampling weight per frame: a sequence is drawn in proportion to frames x weight.
+    weight: float = 1.0
+    # Static-image clips: each clip is ONE frame moved by a random camera motion into T frames
+    # (AugmentConfig.static_shift / static_zoom), every box its own identity by construction,
+    # as CenterTrack learns from still images. For frames whose boxes have no identities
+    # over time (single images, pseudo-labels) or to teach tags on every real frame.
+    static: bool = False
+
+    def __post_init__(self) -> None:
+        if not self.weight > 0:
+            raise ValueError(f"weight must be > 0, got {self.weight}")
+
+
 class ClipDataset(torch.utils.data.Dataset):
     """Clips of ``clip_len`` frames; item ``i`` is a deterministic function of ``(seed, i)``.
 
@@ -276,11 +324,14 @@ class ClipDataset(torch.utils.data.Dataset):
     def __init__(self, *, sequences: Sequence[tuple[MotSequence, FrameRange | None]], model: ModelConfig,
                  clip_len: int, max_gap: int, min_visibility: float, augment: AugmentConfig,
                  max_objects: int, seed: int, crop_size: tuple[int, int] | None = None,
-                 ignore_non_targets: bool = False) -> None:
+                 ignore_non_targets: bool = False, sources: Sequence[ClipSource] | None = None) -> None:
         if clip_len < 1 or max_gap < 1:
             raise AetrackError(f"clip_len and max_gap must be >= 1, got {clip_len} and {max_gap}")
         if not sequences:
             raise AetrackError("no training sequences given")
+        if sources is not None and len(sources) != len(sequences):
+            raise AetrackError(f"sources must give one ClipSource per sequence ({len(sequences)}), got {len(sources)}")
+        self.sources = list(sources) if sources is not None else [ClipSource()] * len(sequences)
         self.model = model
         self.clip_len = clip_len
         self.max_gap = max_gap
@@ -300,12 +351,12 @@ class ClipDataset(torch.utils.data.Dataset):
         for seq, frames in sequences:
             base = Letterbox.fit(src_size=(seq.info.width, seq.info.height), dst_size=self.input_size).scale
             data = SequenceData(seq=seq, frames=frames, min_visibility=min_visibility,
-                                cache_scale=base * (1.0 + augment.scale))
-            if data.num_frames < clip_len:
+                                cache_scale=base * (1.0 + augment.scale), class_names=model.names)
+            if data.num_frames < clip_len and not self.sources[len(self.sequences)].static:
                 raise AetrackError(f"{seq.root}: {data.num_frames} frames in range, fewer than clip_len={clip_len}")
             self.sequences.append(data)
-        counts = np.array([s.num_frames for s in self.sequences], dtype=np.float64)
-        self._weights = counts / counts.sum()  # sequences drawn in proportion to their length
+        counts = np.array([s.num_frames * src.weight for s, src in zip(self.sequences, self.sources)])
+        self._weights = counts / counts.sum()  # sequences drawn in proportion to frames x weight
 
     def __len__(self) -> int:
         return int(sum(s.num_frames for s in self.sequences))
@@ -315,12 +366,15 @@ class ClipDataset(torch.utils.data.Dataset):
         rng = np.random.default_rng([self.seed, int(index)])
         k = int(rng.choice(len(self.sequences), p=self._weights))
         data = self.sequences[k]
-        # Frames: gaps from 1..max_gap, capped so that the clip fits the sequence's range.
+        static = self.sources[k].static
         t = self.clip_len
-        max_gap = min(self.max_gap, (data.num_frames - 1) // max(t - 1, 1)) if t > 1 else 1
-        gaps = rng.integers(1, max_gap + 1, size=t - 1)
-        start = int(rng.integers(data.first, data.last - int(gaps.sum()) + 1))
-        frames = start + np.concatenate([[0], np.cumsum(gaps)]).astype(np.int64)
+        if static:  # one frame, T times
+            frames = np.full(t, int(rng.integers(data.first, data.last + 1)), dtype=np.int64)
+        else:  # gaps from 1..max_gap, capped so that the clip fits the sequence's range
+            max_gap = min(self.max_gap, (data.num_frames - 1) // max(t - 1, 1)) if t > 1 else 1
+            gaps = rng.integers(1, max_gap + 1, size=t - 1)
+            start = int(rng.integers(data.first, data.last - int(gaps.sum()) + 1))
+            frames = start + np.concatenate([[0], np.cumsum(gaps)]).astype(np.int64)
         # One augmentation for the whole clip.
         a = self.augment
         w, h = self.input_size
@@ -335,22 +389,29 @@ class ClipDataset(torch.utils.data.Dataset):
         if (cw, ch) != (w, h):
             ox, oy = rng.integers(0, w - cw + 1), rng.integers(0, h - ch + 1)
             affine = affine.shifted(-float(ox), -float(oy))
+        affines = [affine] * t
+        if static:  # a camera drift from frame to frame, about the crop's centre
+            step_shift = rng.uniform(-a.static_shift, a.static_shift, size=2) * np.array([w, h])
+            step_zoom = rng.uniform(-a.static_zoom, a.static_zoom)
+            affines = [affine.moved(zoom=(1 + step_zoom) ** i, shift=tuple(step_shift * i), centre=(cw / 2, ch / 2))
+                       for i in range(t)]
         objects = [data.objects(int(f)) for f in frames]          # original pixels, sequence ids
-        in_crop = [filter_to_input(affine.boxes(b), self.crop_size) for b, _ in objects]
+        in_crop = [filter_to_input(af.boxes(b), self.crop_size) for af, (b, _) in zip(affines, objects)]
         boxes = [b for b, _ in in_crop]
         raw_ids = [ids[keep] for (_, ids), (_, keep) in zip(objects, in_crop)]
-        ignored = [filter_to_input(affine.boxes(data.ignored(int(f))), self.crop_size)[0] for f in frames] \
-            if self.ignore_non_targets else None
+        classes = [data.classes(int(f))[keep] for f, (_, keep) in zip(frames, in_crop)]
+        ignored = [filter_to_input(af.boxes(data.ignored(int(f))), self.crop_size)[0]
+                   for af, f in zip(affines, frames)] if self.ignore_non_targets else None
         # Drawn last so that clips without them are the same as before they existed.
         order = _NON_IDENTITY_ORDERS[int(rng.integers(5))] if rng.random() < a.channel_shuffle else None
         paste = None
-        if rng.random() < a.paste:
+        if rng.random() < a.paste and not static:
             present = set(np.concatenate([ids for _, ids in objects]).tolist())
             paste = _draw_paste(rng, data, frames, affine, self.crop_size, clip_boxes=boxes, clip_ids=present)
 
         images = np.empty((t, ch, cw, 3), np.uint8)
         for i, f in enumerate(frames):
-            img = warp_image(data.image(int(f)), affine, self.crop_size, image_scale=data.cache_scale)
+            img = warp_image(data.image(int(f)), affines[i], self.crop_size, image_scale=data.cache_scale)
             img = _jitter(img, brightness=brightness, contrast=contrast, gain=gain)
             if paste is not None:
                 # Only the pasted box's window is rendered from the source frame.
@@ -362,17 +423,19 @@ class ClipDataset(torch.utils.data.Dataset):
                 _blend_ellipse(img, patch, paste.boxes[i])
                 boxes[i] = np.concatenate([boxes[i], paste.boxes[i][None]])
                 raw_ids[i] = np.concatenate([raw_ids[i], [paste.object_id]]).astype(np.int64)
+                classes[i] = np.concatenate([classes[i], [paste.object_class]]).astype(np.int64)
             images[i] = img if order is None else img[:, :, order]
         # Clip-local identities 0..N-1 (sorted by the sequence's ids).
         uniq = np.unique(np.concatenate(raw_ids + [np.zeros(0, np.int64)]))
         ids = [np.searchsorted(uniq, r).astype(np.int64) for r in raw_ids]
-        return Clip(images=images, boxes=boxes, ids=ids, frames=frames, sequence=k, affine=affine, ignored=ignored)
+        return Clip(images=images, boxes=boxes, ids=ids, frames=frames, sequence=k, affine=affine, ignored=ignored,
+                    classes=classes)
 
     def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
         clip = self.sample(index)
         images = torch.from_numpy(clip.images).permute(0, 3, 1, 2).float().div_(255.0)  # (T, 3, H, W)
         targets = build_targets(boxes=clip.boxes, ids=clip.ids,
-                                classes=[np.zeros(len(i), np.int64) for i in clip.ids],
+                                classes=clip.classes or [np.zeros(len(i), np.int64) for i in clip.ids],
                                 cfg=self.model, max_objects=self.max_objects, input_size=self.crop_size,
                                 ignore=clip.ignored)
         return {"images": images, **targets}
@@ -386,6 +449,7 @@ class _Paste:
     affine: Affine               # the clip's map plus the shift to the paste spot
     boxes: np.ndarray            # (T, 4) xyxy crop pixels of the pasted person
     object_id: int               # the person's sequence id (not among the clip's ids)
+    object_class: int            # their 0-based class
 
 
 _PASTE_TRIES = 10
@@ -417,7 +481,10 @@ def _draw_paste(rng: np.random.Generator, data: SequenceData, frames: np.ndarray
         pasted = src + np.array([dx, dy, dx, dy])
         if any(_covers(pasted[i], clip_boxes[i]) for i in range(len(frames))):
             continue
-        return _Paste(frames=tuple(src_frames), affine=affine.shifted(dx, dy), boxes=pasted, object_id=int(obj))
+        first_ids = data.objects(src_frames[0])[1]
+        cls = int(data.classes(src_frames[0])[int(np.flatnonzero(first_ids == obj)[0])])
+        return _Paste(frames=tuple(src_frames), affine=affine.shifted(dx, dy), boxes=pasted, object_id=int(obj),
+                      object_class=cls)
     return None
 
 

@@ -77,6 +77,9 @@ class SeqInfo:
     height: int
     im_dir: str = "img1"
     im_ext: str = ".jpg"
+    # aetrack's own key ``classes=person,car,...``: names of the 1-based values of a 9-column
+    # gt file's class column (pseudo-labelled sequences); empty: MOTChallenge classes.
+    classes: tuple[str, ...] = ()
 
 
 _SEQINFO_KEYS = {"frameRate": "frame_rate", "seqLength": "length", "imWidth": "width", "imHeight": "height"}
@@ -111,6 +114,7 @@ def read_seqinfo(path: str | Path) -> SeqInfo:
         name=sec.get("name", p.parent.name),
         im_dir=sec.get("imDir", "img1"),
         im_ext=sec.get("imExt", ".jpg"),
+        classes=tuple(c.strip() for c in sec.get("classes", "").split(",") if c.strip()),
         **values,  # type: ignore[arg-type]
     )
 

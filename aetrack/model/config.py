@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-BACKBONES = ("small", "hourglass")
+BACKBONES = ("small", "hourglass", "yolox_nano")
 
-# Output stride of every predicted map: one cell covers STRIDE x STRIDE input pixels.
+# Default output stride of the predicted maps: one cell covers STRIDE x STRIDE input pixels.
+# The small and hourglass backbones predict at 4; yolox_nano at 4 or 8 (ModelConfig.stride).
 STRIDE = 4
+STRIDES = (4, 8)
 
 
 @dataclass(frozen=True)
@@ -15,8 +17,17 @@ class ModelConfig:
     """Everything needed to rebuild a :class:`aetrack.model.Detector` (stored in checkpoints)."""
 
     # "small": compact encoder-decoder for CPU real time (about 0.7 M parameters, ~2.9 GFLOP per
-    # 640x352 frame); "hourglass": the stacked hourglass of Newell et al. (AE paper) for GPUs.
+    # 640x352 frame); "hourglass": the stacked hourglass of Newell et al. (AE paper) for GPUs;
+    # "yolox_nano": YOLOX-nano's CSPDarknet + PAFPN (COCO-pretrained, see ``pretrained``).
     backbone: str = "small"
+    # yolox_nano: path of YOLOX-nano's COCO-trained ONNX file (YOLOX release 0.1.1rc0, asset
+    # yolox_nano.onnx) whose weights initialise the backbone when training starts from
+    # scratch. Never downloaded; a checkpoint holds all weights, so tracking needs no file.
+    pretrained: str = ""
+    # Output stride of the heads' maps in input pixels: 4 for small and hourglass; yolox_nano
+    # predicts at 8 (its finest PAFPN level) or 4 (that level upsampled and fused with the
+    # stride-4 backbone stage: finer for small objects, about 4x the head cost).
+    stride: int = STRIDE
     # Number of object classes: one heatmap channel each (pedestrians only: 1).
     num_classes: int = 1
     # Name of each class, in heatmap-channel order (what MOT text, JSON lines, annotated videos
@@ -37,6 +48,11 @@ class ModelConfig:
     # downsampling level of the small backbone divides evenly.
     input_width: int = 640
     input_height: int = 352
+    # At inference, shrink the canvas to the frame's aspect ratio: the frame is fitted into
+    # input_width x input_height and the canvas is its size rounded up to multiples of 32
+    # (a 640x360 video runs at 512x288 in a 512x384 box, a 4:3 one at 512x384), instead
+    # of padding every frame to the full box.
+    fit_aspect: bool = False
 
     def __post_init__(self) -> None:
         if self.backbone not in BACKBONES:
@@ -45,6 +61,11 @@ class ModelConfig:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ValueError(f"{name} must be a positive integer, got {value!r}")
+        if self.stride not in STRIDES or (self.backbone != "yolox_nano" and self.stride != STRIDE):
+            raise ValueError(
+                f"stride must be {STRIDE} for the {self.backbone} backbone and one of {STRIDES} for yolox_nano, "
+                f"got {self.stride!r}"
+            )
         if self.class_names and len(self.class_names) != self.num_classes:
             raise ValueError(
                 f"class_names must name each of the {self.num_classes} classes, got {list(self.class_names)}"
@@ -71,6 +92,17 @@ class ModelConfig:
         if self.class_names:
             return self.class_names
         return ("person",) if self.num_classes == 1 else tuple(f"class{i + 1}" for i in range(self.num_classes))
+
+    def canvas_size(self, frame_size: tuple[int, int]) -> tuple[int, int]:
+        """(width, height) of the network input for a frame of ``frame_size`` = (width, height):
+        the configured input, or with ``fit_aspect`` the fitted frame rounded up to 32."""
+        if not self.fit_aspect:
+            return self.input_size
+        fw, fh = frame_size
+        scale = min(self.input_width / fw, self.input_height / fh)
+        w = min(self.input_width, -(-round(fw * scale) // 32) * 32)
+        h = min(self.input_height, -(-round(fh * scale) // 32) * 32)
+        return (max(w, 32), max(h, 32))
 
     @property
     def input_size(self) -> tuple[int, int]:

@@ -12,6 +12,7 @@ from aetrack.model.config import STRIDE, ModelConfig
 from aetrack.model.heads import Heads
 from aetrack.model.hourglass import StackedHourglass
 from aetrack.model.small import SmallBackbone
+from aetrack.model.yolox_ae import YoloxAENet
 
 # Per-channel input normalisation in BGR order (the ImageNet statistics, reordered): inputs are
 # OpenCV frames / 255, so channel 0 is blue. No pretrained weights are used; any fixed
@@ -24,13 +25,14 @@ class Detector(nn.Module):
     """Associative-embedding detector; see :mod:`aetrack.model.heads` for what the maps mean.
 
     ``forward(images)`` takes (B, 3, H, W) float32 in [0, 1], BGR channel order (OpenCV frames
-    / 255), H and W multiples of 4 (the configured input size or any other), and returns one
-    dict per stack (the small backbone: a list of one; the last is the final prediction):
+    / 255), H and W multiples of 4 (yolox_nano: 32; the configured input size or any other),
+    and returns one dict per stack (small and yolox_nano: a list of one; the last is the final
+    prediction), maps at the output stride s (``cfg.stride``):
 
-    - ``"heatmap"`` (B, C, H/4, W/4): centre logits (bias initialised to -2.19);
-    - ``"size"``    (B, 2, H/4, W/4): ln of the box (w, h) in input pixels;
-    - ``"offset"``  (B, 2, H/4, W/4): centre offset (dx, dy) from the cell corner, in cells;
-    - ``"tags"``    (B, D, H/4, W/4): associative-embedding tags.
+    - ``"heatmap"`` (B, C, H/s, W/s): centre logits (bias initialised to -2.19);
+    - ``"size"``    (B, 2, H/s, W/s): ln of the box (w, h) in input pixels;
+    - ``"offset"``  (B, 2, H/s, W/s): centre offset (dx, dy) from the cell corner, in cells;
+    - ``"tags"``    (B, D, H/s, W/s): associative-embedding tags.
 
     Inputs are converted to channels-last memory layout inside: PyTorch's CPU convolutions are
     about 1.3-1.5x faster that way; shapes and values do not change.
@@ -46,6 +48,8 @@ class Detector(nn.Module):
         self.net: nn.Module
         if cfg.backbone == "small":
             self.net = _SmallNet(cfg)
+        elif cfg.backbone == "yolox_nano":
+            self.net = YoloxAENet(cfg)
         else:
             self.net = StackedHourglass(
                 channels=cfg.hourglass_channels,
@@ -54,6 +58,21 @@ class Detector(nn.Module):
                 num_classes=cfg.num_classes,
                 tag_dim=cfg.tag_dim,
             )
+
+    def init_pretrained(self) -> None:
+        """Load ``cfg.pretrained`` (YOLOX-nano's ONNX file) into the yolox_nano backbone; a
+        missing or wrong file is an :class:`~aetrack.errors.AetrackError`."""
+        from aetrack.errors import AetrackError
+        from aetrack.model.pretrained import load_yolox_nano
+
+        if self.cfg.backbone != "yolox_nano":
+            raise AetrackError(f"model.pretrained is for the yolox_nano backbone, not {self.cfg.backbone}")
+        if not self.cfg.pretrained:
+            raise AetrackError("model.pretrained: the yolox_nano backbone needs the path of yolox_nano.onnx "
+                               "(YOLOX release 0.1.1rc0) to start training")
+        yolox = load_yolox_nano(self.cfg.pretrained)
+        for name, module in self.net.pretrained_modules().items():
+            module.load_state_dict(getattr(yolox, name).state_dict())
 
     @property
     def num_stacks(self) -> int:
@@ -64,8 +83,11 @@ class Detector(nn.Module):
         if images.ndim != 4 or images.shape[1] != 3:
             raise ValueError(f"images must be (B, 3, H, W), got {tuple(images.shape)}")
         h, w = images.shape[-2:]
-        if h % STRIDE or w % STRIDE:
-            raise ValueError(f"image height and width must be multiples of {STRIDE}, got {h}x{w}")
+        multiple = 32 if self.cfg.backbone == "yolox_nano" else STRIDE
+        if h % multiple or w % multiple:
+            raise ValueError(f"image height and width must be multiples of {multiple}, got {h}x{w}")
+        if self.cfg.backbone == "yolox_nano":  # pretrained on raw BGR; the net scales it itself
+            return self.net(images.contiguous(memory_format=torch.channels_last))
         x = ((images - self.mean) / self.std).contiguous(memory_format=torch.channels_last)
         return self.net(x)
 

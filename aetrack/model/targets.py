@@ -1,9 +1,10 @@
 """Training targets for one clip: centre heatmaps, and size, offset and identity at centres.
 
 Coordinates: boxes arrive as xyxy in network-input pixels (after the letterbox); the maps are
-at output stride :data:`STRIDE` (cell ``(x, y)`` covers input pixels ``[4x, 4x + 4)``).
-An object with centre ``(cx, cy)`` input pixels lands in cell ``(floor(cx / 4), floor(cy / 4))``
-with sub-cell offset ``(cx / 4 - floor(cx / 4), cy / 4 - floor(cy / 4))`` in [0, 1) cells.
+at the model's output stride s (``ModelConfig.stride``, 4 unless the yolox_nano backbone is set
+to 8): cell ``(x, y)`` covers input pixels ``[s x, s x + s)``. An object with centre
+``(cx, cy)`` input pixels lands in cell ``(floor(cx / s), floor(cy / s))`` with sub-cell
+offset ``(cx / s - floor(cx / s), cy / s - floor(cy / s))`` in [0, 1) cells.
 
 Size parameterisation (shared with the ``size`` head and decoding): ``ln(w), ln(h)`` of the box
 in input pixels, see :func:`encode_size` / :func:`decode_size`.
@@ -119,21 +120,22 @@ def build_targets(
         max_objects: K, objects per frame with size/offset/tag targets; further objects (in the
             given order) are still drawn into the heatmap but get no regression or tag target.
         input_size: (width, height) of the network input if not ``cfg.input_size`` (e.g. a
-            smaller training size); multiples of :data:`STRIDE`.
+            smaller training size); multiples of ``cfg.stride``.
         ignore: None or T arrays (m_t, 4) xyxy input pixels of annotated non-targets (too
             hidden, flagged out). Each marks the cells of its own centre bump (the Gaussian a
             target there would get) where that bump exceeds the targets' heatmap: no class
             is penalised for a peak there, and target centres (value 1) are never ignored.
 
-    Returns tensors with leading T, h = H / 4, w = W / 4:
+    Returns tensors with leading T, h = H / s, w = W / s (s = ``cfg.stride``):
         ``heatmap`` (T, C, h, w) float32, ``ind`` (T, K) int64 (cell y * w + x),
         ``mask`` (T, K) bool, ``size`` (T, K, 2) float32 ln(w, h in input pixels),
         ``offset`` (T, K, 2) float32 cells, ``ident`` (T, K) int64 (-1 for padding),
         ``ignore`` (T, 1, h, w) bool (all False without ``ignore`` boxes).
     """
     width, height = cfg.input_size if input_size is None else input_size
-    if width <= 0 or height <= 0 or width % STRIDE or height % STRIDE:
-        raise ValueError(f"input_size must be positive multiples of {STRIDE}, got {(width, height)}")
+    stride = cfg.stride
+    if width <= 0 or height <= 0 or width % stride or height % stride:
+        raise ValueError(f"input_size must be positive multiples of {stride}, got {(width, height)}")
     if max_objects < 1:
         raise ValueError(f"max_objects must be >= 1, got {max_objects}")
     num_frames = len(boxes)
@@ -144,7 +146,7 @@ def build_targets(
         )
     if ignore is not None and len(ignore) != num_frames:
         raise ValueError(f"ignore must hold one array per frame ({num_frames}), got {len(ignore)}")
-    h, w, k_max = height // STRIDE, width // STRIDE, max_objects
+    h, w, k_max = height // stride, width // stride, max_objects
     heatmap = np.zeros((num_frames, cfg.num_classes, h, w), dtype=np.float32)
     ind = np.zeros((num_frames, k_max), dtype=np.int64)
     mask = np.zeros((num_frames, k_max), dtype=bool)
@@ -173,9 +175,9 @@ def build_targets(
         bw, bh, cx, cy, keep = _centres(b, width=width, height=height)
         k = 0
         for i in np.flatnonzero(keep):
-            gx, gy = cx[i] / STRIDE, cy[i] / STRIDE  # centre in cells
+            gx, gy = cx[i] / stride, cy[i] / stride  # centre in cells
             ix, iy = int(gx), int(gy)  # non-negative, so int() is floor
-            radius = max(0, int(gaussian_radius(bh[i] / STRIDE, bw[i] / STRIDE)))
+            radius = max(0, int(gaussian_radius(bh[i] / stride, bw[i] / stride)))
             draw_gaussian(heatmap[t, obj_cls[i]], center=(ix, iy), radius=radius)
             if k < k_max:
                 ind[t, k] = iy * w + ix
@@ -188,8 +190,8 @@ def build_targets(
             g = np.asarray(ignore[t], dtype=np.float64).reshape(-1, 4)
             gw, gh, gx_, gy_, ok = _centres(g, width=width, height=height)
             for i in np.flatnonzero(ok):
-                radius = max(0, int(gaussian_radius(gh[i] / STRIDE, gw[i] / STRIDE)))
-                draw_gaussian(hidden[t], center=(int(gx_[i] / STRIDE), int(gy_[i] / STRIDE)), radius=radius)
+                radius = max(0, int(gaussian_radius(gh[i] / stride, gw[i] / stride)))
+                draw_gaussian(hidden[t], center=(int(gx_[i] / stride), int(gy_[i] / stride)), radius=radius)
     ignored = hidden[:, None] > heatmap.max(axis=1, keepdims=True)  # (T, 1, h, w)
     return {
         "heatmap": torch.from_numpy(heatmap),

@@ -38,8 +38,9 @@ from aetrack.model.detector import Detector, build_detector
 
 FORMAT = "aetrack-checkpoint"
 VERSION = 1
-# Model fields that do not change the weights: a checkpoint runs at any input size.
-_SIZE_FIELDS = ("input_width", "input_height")
+# Model fields that do not change the weights: a checkpoint runs at any input size, and the
+# pretrained file only initialises a fresh run. Class names are compared as ModelConfig.names.
+_SIZE_FIELDS = ("input_width", "input_height", "fit_aspect", "pretrained", "class_names")
 
 
 @dataclass
@@ -134,8 +135,11 @@ def read_checkpoint(path: str | Path) -> dict[str, Any]:
 
 def check_fits(state: dict[str, Any], cfg: ModelConfig, *, path: str | Path) -> None:
     """Refuse a checkpoint whose architecture differs from ``cfg`` (input size may differ)."""
-    stored = state["config"].get("model", {})
-    wanted = dataclasses.asdict(cfg)
+    stored = {f.name: getattr(ModelConfig(), f.name) for f in dataclasses.fields(ModelConfig)}
+    stored.update(state["config"].get("model", {}))  # fields newer than the checkpoint: defaults
+    stored["names"] = list(stored["class_names"]) or list(dataclasses.replace(
+        ModelConfig(), num_classes=int(stored["num_classes"])).names)
+    wanted = {**dataclasses.asdict(cfg), "names": list(cfg.names)}
     diffs = [f"model.{k} is {stored.get(k)!r} in the checkpoint but {v!r} in the config"
              for k, v in wanted.items() if k not in _SIZE_FIELDS and stored.get(k) != v]
     if diffs:

@@ -48,8 +48,9 @@ from aetrack.device import resolve_device
 from aetrack.errors import AetrackError
 from aetrack.eval.detection import average_precision
 from aetrack.eval.tag_quality import tag_auc
+from aetrack.data.clips import ClipSource
 from aetrack.experiment import (ExperimentConfig, TrainConfig, experiment_to_dict, resolve_sequences,
-                                synth_sequences)
+                                resolve_sources, synth_sequences)
 from aetrack.io.atomic import atomic_write
 from aetrack.losses import compute_losses
 from aetrack.model.detector import build_detector
@@ -120,11 +121,35 @@ def make_loader(dataset: ClipDataset, *, cfg: TrainConfig, start_step: int, dinf
     )
 
 
-def param_groups(model: torch.nn.Module, weight_decay: float) -> list[dict[str, Any]]:
-    """Weight decay on conv/linear weights only: decaying norm scales and biases only hurts."""
-    decay = [p for p in model.parameters() if p.requires_grad and p.ndim >= 2]
-    rest = [p for p in model.parameters() if p.requires_grad and p.ndim < 2]
-    return [{"params": decay, "weight_decay": weight_decay}, {"params": rest, "weight_decay": 0.0}]
+def param_groups(model: torch.nn.Module, weight_decay: float, *, backbone_lr: float = 1.0) -> list[dict[str, Any]]:
+    """Weight decay on conv/linear weights only: decaying norm scales and biases only hurts.
+
+    A pretrained backbone's parameters (``model.net.pretrained_modules()``) form their own
+    groups whose ``lr_scale`` is ``backbone_lr`` (the loop multiplies the step's rate by it).
+    """
+    pretrained: set[int] = set()
+    modules = getattr(getattr(model, "net", None), "pretrained_modules", None)
+    if modules is not None:
+        pretrained = {id(p) for m in modules().values() for p in m.parameters()}
+    groups = []
+    for scale, chosen in ((1.0, lambda p: id(p) not in pretrained), (backbone_lr, lambda p: id(p) in pretrained)):
+        params = [p for p in model.parameters() if p.requires_grad and chosen(p)]
+        decay = [p for p in params if p.ndim >= 2]
+        rest = [p for p in params if p.ndim < 2]
+        groups += [{"params": decay, "weight_decay": weight_decay, "lr_scale": scale},
+                   {"params": rest, "weight_decay": 0.0, "lr_scale": scale}]
+    return [g for g in groups if g["params"]]
+
+
+def freeze_backbone(model: torch.nn.Module) -> None:
+    """Stop gradients through a pretrained backbone (``train.backbone_lr`` 0)."""
+    net = getattr(model, "net", None)
+    if net is None or not hasattr(net, "pretrained_modules"):
+        raise AetrackError("train.backbone_lr=0 freezes a pretrained backbone; this model (backbone "
+                           f"{model.cfg.backbone}) has none")
+    for module in net.pretrained_modules().values():
+        module.requires_grad_(False)
+    net.frozen_backbone = True
 
 
 def prepare_sequences(cfg: ExperimentConfig, out_dir: Path, dinfo: D.DistInfo) -> tuple[list, list]:
@@ -138,7 +163,10 @@ def prepare_sequences(cfg: ExperimentConfig, out_dir: Path, dinfo: D.DistInfo) -
             if spec is not None:
                 synth_sequences(spec, cache)
     D.barrier(dinfo)
-    train = resolve_sequences(cfg.data.train) + (synth_sequences(cfg.data.synth, cache) if cfg.data.synth else [])
+    train = resolve_sources(cfg.data.train)
+    if cfg.data.synth:
+        train += [(seq, frames, ClipSource(weight=cfg.data.synth.weight))
+                  for seq, frames in synth_sequences(cfg.data.synth, cache)]
     val = resolve_sequences(cfg.data.val) + (synth_sequences(cfg.data.val_synth, cache) if cfg.data.val_synth else [])
     if not train:
         raise AetrackError("no training data: set data.train (sequence folders) or data.synth")
@@ -146,7 +174,9 @@ def prepare_sequences(cfg: ExperimentConfig, out_dir: Path, dinfo: D.DistInfo) -
 
 
 def build_dataset(cfg: ExperimentConfig, train_seqs: list) -> ClipDataset:
-    return ClipDataset(sequences=train_seqs, model=cfg.model, clip_len=cfg.data.clip_len, max_gap=cfg.data.max_gap,
+    """Clips from ``(sequence, frames, ClipSource)`` triples (:func:`prepare_sequences`)."""
+    return ClipDataset(sequences=[(seq, frames) for seq, frames, _ in train_seqs],
+                       sources=[src for _, _, src in train_seqs], model=cfg.model, clip_len=cfg.data.clip_len, max_gap=cfg.data.max_gap,
                        min_visibility=cfg.data.min_visibility, ignore_non_targets=cfg.data.ignore_non_targets,
                        augment=cfg.data.augment,
                        max_objects=cfg.data.max_objects, seed=cfg.train.seed,
@@ -163,7 +193,7 @@ def build_val_data(cfg: ExperimentConfig, val_seqs: list) -> list[SequenceData]:
             last = min(last, frames.last)
         lb = Letterbox.fit(src_size=(seq.info.width, seq.info.height), dst_size=cfg.model.input_size)
         out.append(SequenceData(seq=seq, frames=FrameRange(first, last), min_visibility=cfg.data.min_visibility,
-                                cache_scale=lb.scale))
+                                cache_scale=lb.scale, class_names=cfg.model.names))
     return out
 
 
@@ -196,14 +226,17 @@ def validate(model: torch.nn.Module, val: list[SequenceData], *, cfg: Experiment
             with _autocast(cfg, device):
                 out = model(x)[-1]
             out = {name: v.float() for name, v in out.items()}
-            for j, (f, det) in enumerate(zip(chunk, decode(out, cfg=dcfg, letterboxes=[lb] * len(chunk)))):
+            for j, (f, det) in enumerate(zip(chunk, decode(out, cfg=dcfg, letterboxes=[lb] * len(chunk),
+                                                                 stride=cfg.model.stride))):
                 boxes, obj_ids = seq.objects(f)
                 ignore = seq.ignored(f)
-                det_boxes.append(det.boxes)
-                det_scores.append(det.scores)
+                person = det.classes == 0  # validation ground truth is class 0 (person) only
+                det_boxes.append(det.boxes[person])
+                det_scores.append(det.scores[person])
                 gt_boxes.append(np.concatenate([boxes, ignore]))
                 gt_ignore.append(np.r_[np.zeros(len(boxes), bool), np.ones(len(ignore), bool)])
-                tags.append(tags_at_boxes({"tags": out["tags"][j:j + 1]}, boxes, letterbox=lb))
+                tags.append(tags_at_boxes({"tags": out["tags"][j:j + 1]}, boxes, letterbox=lb,
+                                          stride=cfg.model.stride))
                 ids.append(obj_ids)
                 fr.append(np.full(len(boxes), f))
         seq_tags = (np.concatenate(tags), np.concatenate(ids), np.concatenate(fr))
@@ -314,7 +347,9 @@ def _train(cfg: ExperimentConfig, tc: TrainConfig, out: Path, dinfo: D.DistInfo,
     model = build_detector(cfg.model).to(device)
     if device.type == "cuda" and tc.channels_last:
         model = model.to(memory_format=torch.channels_last)
-    optimizer = torch.optim.AdamW(param_groups(model, tc.weight_decay), lr=tc.lr)
+    if tc.backbone_lr == 0:
+        freeze_backbone(model)
+    optimizer = torch.optim.AdamW(param_groups(model, tc.weight_decay, backbone_lr=tc.backbone_lr), lr=tc.lr)
 
     # 4. Resume: weights, optimizer, step and RNG states from last.pt; the model must fit.
     #    A fresh run may instead start from another checkpoint's weights (init_from).
@@ -323,6 +358,8 @@ def _train(cfg: ExperimentConfig, tc: TrainConfig, out: Path, dinfo: D.DistInfo,
         init = read_checkpoint(tc.init_from)
         check_fits(init, cfg.model, path=tc.init_from)
         model.load_state_dict(init["model"])
+    elif cfg.model.backbone == "yolox_nano" and not resume:
+        model.init_pretrained()  # COCO-trained YOLOX-nano features from model.pretrained
     ema = WeightAverage(model=model, decay=tc.ema_decay) if tc.ema_decay > 0 else None
     if resume:
         state = read_checkpoint(last_path)
@@ -376,7 +413,7 @@ def _train(cfg: ExperimentConfig, tc: TrainConfig, out: Path, dinfo: D.DistInfo,
             # 5b. Learning rate of this step.
             lr = lr_at(step, tc)
             for group in optimizer.param_groups:
-                group["lr"] = lr
+                group["lr"] = lr * group.get("lr_scale", 1.0)
             # 5c. Forward (mixed precision on CUDA) and the loss in float32.
             with _autocast(cfg, device):
                 outputs = net(images)
