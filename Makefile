@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 AET    := $(VENV)/bin/aetrack
 STAMP  := $(VENV)/.installed
 
-.PHONY: venv demo test bench ablation weights soak clean
+.PHONY: venv demo test bench ablation pseudo weights weights-synthetic soak clean
 
 # torch==2.13.0 goes in first and explicitly: on these machines it is a local CPU build,
 # while letting pip resolve a bare "torch" would pull gigabytes of CUDA packages.
@@ -23,16 +23,33 @@ demo: venv
 test: venv
 	$(PY) -m pytest -q
 
-# The embedded default weights: train configs/synth_small.yaml (2 CPU cores, ~25 min), then
-# keep an inference-only copy in the package.
-weights: venv
+# Teacher pseudo-labels of the real CC BY 4.0 clips (../shared/data/real-unlabelled) into
+# data/pseudo/, the data configs/real_yolox_nano.yaml trains on (2 CPU cores, ~5 min).
+SHARED ?= ../shared
+PRETRAINED ?= $(SHARED)/models/yolox_nano.onnx
+CLIPS = person-bicycle-car-detection people-detection store-aisle-detection classroom \
+	face-demographics-walking car-detection
+pseudo: venv
+	for c in $(CLIPS); do $(AET) pseudolabel $(SHARED)/data/real-unlabelled/$$c.mp4 data/pseudo \
+	  --pretrained $(PRETRAINED) || exit 1; done
+	$(AET) pseudolabel $(SHARED)/data/real-unlabelled/one-by-one-person-detection.mp4 data/pseudo \
+	  --pretrained $(PRETRAINED) --every 2
+
+# The embedded default weights (real footage): pseudo-labels, then configs/real_yolox_nano.yaml
+# (2 CPU cores, under 60 min), then an inference-only copy in the package.
+weights: pseudo
+	$(AET) train --config configs/real_yolox_nano.yaml --overwrite
+	$(AET) export runs/real_yolox_nano/last.pt aetrack/weights/real_yolox_nano.pt --inference-config configs/real_yolox_nano.yaml --half
+
+# The embedded synthetic model: configs/synth_small.yaml (2 CPU cores, ~25 min).
+weights-synthetic: venv
 	$(AET) train --config configs/synth_small.yaml --overwrite
 	$(AET) export runs/synth_small/last.pt aetrack/weights/synth_small.pt --inference-config configs/synth_small.yaml
 
 # Benchmarks recorded in BENCHMARKS.md (each section there names its own command too).
 bench: venv
 	$(AET) synth bench_data/synth-medium --sequences 4 --seed 1000 --difficulty medium --overwrite
-	$(AET) benchmark bench_data/synth-medium --out bench_out/synth-medium --linker tags_motion --linker tags --linker motion --linker iou
+	$(AET) benchmark bench_data/synth-medium --weights synthetic --out bench_out/synth-medium --linker tags_motion --linker tags --linker motion --linker iou
 	$(AET) benchmark ../shared/data/MOT17-train --dets --linker iou --linker motion --out bench_out/mot17 --no-speed
 
 # Loss/model ablations on synthetic data (BENCHMARKS.md, "Ablations"): each variant trains

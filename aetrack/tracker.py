@@ -31,27 +31,45 @@ from aetrack.errors import AetrackError
 from aetrack.linker import Linker, LinkerConfig, Track
 from aetrack.model import Detector, ModelConfig
 
-PRETRAINED = "synth_small.pt"  # embedded default weights (see README: reproduced by `make weights`)
+# Embedded weights by name (files in aetrack/weights/; README says how each is reproduced):
+# "default" tracks real people and vehicles (YOLOX-nano features, configs/real_yolox_nano.yaml,
+# `make weights`); "synthetic" is the small model trained on synthetic sequences only
+# (configs/synth_small.yaml, `make weights-synthetic`), for tests and the synthetic benchmarks.
+EMBEDDED = {"default": "real_yolox_nano.pt", "synthetic": "synth_small.pt"}
 STAGES = ("preprocess", "model", "decode", "link")
 
 
-def pretrained_path() -> Path:
-    """Path of the embedded default checkpoint inside the installed package."""
-    p = Path(str(resources.files("aetrack") / "weights" / PRETRAINED))
+def pretrained_path(name: str = "default") -> Path:
+    """Path of an embedded checkpoint (``"default"`` or ``"synthetic"``) inside the package."""
+    if name not in EMBEDDED:
+        raise AetrackError(f"unknown embedded weights {name!r}; choose one of {', '.join(EMBEDDED)} "
+                           f"or give a checkpoint path")
+    p = Path(str(resources.files("aetrack") / "weights" / EMBEDDED[name]))
     if not p.is_file():
         raise AetrackError(f"embedded weights missing: {p} (reinstall aetrack or pass --weights)")
     return p
 
 
+def resolve_weights(weights: str | Path | None) -> Path:
+    """A checkpoint path for ``weights``: None is the embedded default, an embedded name
+    (``default``, ``synthetic``) that is not an existing file is that embedded checkpoint."""
+    if weights is None:
+        return pretrained_path("default")
+    if str(weights) in EMBEDDED and not Path(weights).exists():
+        return pretrained_path(str(weights))
+    return Path(weights)
+
+
 def load_model(weights: str | Path | None = None, *, input_size: tuple[int, int] | None = None):
-    """``(checkpoint, model config)`` of ``weights`` (default: the embedded weights).
+    """``(checkpoint, model config)`` of ``weights``: a path, an embedded name, or None (the
+    embedded default).
 
     ``input_size`` = (width, height) replaces the checkpoint's network input size; the
     checkpoint's own config (decode, linker) stays in ``checkpoint.config``.
     """
     from aetrack.train.checkpoint import load_checkpoint
 
-    ckpt = load_checkpoint(weights if weights is not None else pretrained_path())
+    ckpt = load_checkpoint(resolve_weights(weights))
     model_cfg = ckpt.config.model
     if input_size is not None:
         model_cfg = dataclasses.replace(model_cfg, input_width=input_size[0], input_height=input_size[1])
@@ -111,7 +129,8 @@ class Tracker:
         decode_cfg: DecodeConfig | None = None,
         input_size: tuple[int, int] | None = None,
     ) -> "Tracker":
-        """A tracker from an ``aetrack train`` checkpoint; decode/linker settings default to its config.
+        """A tracker from an ``aetrack train`` checkpoint (or an embedded name); decode/linker
+        settings default to its config.
 
         ``input_size`` = (width, height) overrides the network input size (multiples of 32).
         """
@@ -120,9 +139,10 @@ class Tracker:
                    linker_cfg=linker_cfg or ckpt.config.linker, frame_rate=frame_rate, device=device)
 
     @classmethod
-    def from_pretrained(cls, **kwargs) -> "Tracker":
-        """A tracker with the embedded default weights (``configs/synth_small.yaml``)."""
-        return cls.from_checkpoint(pretrained_path(), **kwargs)
+    def from_pretrained(cls, name: str = "default", **kwargs) -> "Tracker":
+        """A tracker with embedded weights: ``"default"`` (real people and vehicles) or
+        ``"synthetic"`` (the synthetic-world model)."""
+        return cls.from_checkpoint(pretrained_path(name), **kwargs)
 
     @classmethod
     def for_detections(cls, *, linker_cfg: LinkerConfig | None = None, frame_rate: float = 30.0) -> "Tracker":

@@ -45,7 +45,8 @@ def benchmark(
     out: Annotated[Path, typer.Option("--out", help="Output folder.")] = Path("benchmark_out"),
     weights: Annotated[
         Optional[Path],
-        typer.Option(help="Checkpoint from `aetrack train` (default: the embedded weights; none with --dets)."),
+        typer.Option(help="Checkpoint from `aetrack train`, or embedded weights by name: default (real footage; "
+                          "what no --weights means, none with --dets) or synthetic.", show_default=False),
     ] = None,
     dets: Annotated[
         bool, typer.Option("--dets", help="Link each sequence's det/det.txt (tags from the model only with --weights).")
@@ -86,7 +87,7 @@ def benchmark(
         ckpt, model_cfg = load_model(weights, input_size=size)
         model = ckpt.model
         base_linker, base_decode = ckpt.config.linker, ckpt.config.decode
-        label = str(weights) if weights is not None else "embedded"
+        label = str(weights) if weights is not None else "embedded default"
     else:
         if size is not None:
             raise AetrackError("--input-size applies to a model; model-free --dets runs have none (add --weights)")

@@ -20,6 +20,7 @@ def export(
         Path | None,
         typer.Option(help="Experiment YAML whose decode and linker sections replace the checkpoint's."),
     ] = None,
+    half: Annotated[bool, typer.Option("--half", help="Store the weights as float16 (half the size).")] = False,
 ) -> None:
     """Strip optimizer and RNG state from a checkpoint (model, config, step and metrics stay)."""
     from aetrack.experiment import load_experiment
@@ -27,5 +28,5 @@ def export(
 
     load_checkpoint(checkpoint)  # refuse a checkpoint whose weights do not fit its own config
     inference = load_experiment(inference_config) if inference_config is not None else None
-    path = export_weights(checkpoint, out, inference=inference)
+    path = export_weights(checkpoint, out, inference=inference, half=half)
     typer.echo(f"wrote {path} ({path.stat().st_size / 2**20:.1f} MiB)")

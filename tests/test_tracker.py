@@ -36,7 +36,7 @@ def frames(seq: MotSequence) -> list[np.ndarray]:
 
 
 def test_embedded_weights_track_held_out_sequence(seq: MotSequence, frames: list[np.ndarray]) -> None:
-    tracker = Tracker.from_pretrained(frame_rate=seq.info.frame_rate)
+    tracker = Tracker.from_pretrained("synthetic", frame_rate=seq.info.frame_rate)
     rows = []
     for k, img in enumerate(frames, start=1):
         for t in tracker.update(img):
@@ -52,7 +52,7 @@ def test_embedded_weights_track_held_out_sequence(seq: MotSequence, frames: list
 
 
 def test_frame_formats_size_changes_and_empty_frames(frames: list[np.ndarray]) -> None:
-    tracker = Tracker.from_pretrained()
+    tracker = Tracker.from_pretrained("synthetic")
     img = frames[0]
     bgr = tracker.update(img)
     assert bgr and all(t.track_id >= 1 for t in bgr)
@@ -69,7 +69,7 @@ def test_frame_formats_size_changes_and_empty_frames(frames: list[np.ndarray]) -
 
 
 def test_two_trackers_count_ids_independently(frames: list[np.ndarray]) -> None:
-    a, b = Tracker.from_pretrained(), Tracker.from_pretrained()
+    a, b = Tracker.from_pretrained("synthetic"), Tracker.from_pretrained("synthetic")
     ids_a = [t.track_id for t in a.update(frames[0])]
     for img in frames[1:5]:
         a.update(img)
@@ -82,7 +82,7 @@ def test_two_trackers_count_ids_independently(frames: list[np.ndarray]) -> None:
 def test_given_detections_with_and_without_tags(seq: MotSequence, frames: list[np.ndarray]) -> None:
     det = seq.det()
     by_frame = det.by_frame()
-    plain, tagged = Tracker.for_detections(), Tracker.from_pretrained()
+    plain, tagged = Tracker.for_detections(), Tracker.from_pretrained("synthetic")
     for k in range(1, 6):
         idx = by_frame.get(k, np.zeros(0, np.int64))
         xywh = det.boxes[idx]
@@ -113,7 +113,7 @@ def test_track_cli_writes_results_video_and_reports_bad_input(seq: MotSequence, 
 
 
 def test_demo_runs_end_to_end(tmp_path: Path) -> None:
-    res = CliRunner().invoke(app, ["demo", "--out", str(tmp_path), "--frames", "30"])
+    res = CliRunner().invoke(app, ["demo", "--synthetic", "--out", str(tmp_path), "--frames", "30"])
     assert res.exit_code == 0, res.output
     assert "COMBINED" in res.output
     assert len(list(tmp_path.glob("*.mp4"))) == 1 and len(list(tmp_path.glob("*.txt"))) == 1

@@ -175,16 +175,23 @@ def load_checkpoint(
                       state=state, path=Path(path))
 
 
-def export_weights(src: str | Path, dst: str | Path, *, inference: ExperimentConfig | None = None) -> Path:
+def export_weights(
+    src: str | Path, dst: str | Path, *, inference: ExperimentConfig | None = None, half: bool = False
+) -> Path:
     """Write an inference-only copy of checkpoint ``src`` (model, config, step, metrics; no
     optimizer or RNG state) to ``dst`` atomically — how the embedded weights are made.
 
     With ``inference``, the copy's ``decode`` and ``linker`` sections are that experiment's:
     tracker settings tuned after training travel with the weights (the model, loss, data and
     train sections, which say how the weights were made, stay as trained).
+
+    ``half`` stores floating-point tensors as float16 (half the file; loading casts them back
+    to float32, a relative change of at most 2^-11 per weight).
     """
     state = read_checkpoint(src)
     keep = {k: state[k] for k in ("format", "version", "config", "step", "model", "metrics") if k in state}
+    if half:
+        keep["model"] = {k: v.half() if v.is_floating_point() else v for k, v in keep["model"].items()}
     if inference is not None:
         tuned = experiment_to_dict(inference)
         keep["config"] = {**keep["config"], "decode": tuned["decode"], "linker": tuned["linker"]}
