@@ -298,3 +298,76 @@ def test_crop_larger_than_input_is_refused(seq):
     with pytest.raises(AetrackError, match="crop size 160x64 must be multiples of 32 no larger than the input 128x96"):
         ClipDataset(sequences=[(seq, None)], model=MODEL, clip_len=3, max_gap=2, min_visibility=0.25,
                     augment=NO_AUGMENT, max_objects=8, seed=0, crop_size=(160, 64))
+
+
+def test_static_clip_is_one_frame_moved_by_a_constant_camera_drift(seq):
+    from aetrack.data.clips import ClipSource
+
+    # Only the static drift is random: shift up to 5 % of the input per frame step, no zoom.
+    augment = dataclasses.replace(NO_AUGMENT, static_shift=0.05, static_zoom=0.0)
+    ds = ClipDataset(sequences=[(seq, None)], sources=[ClipSource(static=True)], model=MODEL, clip_len=3,
+                     max_gap=2, min_visibility=0.25, augment=augment, max_objects=8, seed=0)
+    for index in range(5):
+        clip = ds.sample(index)
+        assert len(set(clip.frames.tolist())) == 1  # one frame, three times
+        step = None
+        for t in (1, 2):
+            # Same objects in the same order (all stay inside: the drift is at most 2 x 5 % of 128 px).
+            assert clip.ids[t].tolist() == clip.ids[0].tolist() == [0, 1, 2]
+            delta = clip.boxes[t] - clip.boxes[0]  # (3, 4): the same shift for every corner
+            assert np.allclose(delta, delta[0])
+            assert np.allclose(delta[0, :2], delta[0, 2:])
+            step = delta[0, :2] / t if step is None else step
+            assert np.allclose(delta[0, :2], t * step)  # constant velocity: frame 2 moved twice frame 1
+        assert np.all(np.abs(step) <= 0.05 * np.array([W, H]) + 1e-9)
+
+
+def test_static_clip_zoom_scales_box_sizes_per_step(seq):
+    from aetrack.data.clips import ClipSource
+
+    augment = dataclasses.replace(NO_AUGMENT, static_shift=0.0, static_zoom=0.03)
+    ds = ClipDataset(sequences=[(seq, None)], sources=[ClipSource(static=True)], model=MODEL, clip_len=3,
+                     max_gap=2, min_visibility=0.25, augment=augment, max_objects=8, seed=3)
+    clip = ds.sample(0)
+    w = [b[:, 2] - b[:, 0] for b in clip.boxes]
+    z = w[1] / w[0]  # zoom per step, the same for every object, within 1 +- 0.03
+    assert np.allclose(z, z[0]) and abs(z[0] - 1) <= 0.03
+    assert np.allclose(w[2] / w[0], z[0] ** 2)  # compounded over two steps
+
+
+def test_sources_weight_sequences_by_frames_times_weight(tmp_path):
+    from aetrack.data.clips import ClipSource
+
+    a = write_sequence(tmp_path / "a", frames=12)
+    b = write_sequence(tmp_path / "b", frames=4)
+    ds = ClipDataset(sequences=[(a, None), (b, None)], sources=[ClipSource(weight=1.0), ClipSource(weight=6.0)],
+                     model=MODEL, clip_len=2, max_gap=1, min_visibility=0.25, augment=NO_AUGMENT, max_objects=8,
+                     seed=0)
+    # 12 x 1 against 4 x 6: b is drawn with probability 24 / 36 = 2/3.
+    assert np.allclose(ds._weights, [12 / 36, 24 / 36])
+    with pytest.raises(AetrackError, match="one ClipSource per sequence"):
+        ClipDataset(sequences=[(a, None)], sources=[], model=MODEL, clip_len=2, max_gap=1, min_visibility=0.25,
+                    augment=NO_AUGMENT, max_objects=8, seed=0)
+
+
+def test_named_classes_map_onto_the_models_classes(tmp_path):
+    from aetrack.data.clips import SequenceData
+
+    seq = write_sequence(tmp_path / "named", frames=2)
+    info = (seq.root / "seqinfo.ini").read_text()
+    (seq.root / "seqinfo.ini").write_text(info + "classes=person,car,boat\n")
+    # Object 5 is a person (1), 7 a car (2), 9 a boat (3): a class the model does not have.
+    rows = [f"{f},{i},{x},{y},{w},{h},1,{c},1" for f in (1, 2)
+            for (i, (x, y, w, h)), c in zip(OBJECTS.items(), (1, 2, 3))]
+    (seq.root / "gt" / "gt.txt").write_text("\n".join(rows) + "\n")
+    data = SequenceData(seq=MotSequence.open(seq.root), frames=None, min_visibility=0.25,
+                        class_names=("person", "bicycle", "car"))
+    boxes, ids = data.objects(1)
+    assert ids.tolist() == [5, 7]
+    assert data.classes(1).tolist() == [0, 2]  # person -> 0, car -> 2 in the model's order
+    assert data.ignored(1).tolist() == [[80.0, 10.0, 108.0, 60.0]]  # the boat: not a target
+    # Without a classes key, MOTChallenge rules: class 1 is a pedestrian, the rest not targets.
+    (seq.root / "seqinfo.ini").write_text(info)
+    data = SequenceData(seq=MotSequence.open(seq.root), frames=None, min_visibility=0.25,
+                        class_names=("person", "bicycle", "car"))
+    assert data.objects(1)[1].tolist() == [5] and data.classes(1).tolist() == [0]
