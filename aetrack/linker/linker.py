@@ -212,10 +212,8 @@ class Linker:
         det_of_track = np.full(len(table), -1, dtype=np.int64)
         free = {"high": high, "low": low}
         pred_boxes = table.predicted_boxes()                                  # (N, 4)
-        # (N, n) True where track and detection classes differ; None when all share one class.
-        other_class = None
-        if np.any(classes != table.cls[0]) or np.any(table.cls != table.cls[0]):
-            other_class = table.cls[:, None] != classes[None, :]
+        # Class 0 everywhere (a one-class model, or no classes given): no pair to forbid.
+        one_class = not (table.cls.any() or classes.any())
         # Without tags the tag modes fall back to motion + IoU; "iou" stays SORT-like.
         mode = cfg.mode if tags is not None or cfg.mode == "iou" else "motion"
         for stage in _STAGES[mode]:
@@ -227,8 +225,8 @@ class Linker:
                 cost = 1.0 - matching.iou_matrix(pred_boxes[rows], boxes[cols])
             else:
                 cost = self._tag_cost(rows, cols, boxes, tags, pred_boxes, gated=stage.cost == "tag_gated")
-            if other_class is not None:
-                cost[other_class[np.ix_(rows, cols)]] = np.inf                  # (R, C) never across classes
+            if not one_class:  # (R, C): never pair across classes
+                cost[table.cls[rows][:, None] != classes[cols][None, :]] = np.inf
             pairs, _, left = matching.assign(cost, cost_limit=getattr(cfg, stage.limit))
             det_of_track[rows[pairs[:, 0]]] = cols[pairs[:, 1]]
             free[stage.detections] = cols[left]
