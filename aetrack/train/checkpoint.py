@@ -30,6 +30,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from aetrack.config import to_dict
 from aetrack.errors import AetrackError
 from aetrack.experiment import ExperimentConfig, experiment_from_dict, experiment_to_dict
 from aetrack.io.atomic import atomic_write
@@ -135,7 +136,7 @@ def read_checkpoint(path: str | Path) -> dict[str, Any]:
 def check_fits(state: dict[str, Any], cfg: ModelConfig, *, path: str | Path) -> None:
     """Refuse a checkpoint whose architecture differs from ``cfg`` (input size may differ)."""
     stored = state["config"].get("model", {})
-    wanted = dataclasses.asdict(cfg)
+    wanted = to_dict(cfg)  # as stored: tuples (class_names) are lists there
     diffs = [f"model.{k} is {stored.get(k)!r} in the checkpoint but {v!r} in the config"
              for k, v in wanted.items() if k not in _SIZE_FIELDS and stored.get(k) != v]
     if diffs:
