@@ -56,12 +56,14 @@ def track_source(
     """Track every frame of ``source`` and write ``<out_dir>/<name>.txt`` (+ ``.jsonl``, ``.mp4``).
 
     With ``dets`` (MOT detections, xywh pixels) the tracker links those detections instead of
-    running its own detector; files are written atomically when the run ends.
+    running its own detector (they have no class: all are class 0, person); files are written
+    atomically when the run ends.
     """
     out = Path(out_dir)
     stats = RunStats(name=source.name)
     det_rows = dets.by_frame() if dets is not None else None
-    video = AnnotatedVideoWriter(path=out / f"{source.name}.mp4", fps=source.fps) if save_video else None
+    video = (AnnotatedVideoWriter(path=out / f"{source.name}.mp4", fps=source.fps, class_names=tracker.class_names)
+             if save_video else None)
     writer = ResultWriter(out_dir=out, name=source.name, jsonl=jsonl)
     bar = Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
                    TextColumn("{task.fields[fps]:.1f} frames/s"), TimeElapsedColumn(), TimeRemainingColumn(),
@@ -87,7 +89,8 @@ def track_source(
                     tracks = tracker.update(img)
                 t2 = time.perf_counter()
                 rows = [ResultRow(frame=frame_no, track_id=t.track_id, box=t.box, score=t.score,
-                                  tag=None if t.tag is None else tuple(t.tag), state=t.state) for t in tracks]
+                                  tag=None if t.tag is None else tuple(t.tag), state=t.state,
+                                  class_id=t.class_id, class_name=tracker.class_names[t.class_id]) for t in tracks]
                 writer.write(rows)
                 if video is not None:
                     video.write(img, tracks, frame_no=frame_no)

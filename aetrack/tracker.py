@@ -11,12 +11,17 @@ run the detector, decode peaks into detections in frame pixels, and link them. E
 
 Without a model (``Tracker.for_detections``) it links given detections by motion and IoU;
 with a model, :meth:`Tracker.update_detections` also samples tags at the given boxes.
+
+Every detection and track has a class, a 0-based index into :attr:`Tracker.class_names` (the
+model's class names; ``("person",)`` without a model); ``Tracker(..., classes=["person",
+"car"])`` keeps only detections of those classes.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import time
+from collections.abc import Sequence
 from importlib import resources
 from pathlib import Path
 
@@ -86,6 +91,8 @@ class Tracker:
         linker_cfg: association thresholds and mode.
         frame_rate: frames per second of the stream (scales the linker's lost-track budget).
         device: where the model runs.
+        classes: names of the classes to track (others are dropped before linking), or None
+            for all; each must be one of :attr:`class_names`.
     """
 
     def __init__(
@@ -97,6 +104,7 @@ class Tracker:
         linker_cfg: LinkerConfig | None = None,
         frame_rate: float = 30.0,
         device: str | torch.device = "cpu",
+        classes: Sequence[str] | None = None,
     ) -> None:
         if model is not None and model_cfg is None:
             raise ValueError("model_cfg is required when a model is given")
@@ -114,6 +122,9 @@ class Tracker:
                 f"(set decode.score_threshold={linker_cfg.low_score})"
             )
         self.linker = Linker(cfg=linker_cfg, frame_rate=frame_rate)
+        # Class names in class-index order: what MOT text, JSON lines and videos call a class.
+        self.class_names: tuple[str, ...] = model_cfg.names if model_cfg is not None else ("person",)
+        self._keep_classes = None if classes is None else class_indices(classes, self.class_names)
         self.timings: dict[str, float] = {s: 0.0 for s in STAGES}  # ms of the last frame per stage
         self._frame_size: tuple[int, int] | None = None  # (width, height) of the last frame
 
@@ -128,6 +139,7 @@ class Tracker:
         linker_cfg: LinkerConfig | None = None,
         decode_cfg: DecodeConfig | None = None,
         input_size: tuple[int, int] | None = None,
+        classes: Sequence[str] | None = None,
     ) -> "Tracker":
         """A tracker from an ``aetrack train`` checkpoint (or an embedded name); decode/linker
         settings default to its config.
@@ -136,7 +148,8 @@ class Tracker:
         """
         ckpt, model_cfg = load_model(path, input_size=input_size)
         return cls(model=ckpt.model, model_cfg=model_cfg, decode_cfg=decode_cfg or ckpt.config.decode,
-                   linker_cfg=linker_cfg or ckpt.config.linker, frame_rate=frame_rate, device=device)
+                   linker_cfg=linker_cfg or ckpt.config.linker, frame_rate=frame_rate, device=device,
+                   classes=classes)
 
     @classmethod
     def from_pretrained(cls, name: str = "default", **kwargs) -> "Tracker":
@@ -145,9 +158,11 @@ class Tracker:
         return cls.from_checkpoint(pretrained_path(name), **kwargs)
 
     @classmethod
-    def for_detections(cls, *, linker_cfg: LinkerConfig | None = None, frame_rate: float = 30.0) -> "Tracker":
-        """A model-free tracker that links given detections by motion and IoU."""
-        return cls(model=None, linker_cfg=linker_cfg, frame_rate=frame_rate)
+    def for_detections(
+        cls, *, linker_cfg: LinkerConfig | None = None, frame_rate: float = 30.0, classes: Sequence[str] | None = None
+    ) -> "Tracker":
+        """A model-free tracker that links given detections by motion and IoU (class "person")."""
+        return cls(model=None, linker_cfg=linker_cfg, frame_rate=frame_rate, classes=classes)
 
     # -- per frame ------------------------------------------------------------------------------
     def detect(self, frame: np.ndarray) -> Detections:
@@ -171,15 +186,21 @@ class Tracker:
         """
         self.timings = dict.fromkeys(STAGES, 0.0)
         if frame is None or np.asarray(frame).size == 0:
-            return self._link(np.zeros((0, 4)), np.zeros(0), None)
+            return self._link(np.zeros((0, 4)), np.zeros(0), None, np.zeros(0, dtype=np.int64))
         self._follow_frame_size(frame)
         det = self.detect(frame)
-        return self._link(det.boxes, det.scores, det.tags)
+        return self._link(det.boxes, det.scores, det.tags, det.classes)
 
     def update_detections(
-        self, *, boxes: np.ndarray, scores: np.ndarray, frame: np.ndarray | None = None
+        self,
+        *,
+        boxes: np.ndarray,
+        scores: np.ndarray,
+        frame: np.ndarray | None = None,
+        classes: np.ndarray | None = None,
     ) -> list[Track]:
-        """Link given detections ((n, 4) xyxy frame pixels, (n,) scores).
+        """Link given detections ((n, 4) xyxy frame pixels, (n,) scores, (n,) int 0-based
+        indices into :attr:`class_names` or None: all class 0).
 
         With a model and a frame, tags are sampled from the model at the boxes' centres, so the
         linker uses tags + motion; otherwise motion and IoU only.
@@ -187,16 +208,22 @@ class Tracker:
         self.timings = dict.fromkeys(STAGES, 0.0)
         b = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
         s = np.asarray(scores, dtype=np.float64).reshape(-1)
+        c = np.zeros(len(b), dtype=np.int64) if classes is None else np.asarray(classes)
+        if c.shape != (len(b),):
+            raise ValueError(f"classes must have shape ({len(b)},) to match boxes, got {c.shape}")
+        if c.size and np.issubdtype(c.dtype, np.integer) and c.max() >= len(self.class_names):
+            raise ValueError(f"classes must index class_names {list(self.class_names)}, got class {int(c.max())}")
         keep = (b[:, 2] > b[:, 0]) & (b[:, 3] > b[:, 1])
-        b, s = b[keep], s[keep]
+        b, s, c = b[keep], s[keep], c[keep]
         tags = None
         has_frame = frame is not None and np.asarray(frame).size > 0
         if has_frame:
             self._follow_frame_size(frame)
         if self.model is not None and has_frame:
             outputs, lb = self._forward(to_bgr(frame))
-            tags = tags_at_boxes(outputs, b, letterbox=lb, stride=self.model_cfg.stride) if len(b) else np.zeros((0, self.model_cfg.tag_dim))
-        return self._link(b, s, tags)
+            tags = (tags_at_boxes(outputs, b, letterbox=lb, stride=self.model_cfg.stride) if len(b)
+                    else np.zeros((0, self.model_cfg.tag_dim)))
+        return self._link(b, s, tags, c)
 
     def reset(self) -> None:
         """Forget all tracks; ids start at 1 again."""
@@ -227,11 +254,29 @@ class Tracker:
             self.linker.rescale(sx=w / old_w, sy=h / old_h)
         self._frame_size = (w, h)
 
-    def _link(self, boxes: np.ndarray, scores: np.ndarray, tags: np.ndarray | None) -> list[Track]:
+    def _link(
+        self, boxes: np.ndarray, scores: np.ndarray, tags: np.ndarray | None, classes: np.ndarray
+    ) -> list[Track]:
         t0 = time.perf_counter()
-        tracks = self.linker.update(boxes=boxes, scores=scores, tags=tags)
+        if self._keep_classes is not None:
+            keep = np.isin(classes, self._keep_classes)
+            boxes, scores, classes = boxes[keep], scores[keep], classes[keep]
+            tags = None if tags is None else tags[keep]
+        tracks = self.linker.update(boxes=boxes, scores=scores, tags=tags, classes=classes)
         self.timings["link"] = (time.perf_counter() - t0) * 1e3
         return tracks
+
+
+def class_indices(classes: Sequence[str], names: tuple[str, ...]) -> np.ndarray:
+    """(k,) int64 indices into ``names`` of the class names in ``classes`` (a str is one name);
+    ValueError listing ``names`` for an unknown name or an empty list."""
+    wanted = [classes] if isinstance(classes, str) else list(classes)
+    if not wanted:
+        raise ValueError(f"classes must name at least one of {', '.join(names)} (None keeps all)")
+    unknown = [c for c in wanted if c not in names]
+    if unknown:
+        raise ValueError(f"unknown class {unknown[0]!r} in classes; this model's classes are {', '.join(names)}")
+    return np.array([names.index(c) for c in wanted], dtype=np.int64)
 
 
 def _drop_degenerate(det: Detections) -> Detections:

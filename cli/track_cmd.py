@@ -3,6 +3,7 @@
     aetrack track video.mp4 --out tracks --save-video
     aetrack track ../shared/data/PETS09-S2L1 --out pets --frames 398:795 --weights runs/pets_small/best.pt
     aetrack track MOT17-04-FRCNN --out mot17 --dets MOT17-04-FRCNN/det/det.txt --linker motion
+    aetrack track street.mp4 --out tracks --classes person,bicycle
 
 Writes ``DIR/<name>.txt`` (MOT), ``DIR/<name>.jsonl`` and, with ``--save-video``,
 ``DIR/<name>.mp4``. A MOT sequence folder with ground truth is evaluated afterwards.
@@ -40,22 +41,38 @@ def tracker_settings(
             from_dict(DecodeConfig, data["decode"], where="decode"))
 
 
+def parse_classes(text: str | None, names: tuple[str, ...]) -> list[str] | None:
+    """``--classes person,car`` -> ``["person", "car"]``, each checked against the model's ``names``."""
+    from aetrack.tracker import class_indices
+
+    if text is None:
+        return None
+    wanted = [c.strip() for c in text.split(",") if c.strip()]
+    try:
+        class_indices(wanted, names)
+    except ValueError as err:
+        raise AetrackError(f"--classes: {err}") from None
+    return wanted
+
+
 def build_tracker(
     *, weights: Path | None, use_model: bool, device: str, frame_rate: float, linker: str | None,
-    overrides: list[str],
+    overrides: list[str], classes: str | None = None,
 ):
-    """The tracker the options ask for: embedded or given weights, or a model-free linker."""
+    """The tracker the options ask for: embedded or given weights, or a model-free linker
+    (class person); ``classes`` = ``--classes`` (comma-separated names, None = all)."""
     from aetrack.tracker import Tracker, load_model
 
     if not use_model:
         lcfg, _ = tracker_settings(base_linker=LinkerConfig(), base_decode=DecodeConfig(), linker=linker,
                                    overrides=overrides)
-        return Tracker.for_detections(linker_cfg=lcfg, frame_rate=frame_rate)
+        return Tracker.for_detections(linker_cfg=lcfg, frame_rate=frame_rate,
+                                      classes=parse_classes(classes, ("person",)))
     ckpt, model_cfg = load_model(weights)
     lcfg, dcfg = tracker_settings(base_linker=ckpt.config.linker, base_decode=ckpt.config.decode, linker=linker,
                                   overrides=overrides)
     return Tracker(model=ckpt.model, model_cfg=model_cfg, decode_cfg=dcfg, linker_cfg=lcfg,
-                   frame_rate=frame_rate, device=device)
+                   frame_rate=frame_rate, device=device, classes=parse_classes(classes, model_cfg.names))
 
 
 def track(
@@ -78,6 +95,11 @@ def track(
     threads: Annotated[Optional[int], typer.Option(help="CPU threads for the model.")] = None,
     fps: Annotated[Optional[float], typer.Option(help="Frame rate if the source does not say.")] = None,
     evaluate: Annotated[bool, typer.Option(help="Evaluate against gt/gt.txt of a MOT sequence folder.")] = True,
+    classes: Annotated[
+        Optional[str],
+        typer.Option(help="Track only these classes, comma-separated, e.g. person,car [default: all]. "
+                          "--dets detections are all person."),
+    ] = None,
 ) -> None:
     """Track objects and write MOT text, JSON lines and optionally an annotated video."""
     from aetrack.pipeline import track_source
@@ -96,7 +118,7 @@ def track(
         src.fps = fps
     det_table = read_mot_file(dets, kind="det") if dets is not None else None
     tracker = build_tracker(weights=weights, use_model=use_model, device=device,
-                            frame_rate=src.fps, linker=linker, overrides=list(set_ or []))
+                            frame_rate=src.fps, linker=linker, overrides=list(set_ or []), classes=classes)
     stats = track_source(source=src, tracker=tracker, out_dir=out, dets=det_table, save_video=save_video)
     med = stats.median_ms(skip=min(5, max(0, stats.frames - 1)))
     typer.echo(f"{stats.name}: {stats.frames} frames, {stats.rows} boxes, {stats.fps:.1f} frames/s end to end "

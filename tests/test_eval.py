@@ -327,6 +327,35 @@ def test_benchmark_option_and_mot20_rules(tmp_path: Path) -> None:
     assert mot20.benchmarks == {"S": "MOT20"} and mot20.sequences["S"]["FP"] == 0
 
 
+@pytest.mark.parametrize("gt_format", ["mot15", "mot17"])
+def test_only_person_rows_of_multi_class_results_are_evaluated(tmp_path: Path, gt_format: str) -> None:
+    # gt: pedestrians 1 at A and 2 at B in frames 1-4 (8 boxes), as PETS (MOT15 columns) or
+    # MOT17 (class 1). aetrack results, column 8 = 1-based class (person 1, car 3):
+    #   person 1 on A in frames 1-4; car 2 at FAR in frames 1-4 (no gt there); car 3 exactly on
+    #   B in frames 1-2; id 4 on B in frames 3-4 with -1 in column 8 (an older file: person).
+    # Only class 1 and -1 rows count, so the cars are neither FPs nor matches:
+    #   TP 4 (A) + 2 (B, frames 3-4), FN 2 (B, frames 1-2), FP 0, IDSW 0 -> MOTA = 1 - 2/8 = 75 %.
+    #   IDF1: IDTP 4 (1->1) + 2 (2->4) = 6 over 8 gt and 6 tracker boxes -> 2*6 / 14 = 85.71 %.
+    # (Counting the cars would give FP 4 and IDSW 1 on B (3 -> 4), FN 0: MOTA 1 - 5/8 = 37.5 %.)
+    gt_row = _mot15_gt if gt_format == "mot15" else _mot17_gt
+    gt = [gt_row(f, i, box) for f in range(1, 5) for i, box in ((1, A), (2, B))]
+    res = [_row(f, 1, A, 1, 1, -1, -1) for f in range(1, 5)] + [_row(f, 2, FAR, 1, 3, -1, -1) for f in range(1, 5)]
+    res += [_row(f, 3, B, 1, 3, -1, -1) for f in (1, 2)] + [_res(f, 4, B) for f in (3, 4)]
+    report = _run_scripted(tmp_path, gt, res)
+    row = report.sequences["S"]
+    assert report.benchmarks == {"S": "MOT15" if gt_format == "mot15" else "MOT17"}
+    assert (row["FP"], row["FN"], row["IDSW"]) == (0, 2, 0)
+    assert row["MOTA"] == pytest.approx(75.0)
+    assert row["IDF1"] == pytest.approx(100 * 12 / 14)
+    if gt_format == "mot17":  # recall by visibility (MOT17 gt only) sees the person rows too: 6 of 8
+        from aetrack.eval.visibility import recall_by_visibility
+
+        seq_gt = read_mot_file(tmp_path / "gt" / "S" / "gt" / "gt.txt")
+        found = recall_by_visibility(gt={"S": seq_gt}, results={"S": read_mot_file(tmp_path / "res" / "S.txt",
+                                                                                    kind="results")})
+        assert (sum(found["found"]), sum(found["total"])) == (6, 8)
+
+
 def test_frame_range_restricts_gt_and_results(tmp_path: Path) -> None:
     # The identity-switch scene restricted to frames 1:2 has no switch: everything is perfect.
     gt = [_mot15_gt(f, i, box) for f in range(1, 5) for i, box in ((1, A), (2, B))]

@@ -521,3 +521,114 @@ def test_recently_lost_tracks_are_reported_at_their_prediction() -> None:
     assert LinkerConfig(report_lost_s=1.0, lost_time_s=0.5).report_lost_frames(10.0) == 5
     with pytest.raises(ValueError, match="report_lost_s"):
         LinkerConfig(report_lost_s=-0.1)
+
+
+# ---- classes: a track keeps its class, and never takes a detection of another ------------
+
+PERSON, CAR = 0, 1
+CLASS_OF = {"P": PERSON, "C": CAR}
+TAG_SHARED = (0.5, 0.5)  # both objects get the same tag: a weak model, tags cannot tell them apart
+
+
+def run_classes(linker: Linker, frames: list[list[Det]], *, with_classes: bool = True) -> list[dict[str, int]]:
+    """Like :func:`run`, with each detection's class from ``CLASS_OF[label]`` (all class 0 when
+    not ``with_classes``). Reported tracks are told apart by box and class, so two detections
+    at one spot are fine; every reported track must carry its detection's class."""
+    assert linker.cfg.output_box == "detection" and linker.report_lost_frames == 0, "use scripted()"
+    out = []
+    for dets in frames:
+        boxes, scores, tags = frame_arrays(dets, with_tags=True)
+        classes = np.array([CLASS_OF[d[0]] if with_classes else 0 for d in dets], dtype=np.int64)
+        tracks = linker.update(boxes=boxes, scores=scores, tags=tags, classes=classes)
+        label_of = {(tuple(b), int(c)): d[0] for b, c, d in zip(boxes.tolist(), classes, dets)}
+        out.append({label_of[(t.box, t.class_id)]: t.track_id for t in tracks})
+    return out
+
+
+def person_and_car(*, bounce: bool) -> list[list[Det]]:
+    """A person P walks right and a car C (same 40 x 100 box: seen end-on) drives left on one
+    line, 4 px per frame each. In frame t (0-based) their centres are ``sep(t)`` apart:
+
+    * straight: P at 100 - 4 (10 - t), C at 100 + 4 (10 - t), crossing over: 40 px apart in
+      frame 5, 8 px in frame 9 (IoU (40-8)/(40+8) = 0.67), the same spot in frame 10 (IoU 1),
+      8 px apart with sides swapped in frame 11, 40 px in frame 15;
+    * bounce: they come to 5 px of each other in frame 9 (IoU 35/45 = 0.78) and turn back:
+      P at 97.5 - 4 |9 - t|, C at 102.5 + 4 |9 - t| (frame 10: 93.5 and 106.5).
+    """
+    seq = []
+    for t in range(16):
+        d = 4.0 * abs(9 - t) + 2.5 if bounce else 4.0 * (10 - t)
+        seq.append([("P", 100.0 - d, 100.0, 0.9, TAG_SHARED), ("C", 100.0 + d, 100.0, 0.9, TAG_SHARED)])
+    return seq
+
+
+@pytest.mark.parametrize("mode", ["iou", "motion", "tags_motion"])
+@pytest.mark.parametrize("bounce", [False, True])
+def test_person_and_car_never_swap_ids(mode: str, bounce: bool) -> None:
+    # Frame 1 confirms both tracks: P -> 1, C -> 2 (detection order). Every stage forbids a
+    # person track taking the car and the reverse, and each object's own detection is always
+    # close enough to its track's prediction: at most the Kalman lag of a turn, e.g. bounce,
+    # frame 10: track 1 predicted at x = 101.0 (97.5 plus a velocity learned as ~3.5 of the 4
+    # px/frame), P at 93.5, a 7.5 px offset, IoU 32.5/47.5 = 0.68 >= 0.2 (iou_threshold_high
+    # 0.8 as a cost limit; tags_motion: inside the motion gate). So the ids hold on
+    # all 16 frames, whatever the overlap (IoU 1 in frame 10 of the straight crossing).
+    seq = person_and_car(bounce=bounce)
+    assert run_classes(Linker(cfg=scripted(mode=mode)), seq) == [{"P": 1, "C": 2}] * 16
+
+
+@pytest.mark.parametrize("mode", ["iou", "motion", "tags_motion"])
+def test_bounce_without_classes_swaps(mode: str) -> None:
+    # The control for the test above: with one class for both, the bounce swaps the ids in
+    # frame 10 (0-based, the 11th frame). Track 1 (moving right) is predicted at x = 101.0,
+    # track 2 at 99.0; P is at 93.5, C at 106.5. IoU(track 1, C) at a 5.5 px offset is
+    # 34.5/45.5 = 0.76, IoU(track 1, P) at 7.5 px is 32.5/47.5 = 0.68 (track 2 mirrors it): the
+    # swap costs 2 (1 - 0.76) = 0.48 < 2 (1 - 0.68) = 0.64 for keeping. tags_motion: equal tags
+    # (distance 0 to both, both inside the motion gate), so the overlap term decides the same way.
+    got = run_classes(Linker(cfg=scripted(mode=mode)), person_and_car(bounce=True), with_classes=False)
+    assert got[:10] == [{"P": 1, "C": 2}] * 10
+    assert got[10] == {"P": 2, "C": 1}
+
+
+@pytest.mark.parametrize("mode", ["iou", "motion", "tags_motion"])
+def test_car_at_a_lost_person_track_starts_a_new_track(mode: str) -> None:
+    # A still person P at (100, 100) in frames 1-3 (track 1), hidden in frames 4-5 (lost; the
+    # budget is round(3.0 s * 30) = 90 frames, so it is kept). Frame 6: a car C at exactly the
+    # person's spot, with the person's tag: IoU 1 with the lost track's prediction and tag
+    # distance 0, which would revive track 1 (see the control below), but the classes differ:
+    # C starts track 2, tentative in frame 6 (not reported), confirmed in frame 7. Frame 8: P
+    # is back at the same spot beside C: P revives track 1, C keeps track 2.
+    p = ("P", 100.0, 100.0, 0.9, TAG_SHARED)
+    c = ("C", 100.0, 100.0, 0.9, TAG_SHARED)
+    seq = [[p]] * 3 + [[]] * 2 + [[c], [c], [p, c]]
+    expected = [{"P": 1}] * 3 + [{}] * 2 + [{}, {"C": 2}, {"P": 1, "C": 2}]
+    assert run_classes(Linker(cfg=scripted(mode=mode)), seq) == expected
+    control = run_classes(Linker(cfg=scripted(mode=mode)), seq[:6], with_classes=False)
+    assert control[5] == {"C": 1}  # without classes the car takes the person's id
+
+
+def test_track_class_from_its_first_detection() -> None:
+    linker = Linker(cfg=scripted())
+    boxes = np.array([box(100, 100), box(300, 100)])
+    tracks = linker.update(boxes=boxes, scores=np.array([0.9, 0.9]), classes=np.array([5, 2]))
+    assert [(t.track_id, t.class_id) for t in tracks] == [(1, 5), (2, 2)]
+    # Without classes every detection is class 0: neither class-5 nor class-2 track matches,
+    # both become lost, and class-0 tracks 3 and 4 start (tentative, not reported).
+    assert linker.update(boxes=boxes, scores=np.array([0.9, 0.9])) == []
+    assert [(t.track_id, t.class_id, t.state) for t in linker.live_tracks()] == [
+        (1, 5, "lost"), (2, 2, "lost"), (3, 0, "tentative"), (4, 0, "tentative")
+    ]
+
+
+@pytest.mark.parametrize(
+    "classes, match",
+    [
+        (np.array([0, 1]), r"classes must have shape \(1,\)"),
+        (np.array([[0]]), r"classes must have shape \(1,\)"),
+        (np.array([0.0]), "classes must be integers"),
+        (np.array([True]), "classes must be integers"),
+        (np.array([-1]), r"classes must be >= 0, classes\[0\] is -1"),
+    ],
+)
+def test_invalid_classes_raise(classes: np.ndarray, match: str) -> None:
+    with pytest.raises(ValueError, match=match):
+        Linker().update(boxes=np.array([box(100, 100)]), scores=np.array([0.9]), classes=classes)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from pathlib import Path
 
 import cv2
@@ -120,7 +122,7 @@ def test_video_roundtrip_and_unreadable_video(tmp_path: Path) -> None:
 
 def test_result_writer_is_atomic(tmp_path: Path) -> None:
     row = ResultRow(frame=1, track_id=3, box=(10.0, 20.0, 40.0, 60.0), score=0.9)
-    assert row.mot_line() == "1,3,10.00,20.00,30.00,40.00,0.9000,-1,-1,-1\n"
+    assert row.mot_line() == "1,3,10.00,20.00,30.00,40.00,0.9000,1,-1,-1\n"  # column 8: class 1, person
     write_mot(tmp_path / "s.txt", [row])
     before = (tmp_path / "s.txt").read_text()
     with pytest.raises(RuntimeError):
@@ -134,6 +136,23 @@ def test_result_writer_is_atomic(tmp_path: Path) -> None:
     table = read_mot_file(tmp_path / "s.txt", kind="results")
     assert table.ids.tolist() == [3] and table.boxes.tolist() == [[10, 20, 30, 40]]
     assert '"box": [10.0, 20.0, 40.0, 60.0], "score": 0.9, "state": "confirmed"' in (tmp_path / "s.jsonl").read_text()
+
+
+def test_result_rows_name_their_class(tmp_path: Path) -> None:
+    # Class index 2 of (person, bicycle, car, ...) is "car": 1-based 3 in MOT column 8, its
+    # name in JSON lines. Files written before classes (-1 there) read back as -1 (no class).
+    car = ResultRow(frame=2, track_id=7, box=(0.0, 0.0, 10.0, 20.0), score=0.5, class_id=2, class_name="car")
+    assert car.mot_line() == "2,7,0.00,0.00,10.00,20.00,0.5000,3,-1,-1\n"
+    assert json.loads(car.json_line())["class"] == "car"
+    person = ResultRow(frame=2, track_id=8, box=(0.0, 0.0, 10.0, 20.0))
+    assert json.loads(person.json_line())["class"] == "person"
+    write_mot(tmp_path / "new.txt", [car, person])
+    assert read_mot_file(tmp_path / "new.txt", kind="results").cls.tolist() == [3, 1]
+    old = _write(tmp_path / "old.txt", "1,1,0,0,5,5,1,-1,-1,-1\n")
+    assert read_mot_file(old, kind="results").cls.tolist() == [-1]
+    assert read_mot_file(_write(tmp_path / "seven.txt", "1,1,0,0,5,5,1\n"), kind="results").cls.tolist() == [1]
+    with pytest.raises(AetrackError, match="new.txt:1: NaN or infinite class"):
+        read_mot_file(_write(tmp_path / "new.txt", "1,1,0,0,5,5,1,nan,-1,-1\n"), kind="results")
 
 
 def test_real_pets_sequence(shared_data: Path) -> None:

@@ -7,6 +7,7 @@ detections, errors) on the same short sequence.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import cv2
@@ -18,6 +19,9 @@ from aetrack.data.mot import MotSequence, read_mot_file
 from aetrack.data.sources import open_source
 from aetrack.data.synth import SynthConfig, write_sequence
 from aetrack.eval import evaluate_tables
+from aetrack.decode import Detections
+from aetrack.linker import LinkerConfig
+from aetrack.model import ModelConfig
 from aetrack.tracker import Tracker
 from cli.main import app
 
@@ -99,6 +103,9 @@ def test_track_cli_writes_results_video_and_reports_bad_input(seq: MotSequence, 
     assert res.exit_code == 0, res.output
     table = read_mot_file(tmp_path / f"{seq.name}.txt", kind="results")
     assert table.frame.min() >= 1 and table.frame.max() <= 20
+    assert (table.cls == 1).all()  # one-class model: every row is person, column 8 = 1
+    first = json.loads((tmp_path / f"{seq.name}.jsonl").read_text().splitlines()[0])
+    assert first["class"] == "person"
     cap = cv2.VideoCapture(str(tmp_path / f"{seq.name}.mp4"))
     assert int(cap.get(cv2.CAP_PROP_FRAME_COUNT)) == 20
     assert "IDF1" in res.output  # a sequence folder with gt is evaluated
@@ -128,3 +135,64 @@ def test_track_given_detections_covers_frames_without_images(shared_data: Path, 
     assert res.exit_code == 0, res.output
     assert "837 frames" in res.output
     assert read_mot_file(tmp_path / "MOT17-05-FRCNN.txt", kind="results").frame.max() > 800
+
+
+SIX = ("person", "bicycle", "car", "motorcycle", "bus", "truck")
+
+
+def _box(cx: float) -> list[float]:
+    return [cx - 20.0, 100.0, cx + 20.0, 200.0]
+
+
+def test_class_filter_and_class_of_tracks() -> None:
+    # Frame 1 of a six-class stream: a person (class 0) at x 100, a car (2) at 300, a bus (4)
+    # at 500. Filtering to person and car drops the bus before linking: tracks 1 (person) and 2
+    # (car), confirmed in the first frame.
+    six = ModelConfig(num_classes=6, class_names=SIX)
+    tracker = Tracker(model=None, model_cfg=six, classes=["person", "car"])
+    assert tracker.class_names == SIX
+    boxes = np.array([_box(100), _box(300), _box(500)])
+    got = tracker.update_detections(boxes=boxes, scores=np.full(3, 0.9), classes=np.array([0, 2, 4]))
+    assert [(t.track_id, t.class_id) for t in got] == [(1, 0), (2, 2)]
+    # Unfiltered, the bus is track 3; a model-free tracker calls everything person.
+    every = Tracker(model=None, model_cfg=six)
+    got = every.update_detections(boxes=boxes, scores=np.full(3, 0.9), classes=np.array([0, 2, 4]))
+    assert [(t.track_id, t.class_id) for t in got] == [(1, 0), (2, 2), (3, 4)]
+    assert Tracker.for_detections().class_names == ("person",)
+    with pytest.raises(ValueError, match="unknown class 'car' in classes; this model's classes are person"):
+        Tracker.for_detections(classes=["car"])
+    with pytest.raises(ValueError, match="person, bicycle, car, motorcycle, bus, truck"):
+        Tracker(model=None, model_cfg=six, classes=["truck", "plane"])
+    with pytest.raises(ValueError, match="at least one"):
+        Tracker(model=None, model_cfg=six, classes=[])
+    with pytest.raises(ValueError, match=r"classes must have shape \(3,\)"):
+        every.update_detections(boxes=boxes, scores=np.full(3, 0.9), classes=np.array([0, 2]))
+    with pytest.raises(ValueError, match="classes must index class_names"):
+        every.update_detections(boxes=boxes, scores=np.full(3, 0.9), classes=np.array([0, 2, 6]))
+
+
+def test_update_links_the_decoded_classes(monkeypatch: pytest.MonkeyPatch) -> None:
+    # A person and a car detected at the same spot in two frames: two tracks, never merged;
+    # the car filter keeps only the car's.
+    six = ModelConfig(num_classes=6, class_names=SIX)
+    frame = np.zeros((240, 320, 3), np.uint8)
+    det = Detections(boxes=np.array([_box(100), _box(100)], np.float32), scores=np.array([0.9, 0.8], np.float32),
+                     classes=np.array([0, 2]), tags=np.zeros((2, 8), np.float32))
+    for classes, expected in ((None, [(1, 0), (2, 2)]), (["car"], [(1, 2)])):
+        tracker = Tracker(model=None, model_cfg=six, linker_cfg=LinkerConfig(mode="motion"), classes=classes)
+        monkeypatch.setattr(tracker, "detect", lambda img: det)
+        for _ in range(2):
+            got = [(t.track_id, t.class_id) for t in tracker.update(frame)]
+        assert got == expected
+
+
+def test_track_cli_classes_option(seq: MotSequence, tmp_path: Path) -> None:
+    runner = CliRunner()
+    args = ["track", str(seq.root), "--out", str(tmp_path), "--frames", "1:5", "--dets", str(seq.det_path)]
+    res = runner.invoke(app, [*args, "--classes", "person"])
+    assert res.exit_code == 0, res.output
+    assert (read_mot_file(tmp_path / f"{seq.name}.txt", kind="results").cls == 1).all()
+    res = runner.invoke(app, [*args, "--classes", "person,car"])
+    assert res.exit_code == 2 and res.output.strip().startswith("error:"), res.output
+    assert len(res.output.strip().splitlines()) == 1
+    assert "unknown class 'car'" in res.output and "person" in res.output

@@ -44,3 +44,11 @@ def test_abort_leaves_nothing(tmp_path: Path) -> None:
             w.write(np.zeros((32, 32, 3), np.uint8), [])
             raise RuntimeError("interrupted")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_label_names_id_and_class(tmp_path: Path) -> None:
+    w = AnnotatedVideoWriter(path=tmp_path / "v.mp4", fps=5.0, class_names=("person", "bicycle", "car"))
+    assert w.label(SimpleNamespace(track_id=7, class_id=2)) == "7 car"
+    assert w.label(SimpleNamespace(track_id=3)) == "3 person"  # no class_id: class 0
+    assert AnnotatedVideoWriter(path=tmp_path / "u.mp4", fps=5.0).label(SimpleNamespace(track_id=1, class_id=0)) == "1 person"
+    w.abort()

@@ -46,12 +46,14 @@ TAG_MODES = ("tags_motion", "tags")
 
 @dataclass(frozen=True)
 class LinkInput:
-    """What a linker received for one frame: (n, 4) xyxy pixel boxes, (n,) scores, (n, D) tags or None."""
+    """What a linker received for one frame: (n, 4) xyxy pixel boxes, (n,) scores, (n, D) tags or None,
+    (n,) int 0-based classes or None."""
 
     frame: int
     boxes: np.ndarray
     scores: np.ndarray
     tags: np.ndarray | None
+    classes: np.ndarray | None = None
 
 
 @dataclass
@@ -59,12 +61,12 @@ class _Recording:
     """Frame numbers as the source yields them and linker inputs as the tracker passes them."""
 
     frames: list[int] = field(default_factory=list)
-    inputs: list[tuple[np.ndarray, np.ndarray, np.ndarray | None]] = field(default_factory=list)
+    inputs: list[tuple[np.ndarray, np.ndarray, np.ndarray | None, np.ndarray | None]] = field(default_factory=list)
 
     def link_inputs(self) -> list[LinkInput]:
         if len(self.frames) != len(self.inputs):  # one linker update per frame, by construction
             raise RuntimeError(f"recorded {len(self.frames)} frames but {len(self.inputs)} linker inputs")
-        return [LinkInput(f, b, s, t) for f, (b, s, t) in zip(self.frames, self.inputs)]
+        return [LinkInput(f, b, s, t, c) for f, (b, s, t, c) in zip(self.frames, self.inputs)]
 
 
 @dataclass
@@ -88,9 +90,13 @@ class _RecordingLinker:
         self.linker = linker
         self.recording = recording
 
-    def update(self, *, boxes: np.ndarray, scores: np.ndarray, tags: np.ndarray | None = None) -> list[Track]:
-        self.recording.inputs.append((np.array(boxes), np.array(scores), None if tags is None else np.array(tags)))
-        return self.linker.update(boxes=boxes, scores=scores, tags=tags)
+    def update(
+        self, *, boxes: np.ndarray, scores: np.ndarray, tags: np.ndarray | None = None,
+        classes: np.ndarray | None = None,
+    ) -> list[Track]:
+        self.recording.inputs.append((np.array(boxes), np.array(scores), None if tags is None else np.array(tags),
+                                      None if classes is None else np.array(classes)))
+        return self.linker.update(boxes=boxes, scores=scores, tags=tags, classes=classes)
 
     def reset(self) -> None:
         self.linker.reset()
@@ -136,7 +142,8 @@ def _check_sequences(seqs: list[MotSequence], *, use_dets: bool) -> None:
 
 
 def _replay(
-    *, cfg: LinkerConfig, frame_rate: float, inputs: list[LinkInput], out_dir: Path, name: str, progress: Progress
+    *, cfg: LinkerConfig, frame_rate: float, inputs: list[LinkInput], out_dir: Path, name: str, progress: Progress,
+    class_names: Sequence[str],
 ) -> dict[str, list[float]]:
     """Link recorded detections with a fresh linker, write ``out_dir/<name>.txt``; ms per frame of link and write."""
     linker = Linker(cfg=cfg, frame_rate=frame_rate)
@@ -145,9 +152,10 @@ def _replay(
     with ResultWriter(out_dir=out_dir, name=name, jsonl=False) as writer:
         for item in inputs:
             t0 = time.perf_counter()
-            tracks = linker.update(boxes=item.boxes, scores=item.scores, tags=item.tags)
+            tracks = linker.update(boxes=item.boxes, scores=item.scores, tags=item.tags, classes=item.classes)
             t1 = time.perf_counter()
-            writer.write([ResultRow(frame=item.frame, track_id=t.track_id, box=t.box, score=t.score) for t in tracks])
+            writer.write([ResultRow(frame=item.frame, track_id=t.track_id, box=t.box, score=t.score,
+                                    class_id=t.class_id, class_name=class_names[t.class_id]) for t in tracks])
             t2 = time.perf_counter()
             times["link"].append((t1 - t0) * 1e3)
             times["write"].append((t2 - t1) * 1e3)
@@ -237,7 +245,8 @@ def run_benchmark(
             with _progress(progress) as bar:
                 for cfg in linkers[1:]:
                     link_times[cfg.mode][seq.name] = _replay(cfg=cfg, frame_rate=seq.info.frame_rate, inputs=inputs,
-                                                             out_dir=out / cfg.mode, name=seq.name, progress=bar)
+                                                             out_dir=out / cfg.mode, name=seq.name, progress=bar,
+                                                             class_names=tracker.class_names)
 
     reports: dict[str, EvalReport] = {}
     by_visibility: dict[str, dict[str, Any] | None] = {}

@@ -6,6 +6,10 @@ ids 1-based and boxes in pixels. Ground truth comes in two column sets:
 * MOT15: ``frame,id,x,y,w,h,flag,wx,wy,wz`` (10 columns; world coordinates ignored);
 * MOT16/17/20: ``frame,id,x,y,w,h,flag,class,visibility`` (9 columns).
 
+Tracker results: ``frame,id,x,y,w,h,conf,class,-1,-1``; column 8 is the class as the official
+evaluator reads it (1 = pedestrian / aetrack's person; -1, as in files written before aetrack
+named classes, or a missing column: not a class, evaluated as pedestrian).
+
 :func:`read_mot_file` validates every row and names the file and line of the first bad one.
 """
 
@@ -127,7 +131,7 @@ class MotTable:
     ids: np.ndarray  # (N,) int64 (-1 for detections)
     boxes: np.ndarray  # (N, 4) float64, x, y, w, h in pixels
     conf: np.ndarray  # (N,) float64
-    cls: np.ndarray  # (N,) int64, 1 when the file has no class column
+    cls: np.ndarray  # (N,) int64: gt class, results class (column 8, -1 = none); 1 when the file has no such column
     vis: np.ndarray  # (N,) float64, 1 when the file has no visibility column
     fmt: str = "mot15"  # "mot15" or "mot16" (MOT16/17/20 column set)
 
@@ -198,12 +202,15 @@ def read_mot_file(path: str | Path, *, kind: str = "gt") -> MotTable:
             )
     n = len(rows)
     conf = rows[:, 6] if ncol > 6 else np.ones(n)
-    if fmt == "mot16":
+    if kind == "results" and ncol >= 8:
+        bad = ~np.isfinite(rows[:, 7])
+        if bad.any():
+            raise AetrackError(f"{p}:{numbers[int(np.argmax(bad))]}: NaN or infinite class (column 8)")
+    if fmt == "mot16" or (kind == "results" and ncol >= 8):
         cls = rows[:, 7].astype(np.int64)
-        vis = rows[:, 8].copy()
     else:
         cls = np.ones(n, dtype=np.int64)
-        vis = np.ones(n)
+    vis = rows[:, 8].copy() if fmt == "mot16" else np.ones(n)
     return MotTable(frame, ids, rows[:, 2:6].copy(), conf.copy(), cls, vis, fmt)
 
 

@@ -12,6 +12,11 @@ box, reproduced here with the same numerical tests:
   (pedestrian) with a non-zero consider flag are kept.
 * **MOT15**: no distractor matching (the files have no classes); gt rows with a zero consider
   flag are still removed, as TrackEval and motmetrics' MOTChallenge app both do.
+* **Tracker classes** (every benchmark): only pedestrian rows are evaluated, tracker rows whose
+  class column (8) is 1 or not a class (-1, 0, no column). TrackEval refuses a results file with
+  any class above 1 ("Evaluation is only valid for pedestrian class"); aetrack's multi-class
+  results (person = 1, car = 3, ...) are evaluated on their person rows instead, so a car track
+  is neither a false positive nor a match against pedestrian ground truth.
 
 The result, :class:`PreparedSequence`, holds per-frame id arrays and IoU matrices; the CLEAR /
 identity metrics (motmetrics) and HOTA (trackeval) are computed from the same object.
@@ -97,6 +102,12 @@ def evaluated_gt_rows(gt: MotTable, *, by_class: bool) -> np.ndarray:
     if by_class:
         keep &= gt.cls == PEDESTRIAN_CLASS
     return keep
+
+
+def evaluated_tracker_rows(results: MotTable) -> np.ndarray:
+    """Mask of the tracker rows the metrics see: pedestrian (class 1) or no class (<= 0, e.g.
+    -1); the classes TrackEval accepts in a results file."""
+    return results.cls <= PEDESTRIAN_CLASS
 
 
 def is_match(iou: np.ndarray) -> np.ndarray:
@@ -186,6 +197,7 @@ def prepare_sequence(
 
     gt = gt.in_range(frames)
     results = results.in_range(frames)
+    results = results.subset(evaluated_tracker_rows(results))
     timesteps = np.union1d(gt.frame, results.frame).astype(np.int64)
     g_order, g_start, g_end = _frame_slices(gt.frame, timesteps)
     h_order, h_start, h_end = _frame_slices(results.frame, timesteps)

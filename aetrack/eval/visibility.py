@@ -19,7 +19,7 @@ import numpy as np
 from scipy.optimize import linear_sum_assignment
 
 from aetrack.data.mot import FrameRange, MotTable
-from aetrack.eval.preprocess import box_iou_xywh, evaluated_gt_rows, is_match
+from aetrack.eval.preprocess import box_iou_xywh, evaluated_gt_rows, evaluated_tracker_rows, is_match
 
 #: Bin edges; bin i holds visibility in [edge i, edge i+1), the last bin includes 1.0.
 VISIBILITY_BINS: tuple[float, ...] = (0.0, 0.1, 0.25, 0.5, 0.75, 1.0)
@@ -60,6 +60,7 @@ def recall_by_visibility(
         g = table.in_range(frames)
         g = g.subset(evaluated_gt_rows(g, by_class=True))
         res = results.get(name, MotTable.empty()).in_range(frames)
+        res = res.subset(evaluated_tracker_rows(res))
         res_rows = res.by_frame()
         # np.digitize with right=False puts v in bin i when edges[i] <= v < edges[i+1]; clip
         # sends 1.0 (and any value past the ends) into the first or last bin.

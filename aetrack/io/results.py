@@ -1,9 +1,12 @@
 """Tracking results as MOTChallenge text and JSON lines, written atomically.
 
-MOT text rows: ``frame,id,bb_left,bb_top,bb_width,bb_height,conf,-1,-1,-1`` (frames and ids
-1-based, boxes in pixels). JSON lines: one object per track per frame with ``frame``, ``id``,
-``box`` (x1, y1, x2, y2 pixels), ``score``, ``state`` ("confirmed", or "lost" for a track
-reported at its motion prediction while hidden) and optional ``tag``.
+MOT text rows: ``frame,id,bb_left,bb_top,bb_width,bb_height,conf,class,-1,-1`` (frames and
+ids 1-based, boxes in pixels); column 8, ``class``, is the track's class as a 1-based index into
+the model's class names (person = 1, MOTChallenge's pedestrian class, so MOT evaluation keeps
+those rows and, in aetrack, only those; files written before classes hold -1 there, read as
+person). JSON lines: one object per track per frame with ``frame``, ``id``, ``class`` (the class
+name, e.g. "person"), ``box`` (x1, y1, x2, y2 pixels), ``score``, ``state`` ("confirmed", or
+"lost" for a track reported at its motion prediction while hidden) and optional ``tag``.
 
 :class:`ResultWriter` streams rows to temp files while tracking and renames them into place on
 :meth:`ResultWriter.close`, so an interrupted run never leaves a half-written result.
@@ -24,7 +27,8 @@ from aetrack.io.atomic import atomic_write, temp_beside
 
 @dataclass(frozen=True)
 class ResultRow:
-    """One track in one frame. ``box`` is (x1, y1, x2, y2) in frame pixels."""
+    """One track in one frame. ``box`` is (x1, y1, x2, y2) in frame pixels; ``class_id`` the
+    0-based class index (written 1-based in MOT text), ``class_name`` its name (JSON lines)."""
 
     frame: int
     track_id: int
@@ -32,14 +36,16 @@ class ResultRow:
     score: float = 1.0
     tag: tuple[float, ...] | None = None
     state: str = "confirmed"
+    class_id: int = 0
+    class_name: str = "person"
 
     def mot_line(self) -> str:
         x1, y1, x2, y2 = self.box
         return (f"{self.frame},{self.track_id},{x1:.2f},{y1:.2f},{x2 - x1:.2f},{y2 - y1:.2f},"
-                f"{self.score:.4f},-1,-1,-1\n")
+                f"{self.score:.4f},{self.class_id + 1},-1,-1\n")
 
     def json_line(self) -> str:
-        rec: dict[str, object] = {"frame": self.frame, "id": self.track_id,
+        rec: dict[str, object] = {"frame": self.frame, "id": self.track_id, "class": self.class_name,
                                   "box": [round(float(v), 2) for v in self.box], "score": round(float(self.score), 4),
                                   "state": self.state}
         if self.tag is not None:

@@ -1,4 +1,4 @@
-"""Annotated video: boxes, ids, short trails and a stable colour per id, written with OpenCV.
+"""Annotated video: boxes labelled "<id> <class>", short trails and a stable colour per id (OpenCV).
 
 The mp4 is written to a temp file and renamed on :meth:`AnnotatedVideoWriter.close`, so an
 interrupted run leaves no broken video behind.
@@ -34,9 +34,12 @@ class AnnotatedVideoWriter:
         path: output ``.mp4`` path.
         fps: frames per second of the output.
         trail_length: frames of centre history drawn behind each track.
+        class_names: names by 0-based class index; a track's label is "<id> <name>", e.g. "7 car".
     """
 
-    def __init__(self, *, path: str | Path, fps: float, trail_length: int = 20) -> None:
+    def __init__(
+        self, *, path: str | Path, fps: float, trail_length: int = 20, class_names: Sequence[str] = ("person",)
+    ) -> None:
         if fps <= 0:
             raise ValueError(f"fps must be positive, got {fps}")
         if trail_length < 0:
@@ -45,6 +48,7 @@ class AnnotatedVideoWriter:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.fps = fps
         self.trail_length = trail_length
+        self.class_names = tuple(class_names)
         fd, self._tmp = temp_beside(self.path, suffix=".mp4")  # ".mp4": OpenCV picks the container by suffix
         os.close(fd)
         self._writer: cv2.VideoWriter | None = None
@@ -54,7 +58,7 @@ class AnnotatedVideoWriter:
 
     def write(self, frame: np.ndarray, tracks: Sequence, *, frame_no: int | None = None) -> None:
         """Draw ``tracks`` (objects with ``track_id``, ``box`` x1y1x2y2, ``score``, optional
-        ``state``) on a copy of ``frame``."""
+        ``state`` and ``class_id``, 0 if absent) on a copy of ``frame``."""
         img = frame.copy()
         h, w = img.shape[:2]
         if self._writer is None:
@@ -77,7 +81,7 @@ class AnnotatedVideoWriter:
                 cv2.polylines(img, [np.array(trail, np.int32)], False, colour, 2, cv2.LINE_AA)
             # A hidden track reported at its prediction ("lost") gets a thin box.
             cv2.rectangle(img, (x1, y1), (x2, y2), colour, 1 if getattr(t, "state", "") == "lost" else 2)
-            label = f"{t.track_id}"
+            label = self.label(t)
             (tw, th), _ = cv2.getTextSize(label, cv2.FONT_HERSHEY_SIMPLEX, 0.5, 1)
             cv2.rectangle(img, (x1, y1 - th - 4), (x1 + tw + 4, y1), colour, -1)
             cv2.putText(img, label, (x1 + 2, y1 - 3), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (0, 0, 0), 1, cv2.LINE_AA)
@@ -87,6 +91,12 @@ class AnnotatedVideoWriter:
             cv2.putText(img, f"{frame_no}", (6, 18), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (255, 255, 255), 1, cv2.LINE_AA)
         self._writer.write(img)
         self.frames_written += 1
+
+    def label(self, track) -> str:
+        """The text drawn on a track's box: id and class name, e.g. "7 car"."""
+        class_id = getattr(track, "class_id", 0)
+        name = self.class_names[class_id] if 0 <= class_id < len(self.class_names) else f"class{class_id + 1}"
+        return f"{track.track_id} {name}"
 
     def close(self) -> None:
         if self._writer is not None:
@@ -120,4 +130,5 @@ class _Scaled:
         x1, y1, x2, y2 = t.box
         self.track_id, self.score = t.track_id, t.score
         self.state = getattr(t, "state", "confirmed")
+        self.class_id = getattr(t, "class_id", 0)
         self.box = (x1 * sx, y1 * sy, x2 * sx, y2 * sy)

@@ -10,6 +10,7 @@ Example::
         boxes=np.array([[10.0, 20.0, 50.0, 120.0]]),   # (n, 4) x1, y1, x2, y2 pixels
         scores=np.array([0.9]),                         # (n,)
         tags=np.array([[0.1, -0.3]]),                   # (n, D) or None
+        classes=np.array([0]),                          # (n,) 0-based class, or None: all 0
     )
     [(t.track_id, t.box) for t in tracks]               # [(1, (10.0, 20.0, 50.0, 120.0))]
 """

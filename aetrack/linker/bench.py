@@ -5,6 +5,8 @@
 The scene is generated before timing: ``n_objects`` boxes moving at constant velocity with
 pixel jitter in a 1920 x 1080 frame (bouncing off the borders), each with a fixed random tag
 plus noise, scores mostly high with some low ones, and a few detections missed per frame.
+With ``num_classes`` > 1 each object gets a fixed random class, passed to the linker (which
+then forbids cross-class pairs in every stage); with 1 no classes are passed.
 Only :meth:`Linker.update` is timed, after a warm-up, per frame; the median is reported.
 """
 
@@ -26,14 +28,17 @@ _MISS_RATE = 0.05                # fraction of detections dropped per frame
 _LOW_RATE = 0.1                  # fraction of detections given a low score
 
 
-def _scene(*, n_objects: int, frames: int, tag_dim: int, seed: int) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
-    """Per frame: boxes (n, 4) xyxy pixels, scores (n,), tags (n, tag_dim)."""
+def _scene(
+    *, n_objects: int, frames: int, tag_dim: int, num_classes: int, seed: int
+) -> list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray | None]]:
+    """Per frame: boxes (n, 4) xyxy pixels, scores (n,), tags (n, tag_dim), classes (n,) or None."""
     rng = np.random.default_rng(seed)
     size = np.array(_FRAME_SIZE)
     wh = np.array(_BOX_SIZE)
     pos = rng.uniform(0, 1, (n_objects, 2)) * (size - wh)
     vel = rng.uniform(-_SPEED, _SPEED, (n_objects, 2))
     tag = rng.normal(0, 1, (n_objects, tag_dim))
+    cls = rng.integers(0, num_classes, n_objects) if num_classes > 1 else None  # one class: same scene as before
     out = []
     for _ in range(frames):
         pos = pos + vel
@@ -44,7 +49,7 @@ def _scene(*, n_objects: int, frames: int, tag_dim: int, seed: int) -> list[tupl
         boxes = np.concatenate([pos, pos + wh], axis=1) + rng.normal(0, _JITTER, (n_objects, 4))
         scores = np.where(rng.uniform(0, 1, n_objects) < _LOW_RATE, 0.3, 0.9)
         tags = tag + rng.normal(0, _TAG_NOISE, tag.shape)
-        out.append((boxes[keep], scores[keep], tags[keep]))
+        out.append((boxes[keep], scores[keep], tags[keep], None if cls is None else cls[keep]))
     return out
 
 
@@ -53,17 +58,19 @@ def time_linker(
     n_objects: int = 30,
     frames: int = 300,
     tag_dim: int = 8,
+    num_classes: int = 1,
     modes: tuple[str, ...] = MODES,
     warmup: int = 20,
     seed: int = 0,
 ) -> dict:
     """Time ``Linker.update`` per frame for each mode on one synthetic scene.
 
-    Returns ``{"n_objects", "frames", "tag_dim", "modes": {mode: {"median_ms", "p90_ms",
+    Returns ``{"n_objects", "frames", "tag_dim", "num_classes", "modes": {mode: {"median_ms", "p90_ms",
     "ids"}}}``: median and 90th percentile milliseconds per frame over the frames after
     ``warmup``, and the number of ids issued (a sanity check: ideally ``n_objects``).
     """
-    checks = (("n_objects", n_objects, 0), ("frames", frames, 1), ("tag_dim", tag_dim, 1), ("warmup", warmup, 0))
+    checks = (("n_objects", n_objects, 0), ("frames", frames, 1), ("tag_dim", tag_dim, 1),
+              ("num_classes", num_classes, 1), ("warmup", warmup, 0))
     for name, value, low in checks:
         if isinstance(value, bool) or not isinstance(value, int) or value < low:
             raise ValueError(f"{name} must be an integer >= {low}, got {value!r}")
@@ -72,15 +79,15 @@ def time_linker(
     for mode in modes:
         if mode not in MODES:
             raise ValueError(f"modes must be among {', '.join(MODES)}, got {mode!r}")
-    scene = _scene(n_objects=n_objects, frames=frames, tag_dim=tag_dim, seed=seed)
+    scene = _scene(n_objects=n_objects, frames=frames, tag_dim=tag_dim, num_classes=num_classes, seed=seed)
     results: dict[str, dict[str, float]] = {}
     for mode in modes:
         linker = Linker(cfg=LinkerConfig(mode=mode), frame_rate=30.0)
         times = np.zeros(frames)
         ids: set[int] = set()
-        for i, (boxes, scores, tags) in enumerate(scene):
+        for i, (boxes, scores, tags, classes) in enumerate(scene):
             t0 = time.perf_counter()
-            tracks = linker.update(boxes=boxes, scores=scores, tags=tags)
+            tracks = linker.update(boxes=boxes, scores=scores, tags=tags, classes=classes)
             times[i] = time.perf_counter() - t0
             ids.update(t.track_id for t in tracks)
         ms = times[warmup:] * 1e3
@@ -89,4 +96,4 @@ def time_linker(
             "p90_ms": float(np.percentile(ms, 90)),
             "ids": len(ids),
         }
-    return {"n_objects": n_objects, "frames": frames, "tag_dim": tag_dim, "modes": results}
+    return {"n_objects": n_objects, "frames": frames, "tag_dim": tag_dim, "num_classes": num_classes, "modes": results}

@@ -1,6 +1,8 @@
 """The linker: joins per-frame detections (boxes, scores, tags) into tracks with stable ids.
 
-Works in original image pixels with numpy and ``lap``; it never sees tensors. Each frame:
+Works in original image pixels with numpy and ``lap``; it never sees tensors. Every detection
+has a class (0-based index, all 0 when none are given); a track keeps the class of the detection
+that started it, and no stage ever pairs a track with a detection of another class. Each frame:
 
 1. predict every track's Kalman filter one frame ahead (one batched call);
 2. split detections by score into high (>= high_score) and low ([low_score, high_score));
@@ -17,9 +19,9 @@ Works in original image pixels with numpy and ``lap``; it never sees tensors. Ea
 Example::
 
     linker = Linker(cfg=LinkerConfig(mode="tags_motion"), frame_rate=25.0)
-    for boxes, scores, tags in detections:        # (n, 4) xyxy px, (n,), (n, D)
-        for t in linker.update(boxes=boxes, scores=scores, tags=tags):
-            print(linker.frame_index, t.track_id, t.box)
+    for boxes, scores, tags, classes in detections:   # (n, 4) xyxy px, (n,), (n, D), (n,) int
+        for t in linker.update(boxes=boxes, scores=scores, tags=tags, classes=classes):
+            print(linker.frame_index, t.track_id, t.class_id, t.box)
 """
 
 from __future__ import annotations
@@ -51,6 +53,7 @@ class Track:
     state: str                                 # "tentative" | "confirmed" | "lost"
     age: int                                   # frames since the track started; 1 in its first frame
     hits: int                                  # frames in which it was matched
+    class_id: int = 0                          # 0-based class, that of the detection that started it
 
 
 @dataclass(frozen=True)
@@ -113,13 +116,22 @@ class Linker:
         self._next_id = 1
         self._frame = 0
 
-    def update(self, *, boxes: np.ndarray, scores: np.ndarray, tags: np.ndarray | None = None) -> list[Track]:
+    def update(
+        self,
+        *,
+        boxes: np.ndarray,
+        scores: np.ndarray,
+        tags: np.ndarray | None = None,
+        classes: np.ndarray | None = None,
+    ) -> list[Track]:
         """Link one frame's detections.
 
         Args:
             boxes: (n, 4) float x1, y1, x2, y2 in frame pixels, finite, positive width and height.
             scores: (n,) finite detection scores.
             tags: (n, D) finite tags, or None (then motion and IoU only, whatever the mode).
+            classes: (n,) integer 0-based class of each detection, or None (all class 0). A
+                detection is only ever linked to a track of its own class.
 
         Returns:
             What a MOT result file holds for this frame, sorted by id; ``[]`` when empty: the
@@ -127,6 +139,7 @@ class Linker:
             ``report_lost_frames`` frames (state ``"lost"``, box = Kalman prediction).
         """
         boxes, scores, tags = self._check_inputs(boxes, scores, tags)
+        classes = _check_classes(classes, boxes.shape[0])
         cfg = self.cfg
         self._frame += 1
         frame = self._frame
@@ -139,7 +152,7 @@ class Linker:
         low = np.flatnonzero((scores >= cfg.low_score) & (scores < cfg.high_score))
         det_of_track = np.full(len(table), -1, dtype=np.int64)
         if len(table) and boxes.shape[0]:
-            det_of_track = self._associate(boxes, tags, high, low)
+            det_of_track = self._associate(boxes, tags, classes, high, low)
         rows = np.flatnonzero(det_of_track >= 0)
         dets = det_of_track[rows]
         update_tag = np.full(rows.shape[0], True) if cfg.low_score_updates_tag else scores[dets] >= cfg.high_score
@@ -168,6 +181,7 @@ class Linker:
             ids=ids,
             boxes=boxes[born],
             scores=scores[born],
+            classes=classes[born],
             tags=None if tags is None else tags[born],
             frame=frame,
             confirmed=cfg.min_hits == 1 or (cfg.confirm_on_first_frame and frame == 1),
@@ -191,13 +205,15 @@ class Linker:
         return self._snapshots(np.arange(len(self._tracks)))
 
     def _associate(
-        self, boxes: np.ndarray, tags: np.ndarray | None, high: np.ndarray, low: np.ndarray
+        self, boxes: np.ndarray, tags: np.ndarray | None, classes: np.ndarray, high: np.ndarray, low: np.ndarray
     ) -> np.ndarray:
         """Run the mode's stages; returns (N,) detection index per track row, -1 if unmatched."""
         cfg, table = self.cfg, self._tracks
         det_of_track = np.full(len(table), -1, dtype=np.int64)
         free = {"high": high, "low": low}
         pred_boxes = table.predicted_boxes()                                  # (N, 4)
+        # Class 0 everywhere (a one-class model, or no classes given): no pair to forbid.
+        one_class = not (table.cls.any() or classes.any())
         # Without tags the tag modes fall back to motion + IoU; "iou" stays SORT-like.
         mode = cfg.mode if tags is not None or cfg.mode == "iou" else "motion"
         for stage in _STAGES[mode]:
@@ -209,6 +225,8 @@ class Linker:
                 cost = 1.0 - matching.iou_matrix(pred_boxes[rows], boxes[cols])
             else:
                 cost = self._tag_cost(rows, cols, boxes, tags, pred_boxes, gated=stage.cost == "tag_gated")
+            if not one_class:  # (R, C): never pair across classes
+                cost[table.cls[rows][:, None] != classes[cols][None, :]] = np.inf
             pairs, _, left = matching.assign(cost, cost_limit=getattr(cfg, stage.limit))
             det_of_track[rows[pairs[:, 0]]] = cols[pairs[:, 1]]
             free[stage.detections] = cols[left]
@@ -264,6 +282,7 @@ class Linker:
             state=STATE_NAMES[int(t.state[i])],
             age=int(self._frame - t.start_frame[i] + 1),
             hits=int(t.hits[i]),
+            class_id=int(t.cls[i]),
         )
 
     def _check_inputs(
@@ -306,6 +325,23 @@ class Linker:
             i = int(np.flatnonzero(~np.isfinite(tags).all(axis=1))[0])
             raise ValueError(f"tags must be finite, row {i} is {tags[i].tolist()}")
         return boxes, scores, tags
+
+
+def _check_classes(classes: np.ndarray | None, n: int) -> np.ndarray:
+    """(n,) int64 classes: zeros for None; else shape (n,), integer dtype, >= 0, or ValueError."""
+    if classes is None:
+        return np.zeros(n, dtype=np.int64)
+    arr = np.asarray(classes)
+    if arr.size == 0 and n == 0:
+        return np.zeros(0, dtype=np.int64)
+    if arr.shape != (n,):
+        raise ValueError(f"classes must have shape ({n},) to match boxes, got {arr.shape}")
+    if arr.dtype == bool or not np.issubdtype(arr.dtype, np.integer):
+        raise ValueError(f"classes must be integers (0-based class indices), got dtype {arr.dtype}")
+    if (arr < 0).any():
+        i = int(np.flatnonzero(arr < 0)[0])
+        raise ValueError(f"classes must be >= 0, classes[{i}] is {arr[i]}")
+    return arr.astype(np.int64, copy=False)
 
 
 def _check_positive(name: str, value: object) -> None:

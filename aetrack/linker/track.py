@@ -23,6 +23,7 @@ class TrackTable:
 
     Arrays (N = number of live tracks):
         ids (N,) int64, 1-based; state (N,) int8 (TENTATIVE / CONFIRMED / LOST);
+        cls (N,) int64 0-based class, fixed at birth (from the track's first detection);
         mean (N, 8) and cov (N, 8, 8) Kalman state (see :mod:`kalman`);
         tags (N, D) float64 tag averages, or None while no frame had tags; has_tag (N,) bool;
         hits (N,) int64 matched frames; start_frame / last_frame (N,) int64 frame of birth and
@@ -37,6 +38,7 @@ class TrackTable:
     def clear(self) -> None:
         self.ids = np.zeros(0, dtype=np.int64)
         self.state = np.zeros(0, dtype=np.int8)
+        self.cls = np.zeros(0, dtype=np.int64)
         self.mean = np.zeros((0, 8))
         self.cov = np.zeros((0, 8, 8))
         self.tags: np.ndarray | None = None
@@ -72,11 +74,13 @@ class TrackTable:
         ids: np.ndarray,
         boxes: np.ndarray,
         scores: np.ndarray,
+        classes: np.ndarray,
         tags: np.ndarray | None,
         frame: int,
         confirmed: bool,
     ) -> None:
-        """Append K new tracks: ids (K,), boxes (K, 4) xyxy, scores (K,), tags (K, D) or None."""
+        """Append K new tracks: ids (K,), boxes (K, 4) xyxy, scores (K,), classes (K,) int,
+        tags (K, D) or None."""
         k = int(ids.shape[0])
         if k == 0:
             return
@@ -88,6 +92,7 @@ class TrackTable:
             self.tags = np.concatenate([self.tags, new_tags])
         self.ids = np.concatenate([self.ids, ids.astype(np.int64)])
         self.state = np.concatenate([self.state, np.full(k, CONFIRMED if confirmed else TENTATIVE, dtype=np.int8)])
+        self.cls = np.concatenate([self.cls, classes.astype(np.int64)])
         self.mean = np.concatenate([self.mean, mean])
         self.cov = np.concatenate([self.cov, cov])
         self.has_tag = np.concatenate([self.has_tag, np.full(k, tags is not None)])
@@ -137,7 +142,7 @@ class TrackTable:
         """Drop the rows where the (N,) bool ``mask`` is false."""
         if mask.all():
             return
-        for name in ("ids", "state", "mean", "cov", "has_tag", "hits", "start_frame", "last_frame", "box", "score"):
+        for name in ("ids", "state", "cls", "mean", "cov", "has_tag", "hits", "start_frame", "last_frame", "box", "score"):
             setattr(self, name, getattr(self, name)[mask])
         if self.tags is not None:
             self.tags = self.tags[mask]
