@@ -31,7 +31,9 @@ def demo(
     out: Annotated[Path, typer.Option("--out", help="Folder for the results and video.")] = Path("aetrack_demo"),
     synthetic: Annotated[bool, typer.Option("--synthetic", help="Track a generated clip with the synthetic "
                                                                   "model and print its metrics.")] = False,
-    frames: Annotated[int, typer.Option(help="--synthetic: length of the generated clip, frames.")] = 300,
+    frames: Annotated[Optional[int], typer.Option(
+        help="Only the first N frames of the real clip; with --synthetic the generated clip's length [300].",
+        show_default=False)] = None,
     seed: Annotated[int, typer.Option(help="--synthetic: seed of the generated clip.")] = DEMO_SEED,
     threads: Annotated[Optional[int], typer.Option(help="CPU threads for the model.")] = None,
 ) -> None:
@@ -40,14 +42,19 @@ def demo(
 
     set_threads(threads)
     start = time.perf_counter()
+    if frames is not None and frames < 1:
+        from aetrack.errors import AetrackError
+
+        raise AetrackError(f"--frames must be >= 1, got {frames}")
     if synthetic:
-        _synthetic(out, frames=frames, seed=seed)
+        _synthetic(out, frames=frames or 300, seed=seed)
     else:
-        _real(out)
+        _real(out, frames=frames)
     typer.echo(f"demo finished in {time.perf_counter() - start:.1f} s")
 
 
-def _real(out: Path) -> None:
+def _real(out: Path, *, frames: int | None) -> None:
+    from aetrack.data.mot import FrameRange
     from aetrack.data.sources import open_source
     from aetrack.errors import AetrackError
     from aetrack.pipeline import track_source
@@ -56,8 +63,8 @@ def _real(out: Path) -> None:
     clip = demo_clip_path()
     if not clip.is_file():
         raise AetrackError(f"demo clip missing: {clip} (reinstall aetrack)")
-    src = open_source(str(clip))
-    typer.echo(f"tracking {clip.name} ({src.length} frames, real footage, CC BY 4.0 Intel IoT DevKit) "
+    src = open_source(str(clip), frames=FrameRange(1, frames) if frames else None)
+    typer.echo(f"tracking {clip.name} ({src.selected_length()} frames, real footage, CC BY 4.0 Intel IoT DevKit) "
                f"with the embedded default weights")
     tracker = Tracker.from_pretrained(frame_rate=src.fps)
     stats = track_source(source=src, tracker=tracker, out_dir=out, save_video=True)
