@@ -30,6 +30,7 @@ from aetrack.decode import DecodeConfig, Detections, decode, tags_at_boxes
 from aetrack.errors import AetrackError
 from aetrack.linker import Linker, LinkerConfig, Track
 from aetrack.model import Detector, ModelConfig
+from aetrack.validate import check_detections, is_empty_frame
 
 PRETRAINED = "synth_small.pt"  # embedded default weights (see README: reproduced by `make weights`)
 STAGES = ("preprocess", "model", "decode", "link")
@@ -146,12 +147,18 @@ class Tracker:
         """Track one frame; returns snapshots of the tracks to report in it, by id (see
         :meth:`aetrack.linker.Linker.update`).
 
-        An empty frame (no pixels) counts as a frame without detections. A frame of another
-        size than the last carries the tracks over to its pixels (:meth:`Linker.rescale`).
+        An empty frame (None, or no pixels) counts as a frame without detections. A frame of
+        another size than the last carries the tracks over to its pixels (:meth:`Linker.rescale`).
+
+        Raises:
+            ValueError: (an :class:`~aetrack.errors.InvalidArgument`) naming ``frame`` when it
+                is not an image: another shape or dtype, or NaN / inf pixels
+                (:func:`aetrack.validate.to_bgr`).
         """
         self.timings = dict.fromkeys(STAGES, 0.0)
-        if frame is None or np.asarray(frame).size == 0:
+        if is_empty_frame(frame):
             return self._link(np.zeros((0, 4)), np.zeros(0), None)
+        frame = to_bgr(frame)
         self._follow_frame_size(frame)
         det = self.detect(frame)
         return self._link(det.boxes, det.scores, det.tags)
@@ -162,19 +169,26 @@ class Tracker:
         """Link given detections ((n, 4) xyxy frame pixels, (n,) scores).
 
         With a model and a frame, tags are sampled from the model at the boxes' centres, so the
-        linker uses tags + motion; otherwise motion and IoU only.
+        linker uses tags + motion; otherwise motion and IoU only. Boxes without area
+        (x2 <= x1 or y2 <= y1) are skipped.
+
+        Raises:
+            ValueError: (an :class:`~aetrack.errors.InvalidArgument`) naming ``boxes``,
+                ``scores`` or ``frame``: shapes other than (n, 4) and (n,) of the same n, any
+                NaN or infinite value (both refused alike, never dropped), a coordinate beyond
+                :data:`aetrack.validate.MAX_COORDINATE`, or a frame that is not an image.
         """
         self.timings = dict.fromkeys(STAGES, 0.0)
-        b = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
-        s = np.asarray(scores, dtype=np.float64).reshape(-1)
+        b, s = check_detections(boxes, scores)
         keep = (b[:, 2] > b[:, 0]) & (b[:, 3] > b[:, 1])
         b, s = b[keep], s[keep]
         tags = None
-        has_frame = frame is not None and np.asarray(frame).size > 0
+        has_frame = not is_empty_frame(frame)
         if has_frame:
+            frame = to_bgr(frame)
             self._follow_frame_size(frame)
         if self.model is not None and has_frame:
-            outputs, lb = self._forward(to_bgr(frame))
+            outputs, lb = self._forward(frame)
             tags = tags_at_boxes(outputs, b, letterbox=lb) if len(b) else np.zeros((0, self.model_cfg.tag_dim))
         return self._link(b, s, tags)
 

@@ -19,24 +19,7 @@ import numpy as np
 
 from aetrack.data.mot import IMAGE_EXTENSIONS, VIDEO_EXTENSIONS, FrameRange, MotSequence, is_mot_sequence
 from aetrack.errors import AetrackError
-
-
-def to_bgr(frame: np.ndarray) -> np.ndarray:
-    """Return ``frame`` as (H, W, 3) BGR uint8: grey (H, W) / (H, W, 1) and BGRA are converted."""
-    a = np.asarray(frame)
-    if a.dtype != np.uint8:
-        if np.issubdtype(a.dtype, np.floating) and a.size and float(np.nanmax(a)) <= 1.0:
-            a = a * 255.0
-        a = np.clip(np.nan_to_num(a), 0, 255).astype(np.uint8)
-    if a.ndim == 2:
-        return cv2.cvtColor(a, cv2.COLOR_GRAY2BGR)
-    if a.ndim == 3 and a.shape[2] == 1:
-        return cv2.cvtColor(a[:, :, 0], cv2.COLOR_GRAY2BGR)
-    if a.ndim == 3 and a.shape[2] == 4:
-        return cv2.cvtColor(a, cv2.COLOR_BGRA2BGR)
-    if a.ndim == 3 and a.shape[2] == 3:
-        return np.ascontiguousarray(a)
-    raise AetrackError(f"frame of shape {a.shape} is not an image (expected HxW, HxWx1, HxWx3 or HxWx4)")
+from aetrack.validate import to_bgr  # one frame rule for sources and the Tracker API
 
 
 @dataclass
