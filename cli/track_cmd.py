@@ -61,7 +61,7 @@ def build_tracker(
 def track(
     source: Annotated[str, typer.Argument(help="Video file, image folder, MOT sequence folder or camera index.")],
     out: Annotated[Path, typer.Option("--out", help="Output folder.")] = Path("track_out"),
-    weights: Annotated[Optional[Path], typer.Option(help="Checkpoint from `aetrack train` [default: embedded].")] = None,
+    weights: Annotated[Optional[Path], typer.Option(help="Checkpoint from `aetrack train` (default: the embedded weights).")] = None,
     dets: Annotated[
         Optional[Path],
         typer.Option(help="Link these MOT detections instead of detecting (tags from the model only with --weights)."),

@@ -81,3 +81,22 @@ def test_wrong_checkpoints_are_one_line_errors(tmp_path: Path, images: Path, emb
 def test_the_embedded_checkpoint_passes_the_validator() -> None:
     state = read_checkpoint(EMBEDDED)
     assert state["format"] == "aetrack-checkpoint" and state["version"] == 1
+
+
+def test_help_shows_every_option_text_whole() -> None:
+    # Rich read "[default: embedded]" in a help text as markup and swallowed it ("Checkpoint
+    # from `aetrack train` ."): every option's help must come out as written.
+    import re
+
+    import typer.main
+
+    group = typer.main.get_command(app)
+    for name, cmd in group.commands.items():
+        res = CliRunner(env={"COLUMNS": "100"}).invoke(app, [name, "--help"])
+        assert res.exit_code == 0, res.output
+        shown = re.sub(r"\s+", " ", re.sub(r"[│╭╮╰╯─]", " ", res.output))
+        for param in cmd.params:
+            text = getattr(param, "help", None)
+            if text:
+                assert re.sub(r"\s+", " ", text) in shown, (name, param.name, text)
+
