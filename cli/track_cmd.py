@@ -76,6 +76,8 @@ def track(
     threads: Annotated[Optional[int], typer.Option(help="CPU threads for the model.")] = None,
     fps: Annotated[Optional[float], typer.Option(help="Frame rate if the source does not say.")] = None,
     evaluate: Annotated[bool, typer.Option(help="Evaluate against gt/gt.txt of a MOT sequence folder.")] = True,
+    allow_truncated: Annotated[bool, typer.Option(
+        "--allow-truncated", help="Keep the frames read from a video that ends before its listed frame count.")] = False,
 ) -> None:
     """Track objects and write MOT text, JSON lines and optionally an annotated video."""
     from aetrack.pipeline import track_source
@@ -89,7 +91,7 @@ def track(
         seq = MotSequence.open(source)
         src = FrameNumbers(name=seq.name, fps=seq.info.frame_rate, length=seq.info.length, frames=frame_range)
     else:
-        src = open_source(source, frames=frame_range)
+        src = open_source(source, frames=frame_range, allow_truncated=allow_truncated)
     if fps is not None:
         src.fps = fps
     det_table = read_mot_file(dets, kind="det") if dets is not None else None
@@ -99,6 +101,9 @@ def track(
     med = stats.median_ms(skip=min(5, max(0, stats.frames - 1)))
     typer.echo(f"{stats.name}: {stats.frames} frames, {stats.rows} boxes, {stats.fps:.1f} frames/s end to end "
                f"({', '.join(f'{k} {v:.1f} ms' for k, v in med.items())})")
+    if src.truncated is not None:
+        typer.secho(f"warning: {source}: the video ends after frame {src.truncated[0]} of {src.truncated[1]} "
+                    f"(truncated or corrupt); kept the {stats.frames} frames read", err=True, fg=typer.colors.YELLOW)
     for p in stats.outputs:
         typer.echo(f"wrote {p}")
     if evaluate and isinstance(source, str) and is_mot_sequence(source):

@@ -100,3 +100,71 @@ def test_help_shows_every_option_text_whole() -> None:
             if text:
                 assert re.sub(r"\s+", " ", text) in shown, (name, param.name, text)
 
+
+def _write_video(path: Path, frames: int) -> None:
+    out = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 25.0, (96, 64))
+    for k in range(frames):
+        img = np.full((64, 96, 3), 40, np.uint8)
+        cv2.rectangle(img, (5 + k, 10), (30 + k, 50), (0, 200, 255), -1)
+        out.write(img)
+    out.release()
+
+
+def _frames_decodable(path: Path) -> int:
+    cap = cv2.VideoCapture(str(path))
+    n = 0
+    while cap.grab():
+        n += 1
+    cap.release()
+    return n
+
+
+def test_truncated_video_is_refused_unless_allowed(tmp_path: Path) -> None:
+    full, cut = tmp_path / "full.avi", tmp_path / "trunc.avi"
+    _write_video(full, 40)
+    data = full.read_bytes()
+    cut.write_bytes(data[: len(data) // 2])  # the header still lists 40 frames
+    assert int(cv2.VideoCapture(str(cut)).get(cv2.CAP_PROP_FRAME_COUNT)) == 40
+    read = _frames_decodable(cut)
+    assert 0 < read < 40
+    dets = tmp_path / "none.txt"
+    dets.write_text("")  # link no detections: the frames are what is tested, not the model
+    out = tmp_path / "out"
+    runner = CliRunner()
+    res = runner.invoke(app, ["track", str(cut), "--dets", str(dets), "--out", str(out)])
+    one_error_line(res, f"video ends after frame {read} of the 40 its container lists", "--allow-truncated")
+    assert sorted(os.listdir(out)) == []  # nothing half-written, no temp files left
+    res = runner.invoke(app, ["track", str(cut), "--dets", str(dets), "--out", str(out), "--allow-truncated"])
+    assert res.exit_code == 0, res.output
+    assert f"trunc: {read} frames" in res.stdout
+    assert res.stderr.strip() == (f"warning: {cut}: the video ends after frame {read} of 40 (truncated or corrupt); "
+                                  f"kept the {read} frames read")
+    # The whole video reads all 40 frames without a word.
+    res = runner.invoke(app, ["track", str(full), "--dets", str(dets), "--out", str(out)])
+    assert res.exit_code == 0 and "full: 40 frames" in res.stdout and res.stderr == "", res.output
+
+
+def test_opencv_says_nothing_before_our_line(tmp_path: Path) -> None:
+    # OpenCV and FFmpeg print on the process's stderr themselves, which CliRunner does not
+    # capture: run the console entry point. A missing camera printed 12 lines before ours.
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if k not in ("OPENCV_LOG_LEVEL", "OPENCV_FFMPEG_LOGLEVEL")}
+    cut = tmp_path / "trunc.avi"
+    _write_video(tmp_path / "full.avi", 40)
+    data = (tmp_path / "full.avi").read_bytes()
+    cut.write_bytes(data[: len(data) // 2])
+    (tmp_path / "none.txt").write_text("")
+    script = ("import sys\nfrom cli.main import main\nfor argv in sys.argv[1:]:\n"
+              "    sys.argv = ['aetrack', *argv.split('|')]\n"
+              "    try:\n        main()\n    except SystemExit as e:\n"
+              "        print('exit', e.code, file=sys.stderr)\n")
+    runs = [f"track|97|--out|{tmp_path / 'o'}",
+            f"track|{cut}|--dets|{tmp_path / 'none.txt'}|--out|{tmp_path / 'o'}"]
+    res = subprocess.run([sys.executable, "-c", script, *runs], cwd=REPO, env=env, capture_output=True,
+                         text=True, timeout=120)
+    lines = res.stderr.strip().splitlines()
+    assert lines[0] == "error: camera 97: cannot open" and lines[1] == "exit 2", res.stderr
+    assert lines[2].startswith(f"error: {cut}: video ends after frame ") and lines[3] == "exit 2", res.stderr
+    assert len(lines) == 4, res.stderr
