@@ -168,3 +168,55 @@ def test_opencv_says_nothing_before_our_line(tmp_path: Path) -> None:
     assert lines[0] == "error: camera 97: cannot open" and lines[1] == "exit 2", res.stderr
     assert lines[2].startswith(f"error: {cut}: video ends after frame ") and lines[3] == "exit 2", res.stderr
     assert len(lines) == 4, res.stderr
+
+
+def test_temp_files_of_a_killed_run_are_removed_by_the_next(tmp_path: Path) -> None:
+    # kill -9 leaves the hidden temp files of the atomic writers (never the final names);
+    # the next run into the same folder removes them.
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    seq = tmp_path / "endless"
+    (seq / "det").mkdir(parents=True)
+    (seq / "det" / "det.txt").write_text("")
+    (seq / "seqinfo.ini").write_text("[Sequence]\nname=endless\nframeRate=25\nseqLength=2000000000\n"
+                                     "imWidth=64\nimHeight=48\n")
+    out = tmp_path / "out"
+    argv = ["track", str(seq), "--dets", str(seq / "det" / "det.txt"), "--out", str(out), "--no-evaluate"]
+    proc = subprocess.Popen([sys.executable, "-m", "cli.main", *argv], cwd=REPO,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and len(list(out.glob(".endless.*"))) < 2:
+            time.sleep(0.1)
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+    left = sorted(p.name for p in out.iterdir())
+    assert len(left) == 2 and all(n.startswith(f".endless.txt.aetrack-{proc.pid}-") or
+                                  n.startswith(f".endless.jsonl.aetrack-{proc.pid}-") for n in left), left
+    res = CliRunner().invoke(app, [*argv, "--frames", "1:5"])
+    assert res.exit_code == 0, res.output
+    assert sorted(p.name for p in out.iterdir()) == ["endless.jsonl", "endless.txt"]
+
+
+def test_stale_temp_clean_up_keeps_live_and_foreign_files(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    from aetrack.io.atomic import remove_stale_temps
+
+    done = subprocess.Popen([sys.executable, "-c", "pass"])
+    done.wait()  # a process id that has ended
+    names = [f".a.txt.aetrack-{done.pid}-abcd_123.tmp",     # ours, process gone: removed
+             f".a.mp4.aetrack-{done.pid}-zz99zz99.mp4",     # ours (video writer): removed
+             f".a.txt.aetrack-{os.getpid()}-abcd_123.tmp",  # ours, process alive: kept
+             ".a.txt.x1y2z3w4.tmp",                          # someone else's pattern: kept
+             f"a.txt.aetrack-{done.pid}-abcd_123.tmp"]      # not hidden: not ours, kept
+    for n in names:
+        (tmp_path / n).write_text("x")
+    removed = remove_stale_temps(tmp_path)
+    assert sorted(p.name for p in removed) == sorted(names[:2])
+    assert sorted(os.listdir(tmp_path)) == sorted(names[2:])
