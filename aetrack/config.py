@@ -28,7 +28,8 @@ def from_dict(cls: type[T], data: dict[str, Any] | None, *, where: str = "config
     if not isinstance(data, dict):
         raise AetrackError(f"{where}: expected a mapping, got {type(data).__name__}")
     fields = {f.name: f for f in dataclasses.fields(cls)}
-    unknown = sorted(str(k) for k in set(data) - set(fields))  # YAML keys may be numbers or null
+    # YAML keys may be numbers, null or text with line breaks: name the odd ones by repr.
+    unknown = sorted(k if isinstance(k, str) and k.isidentifier() else repr(k) for k in set(data) - set(fields))
     if unknown:
         raise AetrackError(
             f"{where}: unknown key(s) {', '.join(unknown)}; valid keys: {', '.join(sorted(fields))}"

@@ -97,6 +97,7 @@ def test_override_errors_name_the_override_and_file_errors_the_file(tmp_path):
         ("linker:\n  lost_time_s: .inf\n", r"linker\.lost_time_s: expected a finite number, got inf"),
         ("train:\n  seed: -1\n", r"seed must be in 0\.\.4294967295"),
         ("1: 2\n~: 3\n", r"unknown key\(s\) 1, None"),                               # keys not strings
+        ('"a\\nb": 1\n', r"unknown key\(s\) 'a\\nb'; valid"),       # a line break in a key: by repr (found by fuzzing)
         ("when: 2024-02-30\n", r"not valid YAML \(day is out of range for month\)"),
         ("[" * 5000, r"not valid YAML"),
     ],
