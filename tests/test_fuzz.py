@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import copy
 import io
-import itertools
 import os
 import tempfile
 import traceback
@@ -60,9 +59,6 @@ def fuzz_settings(examples: int) -> settings:
     )
 
 
-_counter = itertools.count()
-
-
 @pytest.fixture(scope="module")
 def workdir() -> Path:
     with tempfile.TemporaryDirectory(prefix="aetrack-fuzz-") as d:
@@ -71,9 +67,7 @@ def workdir() -> Path:
 
 def fresh(root: Path) -> Path:
     """A new empty folder per example (hypothesis reuses a test's fixtures across examples)."""
-    d = root / f"ex{next(_counter)}"
-    d.mkdir()
-    return d
+    return Path(tempfile.mkdtemp(prefix="ex", dir=root))
 
 
 # -- MOT text ----------------------------------------------------------------------------------
@@ -82,7 +76,7 @@ AWKWARD = ["1", "0", "-1", "2", "7", "1.5", "nan", "NaN", "inf", "-inf", "1e20",
            "", " ", "x", "1_0", "0x10", " 3 ", "\t4", "1,", "\x00", "１", "1e-320"]
 field = st.one_of(st.sampled_from(AWKWARD), st.integers(-10**12, 10**12).map(str),
                   st.floats(allow_nan=True, allow_infinity=True).map(repr), st.text(max_size=4))
-row = st.lists(field, min_size=0, max_size=12).map(lambda fs: fs)
+row = st.lists(field, min_size=0, max_size=12)
 VALID_ROW = "{f},{i},{x:.1f},{y:.1f},{w:.1f},{h:.1f},{c:.3f},1,0.8"
 
 
@@ -184,12 +178,18 @@ def test_track_cli_on_detection_files(workdir: Path, sequence: Path, data: bytes
 
 
 # -- configs -------------------------------------------------------------------------------------
-yaml_value = st.recursive(
-    st.one_of(st.none(), st.booleans(), st.integers(-2**70, 2**70), st.floats(allow_nan=True, allow_infinity=True),
-              st.text(max_size=8), st.sampled_from(["2024-02-30", "1e400", ".nan", "~", "[", "{a: 1}"])),
-    lambda inner: st.one_of(st.lists(inner, max_size=3), st.dictionaries(st.text(max_size=6), inner, max_size=3)),
-    max_leaves=6,
-)
+yaml_scalar = st.one_of(st.none(), st.booleans(), st.integers(-2**70, 2**70),
+                        st.floats(allow_nan=True, allow_infinity=True), st.text(max_size=8),
+                        st.sampled_from(["2024-02-30", "1e400", ".nan", "~", "[", "{a: 1}"]))
+
+
+def nested(leaf: st.SearchStrategy, key: st.SearchStrategy) -> st.SearchStrategy:
+    """A leaf, a list of leaves, or a mapping to leaves or lists of leaves (two levels deep)."""
+    level1 = st.one_of(leaf, st.lists(leaf, max_size=3))
+    return st.one_of(level1, st.dictionaries(key, level1, max_size=3))
+
+
+yaml_value = nested(yaml_scalar, st.text(max_size=6))
 
 
 def _leaves(d: dict, prefix: tuple = ()) -> list[tuple]:
@@ -273,12 +273,9 @@ def test_random_and_mutated_bytes(workdir: Path, small_video: bytes, embedded_by
 
 
 # -- checkpoints with entries of the wrong type -------------------------------------------------
-safe_value = st.recursive(
-    st.one_of(st.none(), st.booleans(), st.integers(-2**40, 2**40), st.floats(), st.text(max_size=5),
-              st.just(torch.zeros(2)), st.just(torch.ones(3, dtype=torch.int64))),
-    lambda inner: st.one_of(st.lists(inner, max_size=3), st.dictionaries(st.text(max_size=4), inner, max_size=3)),
-    max_leaves=5,
-)
+safe_value = nested(st.one_of(st.none(), st.booleans(), st.integers(-2**40, 2**40), st.floats(), st.text(max_size=5),
+                              st.just(torch.zeros(2)), st.just(torch.ones(3, dtype=torch.int64))),
+                    st.text(max_size=4))
 
 
 @pytest.fixture(scope="module")
