@@ -224,7 +224,7 @@ def test_checkpoint_that_does_not_fit_is_refused(tmp_path, synth_root):
     with pytest.raises(AetrackError, match="tag_dim is 4 in the checkpoint but 16"):
         train(fresh, progress=False)
     (tmp_path / "junk.pt").write_bytes(b"not a checkpoint")
-    with pytest.raises(AetrackError, match="not a readable checkpoint"):
+    with pytest.raises(AetrackError, match=r"junk\.pt: not a checkpoint \(not a file written by torch\.save\)$"):
         load_checkpoint(tmp_path / "junk.pt")
 
 
