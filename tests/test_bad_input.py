@@ -178,6 +178,8 @@ def test_temp_files_of_a_killed_run_are_removed_by_the_next(tmp_path: Path) -> N
     import sys
     import time
 
+    from aetrack.io.atomic import _host
+
     seq = tmp_path / "endless"
     (seq / "det").mkdir(parents=True)
     (seq / "det" / "det.txt").write_text("")
@@ -195,8 +197,8 @@ def test_temp_files_of_a_killed_run_are_removed_by_the_next(tmp_path: Path) -> N
         proc.send_signal(signal.SIGKILL)
         proc.wait()
     left = sorted(p.name for p in out.iterdir())
-    assert len(left) == 2 and all(n.startswith(f".endless.txt.aetrack-{proc.pid}-") or
-                                  n.startswith(f".endless.jsonl.aetrack-{proc.pid}-") for n in left), left
+    tag = f"aetrack-{_host()}-{proc.pid}-"
+    assert len(left) == 2 and all(n.startswith((f".endless.txt.{tag}", f".endless.jsonl.{tag}")) for n in left), left
     res = CliRunner().invoke(app, [*argv, "--frames", "1:5"])
     assert res.exit_code == 0, res.output
     assert sorted(p.name for p in out.iterdir()) == ["endless.jsonl", "endless.txt"]
@@ -206,15 +208,17 @@ def test_stale_temp_clean_up_keeps_live_and_foreign_files(tmp_path: Path) -> Non
     import subprocess
     import sys
 
-    from aetrack.io.atomic import remove_stale_temps
+    from aetrack.io.atomic import _host, remove_stale_temps
 
     done = subprocess.Popen([sys.executable, "-c", "pass"])
     done.wait()  # a process id that has ended
-    names = [f".a.txt.aetrack-{done.pid}-abcd_123.tmp",     # ours, process gone: removed
-             f".a.mp4.aetrack-{done.pid}-zz99zz99.mp4",     # ours (video writer): removed
-             f".a.txt.aetrack-{os.getpid()}-abcd_123.tmp",  # ours, process alive: kept
-             ".a.txt.x1y2z3w4.tmp",                          # someone else's pattern: kept
-             f"a.txt.aetrack-{done.pid}-abcd_123.tmp"]      # not hidden: not ours, kept
+    host = _host()
+    names = [f".a.txt.aetrack-{host}-{done.pid}-abcd_123.tmp",     # ours, process gone: removed
+             f".a.mp4.aetrack-{host}-{done.pid}-zz99zz99.mp4",     # ours (video writer): removed
+             f".a.txt.aetrack-{host}-{os.getpid()}-abcd_123.tmp",  # ours, process alive: kept
+             f".a.txt.aetrack-other.host-{done.pid}-abcd_123.tmp", # another machine's: kept
+             ".a.txt.x1y2z3w4.tmp",                                # someone else's pattern: kept
+             f"a.txt.aetrack-{host}-{done.pid}-abcd_123.tmp"]      # not hidden: not ours, kept
     for n in names:
         (tmp_path / n).write_text("x")
     removed = remove_stale_temps(tmp_path)
