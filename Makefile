@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 AET    := $(VENV)/bin/aetrack
 STAMP  := $(VENV)/.installed
 
-.PHONY: venv demo test bench ablation pseudo weights weights-synthetic soak clean
+.PHONY: venv demo test fuzz bench ablation pseudo weights weights-synthetic soak clean
 
 # torch==2.13.0 goes in first and explicitly: on these machines it is a local CPU build,
 # while letting pip resolve a bare "torch" would pull gigabytes of CUDA packages.
@@ -22,6 +22,12 @@ demo: venv
 
 test: venv
 	$(PY) -m pytest -q
+
+# The fuzz suite (tests/test_fuzz.py) at length: FUZZ_EXAMPLES random examples per property
+# (7 properties: 7 x 600 = 4,200 cases), instead of the few dozen derandomized ones of `make test`.
+FUZZ_EXAMPLES ?= 600
+fuzz: venv
+	AETRACK_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(PY) -m pytest -q -p no:cacheprovider tests/test_fuzz.py
 
 # Teacher pseudo-labels of the real CC BY 4.0 clips (../shared/data/real-unlabelled) into
 # data/pseudo/, the data configs/real_yolox_nano.yaml trains on (2 CPU cores, ~5 min).

@@ -9,6 +9,7 @@ ones), applying dotted overrides, and turning a config back into a plain dict fo
 from __future__ import annotations
 
 import dataclasses
+import math
 import types
 import typing
 from pathlib import Path
@@ -27,7 +28,8 @@ def from_dict(cls: type[T], data: dict[str, Any] | None, *, where: str = "config
     if not isinstance(data, dict):
         raise AetrackError(f"{where}: expected a mapping, got {type(data).__name__}")
     fields = {f.name: f for f in dataclasses.fields(cls)}
-    unknown = sorted(set(data) - set(fields))
+    # YAML keys may be numbers, null or text with line breaks: name the odd ones by repr.
+    unknown = sorted(k if isinstance(k, str) and k.isidentifier() else repr(k) for k in set(data) - set(fields))
     if unknown:
         raise AetrackError(
             f"{where}: unknown key(s) {', '.join(unknown)}; valid keys: {', '.join(sorted(fields))}"
@@ -59,7 +61,12 @@ def _coerce(hint: Any, value: Any, *, where: str) -> Any:
         inner = args[0] if args else Any
         items = [_coerce(inner, v, where=where) for v in value]
         return tuple(items) if origin is tuple else items
-    if hint is float and isinstance(value, (int, float)) and not isinstance(value, bool):
+    # YAML's true/false are not numbers here (Python's bool is an int: `steps: true` would be 1).
+    if hint in (int, float) and isinstance(value, bool):
+        raise AetrackError(f"{where}: expected {hint.__name__}, got {value!r}")
+    if hint is float and isinstance(value, (int, float)):
+        if not math.isfinite(value):  # .nan / .inf: no setting is meaningful at either
+            raise AetrackError(f"{where}: expected a finite number, got {value!r}")
         return float(value)
     if hint is int and isinstance(value, float) and value.is_integer():
         return int(value)
@@ -86,9 +93,19 @@ def load_yaml(path: str | Path) -> dict[str, Any]:
     if not p.is_file():
         raise AetrackError(f"config file not found: {p}")
     try:
-        data = yaml.safe_load(p.read_text())
+        text = p.read_bytes().decode("utf-8")
+    except OSError as err:
+        raise AetrackError(f"{p}: cannot read ({err.strerror or err})") from None
+    except UnicodeDecodeError as err:
+        raise AetrackError(f"{p}: not a YAML config (not UTF-8 text: byte {err.start})") from None
+    try:
+        data = yaml.safe_load(text)
     except yaml.YAMLError as err:
         raise AetrackError(f"{p}: not valid YAML ({str(err).splitlines()[0]})") from None
+    except (ValueError, OverflowError) as err:  # a date-like scalar that is no date, e.g. 2024-02-30
+        raise AetrackError(f"{p}: not valid YAML ({err})") from None
+    except RecursionError:  # thousands of nested brackets
+        raise AetrackError(f"{p}: not valid YAML (nested too deeply)") from None
     if not isinstance(data, dict):
         raise AetrackError(f"{p}: expected a mapping at the top level")
     return data
@@ -101,10 +118,7 @@ def apply_overrides(data: dict[str, Any], overrides: list[str]) -> dict[str, Any
         if "=" not in item:
             raise AetrackError(f"override {item!r} is not of the form key=value")
         key, raw = item.split("=", 1)
-        try:
-            value = yaml.safe_load(raw)
-        except yaml.YAMLError:
-            value = raw
+        value = parse_override_value(raw)
         node = out
         parts = key.strip().split(".")
         for part in parts[:-1]:
@@ -121,3 +135,44 @@ def _deepcopy(d: Any) -> Any:
     if isinstance(d, list):
         return [_deepcopy(v) for v in d]
     return d
+
+
+def parse_override_value(raw: str) -> Any:
+    """The value of a ``key=value`` override: YAML when it parses (numbers, lists, true/false),
+    else the text itself."""
+    try:
+        return yaml.safe_load(raw)
+    except (yaml.YAMLError, ValueError, OverflowError, RecursionError):
+        return raw
+
+
+def check_overrides(cls: type, overrides: list[str]) -> None:
+    """Refuse an override that names no setting of dataclass ``cls``, or whose value has the
+    wrong type, with an :class:`AetrackError` naming the override (not the file it amends)."""
+    for item in overrides:
+        if "=" not in item:
+            raise AetrackError(f"override {item!r} is not of the form key=value")
+        key, raw = item.split("=", 1)
+        parts = key.strip().split(".")
+        node: Any = cls
+        hint: Any = cls
+        for i, part in enumerate(parts):
+            section = ".".join(parts[:i]) or "the top level"
+            if not dataclasses.is_dataclass(node):
+                raise AetrackError(f"override {item!r}: {section} is a value, not a section")
+            fields = sorted(f.name for f in dataclasses.fields(node))
+            if part not in fields:
+                raise AetrackError(f"override {item!r}: unknown key {part!r} in {section}; "
+                                   f"valid keys: {', '.join(fields)}")
+            hint = typing.get_type_hints(node)[part]
+            node = _section_type(hint)
+        _coerce(hint, parse_override_value(raw), where=f"override {item!r}")
+
+
+def _section_type(hint: Any) -> Any:
+    """The dataclass behind ``hint`` (``X`` for ``X | None``), else ``hint`` itself."""
+    if typing.get_origin(hint) in (typing.Union, types.UnionType):
+        args = [a for a in typing.get_args(hint) if a is not type(None)]
+        if len(args) == 1:
+            return args[0]
+    return hint

@@ -12,3 +12,11 @@ class AetrackError(Exception):
     """Bad input or state a user can fix; ``str(err)`` is a complete one-line explanation."""
 
     exit_code = 2
+
+
+class InvalidArgument(AetrackError, ValueError):
+    """A bad value passed to the Python API (a frame, boxes, scores), naming the argument.
+
+    It is a ``ValueError`` for library code that catches those, and an :class:`AetrackError`
+    so that the CLI, which feeds the same functions, reports it as one line and exit code 2.
+    """

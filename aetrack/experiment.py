@@ -19,11 +19,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from aetrack.config import apply_overrides, from_dict, load_yaml, to_dict
+from aetrack.config import apply_overrides, check_overrides, from_dict, load_yaml, to_dict
 from aetrack.data.clips import AugmentConfig, ClipSource
 from aetrack.data.synth import SynthConfig, write_sequence
 from aetrack.data.mot import FrameRange, MotSequence, find_sequences, parse_frame_range
 from aetrack.decode import DecodeConfig
+from aetrack.errors import AetrackError
 from aetrack.linker.config import LinkerConfig
 from aetrack.losses import LossConfig
 from aetrack.model.config import ModelConfig
@@ -80,6 +81,8 @@ class SynthSpec:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
         if not self.weight > 0:
             raise ValueError(f"weight must be > 0, got {self.weight}")
+        if self.seed < 0:  # SeedSequence refuses negative entropy
+            raise ValueError(f"seed must be >= 0, got {self.seed}")
 
 
 @dataclass(frozen=True)
@@ -207,6 +210,8 @@ class TrainConfig:
             raise ValueError(f"ema_decay must be in [0, 1), got {self.ema_decay}")
         if self.workers < 0 or self.threads < 0:
             raise ValueError("workers and threads must be >= 0")
+        if not 0 <= self.seed < 2**32:  # numpy's seed range; random and torch take it too
+            raise ValueError(f"seed must be in 0..{2**32 - 1}, got {self.seed}")
         if min(self.log_every, self.val_every, self.ckpt_every) < 0:
             raise ValueError("log_every, val_every and ckpt_every must be >= 0")
 
@@ -235,9 +240,21 @@ def experiment_from_dict(data: dict[str, Any], *, where: str = "config") -> Expe
 
 
 def load_experiment(path: str | Path, overrides: list[str] | None = None) -> ExperimentConfig:
-    """Read a YAML experiment and apply ``section.key=value`` overrides (values parsed as YAML)."""
-    data = apply_overrides(load_yaml(path), list(overrides or []))
-    return experiment_from_dict(data, where=str(path))
+    """Read a YAML experiment and apply ``section.key=value`` overrides (values parsed as YAML).
+
+    An unknown key or a wrongly typed value in an override is reported with that override; an
+    error in the file is reported with the file.
+    """
+    data = load_yaml(path)
+    overrides = list(overrides or [])
+    if not overrides:
+        return experiment_from_dict(data, where=str(path))
+    check_overrides(ExperimentConfig, overrides)
+    try:
+        return experiment_from_dict(apply_overrides(data, overrides), where=str(path))
+    except AetrackError as err:
+        experiment_from_dict(data, where=str(path))  # raises if the file alone is at fault
+        raise AetrackError(f"{err} (with overrides {' '.join(overrides)})") from None
 
 
 def experiment_to_dict(cfg: ExperimentConfig) -> dict[str, Any]:

@@ -16,6 +16,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from aetrack.data.mot import MotTable
 from aetrack.data.sources import FrameSource
+from aetrack.io.atomic import remove_stale_temps
 from aetrack.io.results import ResultRow, ResultWriter
 from aetrack.io.video import AnnotatedVideoWriter
 from aetrack.tracker import STAGES, Tracker
@@ -60,6 +61,7 @@ def track_source(
     atomically when the run ends.
     """
     out = Path(out_dir)
+    remove_stale_temps(out)  # left by an earlier run killed outright (kill -9) in this folder
     stats = RunStats(name=source.name)
     det_rows = dets.by_frame() if dets is not None else None
     video = (AnnotatedVideoWriter(path=out / f"{source.name}.mp4", fps=source.fps, class_names=tracker.class_names)

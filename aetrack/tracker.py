@@ -32,9 +32,10 @@ from aetrack.data.letterbox import Letterbox, letterbox
 from aetrack.data.sources import to_bgr
 from aetrack.device import resolve_device
 from aetrack.decode import DecodeConfig, Detections, decode, tags_at_boxes
-from aetrack.errors import AetrackError
+from aetrack.errors import AetrackError, InvalidArgument
 from aetrack.linker import Linker, LinkerConfig, Track
 from aetrack.model import Detector, ModelConfig
+from aetrack.validate import check_detections, is_empty_frame
 
 # Embedded weights by name (files in aetrack/weights/; README says how each is reproduced):
 # "default" tracks real people and vehicles (YOLOX-nano features, configs/real_yolox_nano.yaml,
@@ -181,12 +182,18 @@ class Tracker:
         """Track one frame; returns snapshots of the tracks to report in it, by id (see
         :meth:`aetrack.linker.Linker.update`).
 
-        An empty frame (no pixels) counts as a frame without detections. A frame of another
-        size than the last carries the tracks over to its pixels (:meth:`Linker.rescale`).
+        An empty frame (None, or no pixels) counts as a frame without detections. A frame of
+        another size than the last carries the tracks over to its pixels (:meth:`Linker.rescale`).
+
+        Raises:
+            ValueError: (an :class:`~aetrack.errors.InvalidArgument`) naming ``frame`` when it
+                is not an image: another shape or dtype, or NaN / inf pixels
+                (:func:`aetrack.validate.to_bgr`).
         """
         self.timings = dict.fromkeys(STAGES, 0.0)
-        if frame is None or np.asarray(frame).size == 0:
+        if is_empty_frame(frame):
             return self._link(np.zeros((0, 4)), np.zeros(0), None, np.zeros(0, dtype=np.int64))
+        frame = to_bgr(frame)
         self._follow_frame_size(frame)
         det = self.detect(frame)
         return self._link(det.boxes, det.scores, det.tags, det.classes)
@@ -203,24 +210,32 @@ class Tracker:
         indices into :attr:`class_names` or None: all class 0).
 
         With a model and a frame, tags are sampled from the model at the boxes' centres, so the
-        linker uses tags + motion; otherwise motion and IoU only.
+        linker uses tags + motion; otherwise motion and IoU only. Boxes without area
+        (x2 <= x1 or y2 <= y1) are skipped.
+
+        Raises:
+            ValueError: (an :class:`~aetrack.errors.InvalidArgument`) naming ``boxes``,
+                ``scores`` or ``frame``: shapes other than (n, 4) and (n,) of the same n, any
+                NaN or infinite value (both refused alike, never dropped), a coordinate beyond
+                :data:`aetrack.validate.MAX_COORDINATE`, or a frame that is not an image.
         """
         self.timings = dict.fromkeys(STAGES, 0.0)
-        b = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
-        s = np.asarray(scores, dtype=np.float64).reshape(-1)
+        b, s = check_detections(boxes, scores)
         c = np.zeros(len(b), dtype=np.int64) if classes is None else np.asarray(classes)
         if c.shape != (len(b),):
-            raise ValueError(f"classes must have shape ({len(b)},) to match boxes, got {c.shape}")
-        if c.size and np.issubdtype(c.dtype, np.integer) and c.max() >= len(self.class_names):
-            raise ValueError(f"classes must index class_names {list(self.class_names)}, got class {int(c.max())}")
+            raise InvalidArgument(f"classes must have shape ({len(b)},) to match boxes, got {c.shape}")
+        if c.size and (not np.issubdtype(c.dtype, np.integer) or c.min() < 0 or c.max() >= len(self.class_names)):
+            raise InvalidArgument(f"classes must be integer indices into class_names {list(self.class_names)}, "
+                                  f"got {sorted(set(c.tolist()))[:5]}")
         keep = (b[:, 2] > b[:, 0]) & (b[:, 3] > b[:, 1])
         b, s, c = b[keep], s[keep], c[keep]
         tags = None
-        has_frame = frame is not None and np.asarray(frame).size > 0
+        has_frame = not is_empty_frame(frame)
         if has_frame:
+            frame = to_bgr(frame)
             self._follow_frame_size(frame)
         if self.model is not None and has_frame:
-            outputs, lb = self._forward(to_bgr(frame))
+            outputs, lb = self._forward(frame)
             tags = (tags_at_boxes(outputs, b, letterbox=lb, stride=self.model_cfg.stride) if len(b)
                     else np.zeros((0, self.model_cfg.tag_dim)))
         return self._link(b, s, tags, c)

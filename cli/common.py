@@ -28,10 +28,16 @@ def user_errors(fn: F) -> F:
         try:
             return fn(*args, **kwargs)
         except AetrackError as err:
-            typer.secho(f"error: {err}", err=True, fg=typer.colors.RED)
+            typer.secho(error_line(err), err=True, fg=typer.colors.RED)
             raise typer.Exit(err.exit_code) from None
 
     return wrapper  # type: ignore[return-value]
+
+
+def error_line(err: AetrackError) -> str:
+    """``error: <message>`` on one line, whatever the message quotes (the lines of a message
+    that holds a line break, say in a file name, are joined with spaces)."""
+    return "error: " + " ".join(line.strip() for line in str(err).splitlines() if line.strip())
 
 
 def set_threads(threads: int | None) -> None:

@@ -12,7 +12,7 @@ import typer
 
 from aetrack.errors import AetrackError
 from cli import benchmark_cmd, demo_cmd, eval_cmd, export_cmd, pseudolabel_cmd, synth_cmd, track_cmd, train_cmd
-from cli.common import user_errors
+from cli.common import error_line, user_errors
 
 app = typer.Typer(
     name="aetrack",
@@ -36,7 +36,7 @@ def main() -> None:
     try:
         app()
     except AetrackError as err:
-        typer.secho(f"error: {err}", err=True, fg=typer.colors.RED)
+        typer.secho(error_line(err), err=True, fg=typer.colors.RED)
         sys.exit(err.exit_code)
     except KeyboardInterrupt:
         typer.secho("interrupted", err=True)

@@ -97,9 +97,11 @@ def track(
     evaluate: Annotated[bool, typer.Option(help="Evaluate against gt/gt.txt of a MOT sequence folder.")] = True,
     classes: Annotated[
         Optional[str],
-        typer.Option(help="Track only these classes, comma-separated, e.g. person,car [default: all]. "
+        typer.Option(help="Track only these classes, comma-separated, e.g. person,car (default: all). "
                           "--dets detections are all person."),
     ] = None,
+    allow_truncated: Annotated[bool, typer.Option(
+        "--allow-truncated", help="Keep the frames read from a video that ends before its listed frame count.")] = False,
 ) -> None:
     """Track objects and write MOT text, JSON lines and optionally an annotated video."""
     from aetrack.pipeline import track_source
@@ -113,7 +115,7 @@ def track(
         seq = MotSequence.open(source)
         src = FrameNumbers(name=seq.name, fps=seq.info.frame_rate, length=seq.info.length, frames=frame_range)
     else:
-        src = open_source(source, frames=frame_range)
+        src = open_source(source, frames=frame_range, allow_truncated=allow_truncated)
     if fps is not None:
         src.fps = fps
     det_table = read_mot_file(dets, kind="det") if dets is not None else None
@@ -123,6 +125,9 @@ def track(
     med = stats.median_ms(skip=min(5, max(0, stats.frames - 1)))
     typer.echo(f"{stats.name}: {stats.frames} frames, {stats.rows} boxes, {stats.fps:.1f} frames/s end to end "
                f"({', '.join(f'{k} {v:.1f} ms' for k, v in med.items())})")
+    if src.truncated is not None:
+        typer.secho(f"warning: {source}: the video ends after frame {src.truncated[0]} of {src.truncated[1]} "
+                    f"(truncated or corrupt); kept the {stats.frames} frames read", err=True, fg=typer.colors.YELLOW)
     for p in stats.outputs:
         typer.echo(f"wrote {p}")
     if evaluate and isinstance(source, str) and is_mot_sequence(source):

@@ -61,6 +61,18 @@ def test_gt_column_sets(tmp_path: Path) -> None:
         ("1,1,10,20,30,-4,1,1,1\n", 1, "negative"),
         ("1,1,10,20,30,x,1,1,1\n", 1, "non-numeric"),
         ("0,1,10,20,30,40,1,1,1\n", 1, "frame"),
+        # Every column that is read is checked, and numbers must fit (they wrapped in int64):
+        ("1,-1,1,2,3,4,0.9,-1,-1,-1\n2,-1,1,2,3,4,nan,-1,-1,-1\n", 2, "column 7"),  # NaN score
+        ("1,-1,1,2,3,4,inf,-1,-1,-1\n", 1, "column 7"),                           # inf score
+        ("9223372036854775807,1,10,20,30,40,1,1,1\n", 1, r"frame must be a whole number in 1\.\.2147483647"),
+        ("2147483648,1,10,20,30,40,1,1,1\n", 1, "frame must be"),               # one past int32
+        ("1,1e20,10,20,30,40,1,1,1\n", 1, r"id must be a whole number within \+-2147483647"),
+        ("1,2.5,10,20,30,40,1,1,1\n", 1, "id must be a whole number"),
+        ("1,1,10,20,30,40,1,nan,1\n", 1, "class must be"),
+        ("1,1,10,20,30,40,1,1,nan\n", 1, "visibility"),
+        ("1,1,10,20,1e300,40,1,1,1\n", 1, r"beyond \+-1e\+07 pixels"),
+        # Two bad rows: the first in file order is named, whatever its fault.
+        ("1,1,10,20,30,40,1,1,1\n1,2,10,20,30,40,1,nan,1\n0,1,10,20,30,40,1,1,1\n", 2, "class"),
     ],
 )
 def test_bad_rows_name_file_and_line(tmp_path: Path, body: str, line: int, what: str) -> None:
@@ -170,3 +182,38 @@ def test_real_mot17_gt(shared_data: Path) -> None:
     gt = MotSequence.open(shared_data / "MOT17-train" / "MOT17-05-FRCNN").gt()
     assert gt.fmt == "mot16" and len(gt) == 8013  # `wc -l gt.txt` counts 8013 rows
     assert set(np.unique(gt.cls)) >= {1}
+
+
+def test_nan_class_or_visibility_prints_no_numpy_warning(tmp_path: Path) -> None:
+    import warnings
+
+    for body in ("1,1,10,20,30,40,1,nan,1\n", "1,1,10,20,30,40,1,1,nan\n"):
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")  # a RuntimeWarning would fail here instead
+            with pytest.raises(AetrackError, match=r"gt\.txt:1:"):
+                read_mot_file(_write(tmp_path / "gt.txt", body))
+
+
+def test_bom_crlf_and_spaces_are_read(tmp_path: Path) -> None:
+    p = tmp_path / "gt.txt"
+    p.write_bytes(b"\xef\xbb\xbf1, 7,10,20,30,40,1,1,0.5\r\n\r\n3,\t8,1,2,3,4,0,2,1\r\n")
+    t = read_mot_file(p)
+    assert t.frame.tolist() == [1, 3] and t.ids.tolist() == [7, 8]
+    assert t.cls.tolist() == [1, 2] and t.vis.tolist() == [0.5, 1.0] and t.fmt == "mot16"
+
+
+def test_not_utf8_and_out_of_range_seqinfo(tmp_path: Path) -> None:
+    p = tmp_path / "gt.txt"
+    p.write_bytes(b"1,1,10,20,30,40,1,1,1\n\xff\xfe\n")
+    with pytest.raises(AetrackError, match=r"gt\.txt: not UTF-8 text \(byte 22\)"):
+        read_mot_file(p)
+    info = _write(tmp_path / "s" / "seqinfo.ini", SEQINFO.replace("seqLength=3", "seqLength=1e30"))
+    with pytest.raises(AetrackError, match="'seqLength' is at most 2147483647"):
+        read_seqinfo(info)
+    info.write_bytes(SEQINFO.encode() + b"comment=\xff\n")
+    with pytest.raises(AetrackError, match="not UTF-8 text"):
+        read_seqinfo(info)
+    info.write_text(SEQINFO + "note=50%\n")  # no interpolation: '%' is a character
+    assert read_seqinfo(info).length == 3
+    with pytest.raises(AetrackError, match="frames go up to 2147483647"):
+        parse_frame_range("1:99999999999999999999")

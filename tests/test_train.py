@@ -58,7 +58,9 @@ def test_unknown_key_lists_valid_keys(tmp_path):
     path.write_text("train:\n  stepz: 3\n")
     with pytest.raises(AetrackError, match=r"unknown key\(s\) stepz; valid keys: .*batch_size.*steps"):
         load_experiment(path)
-    with pytest.raises(AetrackError, match=r"unknown key\(s\) tagdim; valid keys: .*tag_dim"):
+    # A typo on the command line is blamed on the override, not on the file it amends.
+    with pytest.raises(AetrackError, match=r"^override 'model.tagdim=16': unknown key 'tagdim' in model; "
+                                           r"valid keys: .*tag_dim"):
         load_experiment(REPO / "configs" / "debug.yaml", ["model.tagdim=16"])
 
 
@@ -68,6 +70,52 @@ def test_cli_reports_config_errors_in_one_line(tmp_path):
     res = CliRunner().invoke(app, ["train", "--config", str(path)])
     assert res.exit_code == 2
     assert "clip_len must be >= 2" in res.output and len(res.output.strip().splitlines()) == 1
+
+
+def test_override_errors_name_the_override_and_file_errors_the_file(tmp_path):
+    debug = REPO / "configs" / "debug.yaml"
+    with pytest.raises(AetrackError, match=r"^override 'train.steps=abc': expected int, got 'abc'$"):
+        load_experiment(debug, ["train.steps=abc"])
+    with pytest.raises(AetrackError, match=r"^override 'train.steps.x=1': train.steps is a value, not a section$"):
+        load_experiment(debug, ["train.steps.x=1"])
+    # A range error only the combination has: the file's check, with the overrides named.
+    with pytest.raises(AetrackError, match=r"steps and batch_size must be >= 1 \(with overrides train.steps=0\)$"):
+        load_experiment(debug, ["train.steps=0"])
+    # The file alone is wrong: the file is named, even with a (correct) override.
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("train:\n  stepz: 3\n")
+    with pytest.raises(AetrackError, match=rf"^{bad}\.train: unknown key\(s\) stepz"):
+        load_experiment(bad, ["train.steps=5"])
+    assert load_experiment(debug, ["train.steps=7"]).train.steps == 7
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("train:\n  steps: true\n", r"train\.steps: expected int, got True"),     # was 1 step
+        ("train:\n  lr: .nan\n", r"train\.lr: expected a finite number, got nan"),
+        ("linker:\n  lost_time_s: .inf\n", r"linker\.lost_time_s: expected a finite number, got inf"),
+        ("train:\n  seed: -1\n", r"seed must be in 0\.\.4294967295"),
+        ("1: 2\n~: 3\n", r"unknown key\(s\) 1, None"),                               # keys not strings
+        ('"a\\nb": 1\n', r"unknown key\(s\) 'a\\nb'; valid"),       # a line break in a key: by repr (found by fuzzing)
+        ("when: 2024-02-30\n", r"not valid YAML \(day is out of range for month\)"),
+        ("[" * 5000, r"not valid YAML"),
+    ],
+)
+def test_bad_config_values_are_one_line_errors(tmp_path, text, message):
+    path = tmp_path / "c.yaml"
+    path.write_text(text)
+    with pytest.raises(AetrackError, match=message):
+        load_experiment(path)
+
+
+def test_config_that_is_not_text_is_one_line(tmp_path):
+    # A checkpoint passed as --config (the embedded weights are a zip of binary tensors).
+    weights = REPO / "aetrack" / "weights" / "synth_small.pt"
+    res = CliRunner().invoke(app, ["train", "--config", str(weights)])
+    assert res.exit_code == 2
+    assert len(res.stderr.strip().splitlines()) == 1
+    assert res.stderr.startswith(f"error: {weights}: not a YAML config (not UTF-8 text: byte ")
 
 
 def test_crop_settings_are_checked():
@@ -176,7 +224,7 @@ def test_checkpoint_that_does_not_fit_is_refused(tmp_path, synth_root):
     with pytest.raises(AetrackError, match="tag_dim is 4 in the checkpoint but 16"):
         train(fresh, progress=False)
     (tmp_path / "junk.pt").write_bytes(b"not a checkpoint")
-    with pytest.raises(AetrackError, match="not a readable checkpoint"):
+    with pytest.raises(AetrackError, match=r"junk\.pt: not a checkpoint \(not a file written by torch\.save\)$"):
         load_checkpoint(tmp_path / "junk.pt")
 
 

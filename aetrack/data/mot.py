@@ -23,6 +23,13 @@ from pathlib import Path
 import numpy as np
 
 from aetrack.errors import AetrackError
+from aetrack.validate import MAX_COORDINATE
+
+# Largest frame number and |id| / |class| a MOT file may hold: int32's range, which every tool
+# that reads these files handles (2**31 frames are two years of 30 frames/s video); larger
+# values are corrupt data and would wrap in integer arithmetic.
+MAX_FRAME = 2**31 - 1
+MAX_ID = 2**31 - 1
 
 VIDEO_EXTENSIONS = (".avi", ".mp4", ".mkv", ".mov", ".m4v", ".webm", ".mpg", ".mpeg")
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
@@ -65,6 +72,8 @@ def parse_frame_range(text: str | None) -> FrameRange | None:
         raise AetrackError(f"frame range {s!r} is not of the form A:B (1-based, inclusive)") from None
     if (first is not None and first < 1) or (last is not None and last < 1):
         raise AetrackError(f"frame range {s!r}: frames are 1-based")
+    if (first or 0) > MAX_FRAME or (last or 0) > MAX_FRAME:
+        raise AetrackError(f"frame range {s!r}: frames go up to {MAX_FRAME}")
     if first is not None and last is not None and last < first:
         raise AetrackError(f"frame range {s!r}: end before start")
     return FrameRange(first, last)
@@ -94,10 +103,14 @@ def read_seqinfo(path: str | Path) -> SeqInfo:
     p = Path(path)
     if not p.is_file():
         raise AetrackError(f"{p}: seqinfo.ini not found")
-    parser = configparser.ConfigParser()
+    parser = configparser.ConfigParser(interpolation=None)  # a '%' in a value is just a character
     parser.optionxform = str  # keys are camelCase
     try:
-        parser.read(p)
+        parser.read_string(p.read_bytes().decode("utf-8-sig"), source=str(p))
+    except OSError as err:
+        raise AetrackError(f"{p}: cannot read ({err.strerror or err})") from None
+    except UnicodeDecodeError as err:
+        raise AetrackError(f"{p}: not UTF-8 text (byte {err.start})") from None
     except configparser.Error as err:
         raise AetrackError(f"{p}: cannot parse ({str(err).splitlines()[0]})") from None
     if "Sequence" not in parser:
@@ -113,6 +126,8 @@ def read_seqinfo(path: str | Path) -> SeqInfo:
             raise AetrackError(f"{p}: key '{key}' is not a number: {sec[key]!r}") from None
         if not math.isfinite(num) or num <= 0:
             raise AetrackError(f"{p}: key '{key}' must be positive, got {sec[key]!r}")
+        if field != "frame_rate" and num > MAX_FRAME:
+            raise AetrackError(f"{p}: key '{key}' is at most {MAX_FRAME}, got {sec[key]!r}")
         values[field] = num if field == "frame_rate" else int(num)
     return SeqInfo(
         name=sec.get("name", p.parent.name),
@@ -161,41 +176,39 @@ class MotTable:
 def read_mot_file(path: str | Path, *, kind: str = "gt") -> MotTable:
     """Read a MOT text file (``kind`` is ``"gt"``, ``"det"`` or ``"results"``).
 
-    Every row needs at least 6 numeric, finite columns with non-negative width and height and
-    a frame >= 1; results must not repeat an id within a frame. Violations raise
-    :class:`AetrackError` naming the file and 1-based line.
+    UTF-8 text (a byte-order mark and CRLF line ends are fine), comma-separated. Every column
+    that is read is checked: at least 6 numeric columns, the same number on every row; frame a
+    whole number in 1..``MAX_FRAME``; id a whole number within +-``MAX_ID``; box values finite,
+    within +-:data:`aetrack.validate.MAX_COORDINATE`, width and height non-negative; the
+    7th column (flag or score) finite; in 9-column files the class a whole number within
+    +-``MAX_ID`` and the visibility finite. Results must not repeat an id within a frame.
+    The first violation in file order raises :class:`AetrackError` naming the file and 1-based
+    line.
     """
     p = Path(path)
     if not p.is_file():
         raise AetrackError(f"{p}: file not found")
     try:
-        text = p.read_text()
-    except (OSError, UnicodeDecodeError) as err:
-        raise AetrackError(f"{p}: cannot read ({err})") from None
+        text = p.read_bytes().decode("utf-8-sig")
+    except OSError as err:
+        raise AetrackError(f"{p}: cannot read ({err.strerror or err})") from None
+    except UnicodeDecodeError as err:
+        raise AetrackError(f"{p}: not UTF-8 text (byte {err.start}); expected MOT rows") from None
     lines = text.splitlines()
     numbers = [i + 1 for i, line in enumerate(lines) if line.strip()]
     if not numbers:
         return MotTable.empty()
     rows = _parse_rows(p, lines, numbers)
+    _check_rows(p, rows, numbers)
     ncol = rows.shape[1]
     fmt = "mot16" if ncol == 9 else "mot15"
-    bad = ~np.isfinite(rows[:, :6]).all(axis=1)
-    if bad.any():
-        raise AetrackError(f"{p}:{numbers[int(np.argmax(bad))]}: NaN or infinite value in frame/id/box")
-    bad = (rows[:, 4] < 0) | (rows[:, 5] < 0)
-    if bad.any():
-        raise AetrackError(f"{p}:{numbers[int(np.argmax(bad))]}: negative box width or height")
-    bad = (rows[:, 0] < 1) | (rows[:, 0] != np.round(rows[:, 0]))
-    if bad.any():
-        raise AetrackError(f"{p}:{numbers[int(np.argmax(bad))]}: frame must be a whole number >= 1")
     frame = rows[:, 0].astype(np.int64)
-    ids = np.round(rows[:, 1]).astype(np.int64)
+    ids = rows[:, 1].astype(np.int64)
     if kind == "results":
-        key = frame * (1 << 32) + ids
-        uniq, first_idx, counts = np.unique(key, return_index=True, return_counts=True)
+        key = frame * (1 << 32) + ids  # unique per (frame, id): |id| < 2**31, frame < 2**31
+        uniq, counts = np.unique(key, return_counts=True)
         if (counts > 1).any():
-            dup_key = uniq[counts > 1][0]
-            dup_rows = np.flatnonzero(key == dup_key)
+            dup_rows = np.flatnonzero(key == uniq[counts > 1][0])
             raise AetrackError(
                 f"{p}:{numbers[int(dup_rows[1])]}: id {ids[dup_rows[1]]} appears twice in frame "
                 f"{frame[dup_rows[1]]}"
@@ -212,6 +225,39 @@ def read_mot_file(path: str | Path, *, kind: str = "gt") -> MotTable:
         cls = np.ones(n, dtype=np.int64)
     vis = rows[:, 8].copy() if fmt == "mot16" else np.ones(n)
     return MotTable(frame, ids, rows[:, 2:6].copy(), conf.copy(), cls, vis, fmt)
+
+
+def _check_rows(p: Path, rows: np.ndarray, numbers: list[int]) -> None:
+    """Raise for the first row (in file order) with a bad value in a column that is read."""
+    ncol = rows.shape[1]
+    with np.errstate(invalid="ignore"):  # NaN compares False; isfinite flags it first anyway
+        checks = [
+            (~np.isfinite(rows[:, 0]) | (rows[:, 0] < 1) | (rows[:, 0] > MAX_FRAME) | (rows[:, 0] != np.round(rows[:, 0])),
+             f"frame must be a whole number in 1..{MAX_FRAME}"),
+            (~_whole_within(rows[:, 1], MAX_ID), f"id must be a whole number within +-{MAX_ID}"),
+            (~np.isfinite(rows[:, 2:6]).all(axis=1), "NaN or infinite value in the box"),
+            ((np.abs(rows[:, 2:6]) > MAX_COORDINATE).any(axis=1),
+             f"box value beyond +-{MAX_COORDINATE:g} pixels"),
+            ((rows[:, 4] < 0) | (rows[:, 5] < 0), "negative box width or height"),
+        ]
+        if ncol > 6:
+            checks.append((~np.isfinite(rows[:, 6]), "NaN or infinite value in column 7 (flag or score)"))
+        if ncol == 9:
+            checks.append((~_whole_within(rows[:, 7], MAX_ID), f"class must be a whole number within +-{MAX_ID}"))
+            checks.append((~np.isfinite(rows[:, 8]), "NaN or infinite visibility"))
+    first, message = len(rows), ""
+    for bad, text in checks:
+        hit = np.flatnonzero(bad)
+        if hit.size and hit[0] < first:
+            first, message = int(hit[0]), text
+    if message:
+        raise AetrackError(f"{p}:{numbers[first]}: {message}")
+
+
+def _whole_within(values: np.ndarray, limit: int) -> np.ndarray:
+    """Mask of finite whole numbers with ``|value| <= limit``."""
+    with np.errstate(invalid="ignore"):
+        return np.isfinite(values) & (np.abs(values) <= limit) & (values == np.round(values))
 
 
 def _parse_rows(p: Path, lines: list[str], numbers: list[int]) -> np.ndarray:

@@ -18,25 +18,9 @@ import cv2
 import numpy as np
 
 from aetrack.data.mot import IMAGE_EXTENSIONS, VIDEO_EXTENSIONS, FrameRange, MotSequence, is_mot_sequence
+from aetrack.cvlog import quiet_opencv
 from aetrack.errors import AetrackError
-
-
-def to_bgr(frame: np.ndarray) -> np.ndarray:
-    """Return ``frame`` as (H, W, 3) BGR uint8: grey (H, W) / (H, W, 1) and BGRA are converted."""
-    a = np.asarray(frame)
-    if a.dtype != np.uint8:
-        if np.issubdtype(a.dtype, np.floating) and a.size and float(np.nanmax(a)) <= 1.0:
-            a = a * 255.0
-        a = np.clip(np.nan_to_num(a), 0, 255).astype(np.uint8)
-    if a.ndim == 2:
-        return cv2.cvtColor(a, cv2.COLOR_GRAY2BGR)
-    if a.ndim == 3 and a.shape[2] == 1:
-        return cv2.cvtColor(a[:, :, 0], cv2.COLOR_GRAY2BGR)
-    if a.ndim == 3 and a.shape[2] == 4:
-        return cv2.cvtColor(a, cv2.COLOR_BGRA2BGR)
-    if a.ndim == 3 and a.shape[2] == 3:
-        return np.ascontiguousarray(a)
-    raise AetrackError(f"frame of shape {a.shape} is not an image (expected HxW, HxWx1, HxWx3 or HxWx4)")
+from aetrack.validate import to_bgr  # one frame rule for sources and the Tracker API
 
 
 @dataclass
@@ -47,6 +31,9 @@ class FrameSource:
     fps: float = 30.0
     length: int | None = None
     frames: FrameRange | None = None
+    # Set when a video ended before the frame count its container lists and the source was
+    # opened with allow_truncated: (last frame read, last frame expected).
+    truncated: tuple[int, int] | None = None
 
     def __iter__(self) -> Iterator[tuple[int, np.ndarray]]:  # pragma: no cover - abstract
         raise NotImplementedError
@@ -62,42 +49,70 @@ class FrameSource:
 
 @dataclass
 class VideoSource(FrameSource):
-    """A video file decoded with OpenCV; frame ``f`` is the decoder's frame index ``f - 1``."""
+    """A video file decoded with OpenCV; frame ``f`` is the decoder's frame index ``f - 1``.
+
+    A video that ends before the frame count its container lists (a truncated download, a
+    recording cut off, a damaged file) raises :class:`AetrackError` when the iteration gets
+    there, so nobody takes part of a video for all of it. With ``allow_truncated`` the frames
+    read are kept: the iteration just stops and :attr:`truncated` records where.
+    """
 
     path: Path = field(default_factory=Path)
+    allow_truncated: bool = False
 
     @staticmethod
-    def open(path: str | Path, *, frames: FrameRange | None = None, fps: float | None = None) -> "VideoSource":
+    def open(path: str | Path, *, frames: FrameRange | None = None, fps: float | None = None,
+             allow_truncated: bool = False) -> "VideoSource":
         p = Path(path)
         if not p.is_file():
             raise AetrackError(f"{p}: video file not found")
-        cap = cv2.VideoCapture(str(p))
-        ok = cap.isOpened() and cap.read()[0]
-        n = int(cap.get(cv2.CAP_PROP_FRAME_COUNT)) if ok else 0
-        rate = cap.get(cv2.CAP_PROP_FPS) if ok else 0.0
-        cap.release()
+        with quiet_opencv():
+            cap = cv2.VideoCapture(str(p))
+            ok = cap.isOpened() and cap.read()[0]
+            n = int(cap.get(cv2.CAP_PROP_FRAME_COUNT)) if ok else 0
+            rate = cap.get(cv2.CAP_PROP_FPS) if ok else 0.0
+            cap.release()
         if not ok:
             raise AetrackError(f"{p}: cannot decode video (unreadable or corrupt file)")
-        return VideoSource(name=p.stem, fps=fps or (rate if rate > 0 else 30.0),
-                           length=n if n > 0 else None, frames=frames, path=p)
+        return VideoSource(name=p.stem, fps=fps or (rate if 0 < rate < 1e4 else 30.0),
+                           length=n if n > 0 else None, frames=frames, path=p, allow_truncated=allow_truncated)
 
     def __iter__(self) -> Iterator[tuple[int, np.ndarray]]:
-        cap = cv2.VideoCapture(str(self.path))
+        self.truncated = None
+        with quiet_opencv():
+            cap = cv2.VideoCapture(str(self.path))
         try:
             first = self.frames.first if self.frames and self.frames.first else 1
             idx = 1
             while idx < first:  # grab() skips without converting; exact, unlike seeking
-                if not cap.grab():
+                with quiet_opencv():
+                    ok = cap.grab()
+                if not ok:
+                    self._ended_early(idx - 1)
                     return
                 idx += 1
             while self.frames is None or self.frames.last is None or idx <= self.frames.last:
-                ok, img = cap.read()
+                with quiet_opencv():
+                    ok, img = cap.read()
                 if not ok:
+                    self._ended_early(idx - 1)
                     return
                 yield idx, to_bgr(img)
                 idx += 1
         finally:
             cap.release()
+
+    def _ended_early(self, last_read: int) -> None:
+        """The decoder stopped after frame ``last_read``: refuse, or record, a shortfall."""
+        expected = self.length
+        if self.frames is not None and self.frames.last is not None and expected is not None:
+            expected = min(expected, self.frames.last)
+        if expected is None or last_read >= expected:
+            return
+        if not self.allow_truncated:
+            raise AetrackError(f"{self.path}: video ends after frame {last_read} of the {expected} its container "
+                               "lists (truncated or corrupt file); --allow-truncated keeps the frames read")
+        self.truncated = (last_read, expected)
 
 
 @dataclass
@@ -123,7 +138,8 @@ class ImageFolderSource(FrameSource):
                 if self.frames.last is not None and k > self.frames.last:
                     return
                 continue
-            img = cv2.imread(str(f), cv2.IMREAD_UNCHANGED)
+            with quiet_opencv():
+                img = cv2.imread(str(f), cv2.IMREAD_UNCHANGED)
             if img is None:
                 raise AetrackError(f"{f}: cannot decode image")
             yield k, to_bgr(img)
@@ -137,20 +153,23 @@ class CameraSource(FrameSource):
 
     @staticmethod
     def open(index: int, *, frames: FrameRange | None = None) -> "CameraSource":
-        cap = cv2.VideoCapture(index)
-        ok = cap.isOpened()
-        rate = cap.get(cv2.CAP_PROP_FPS) if ok else 0.0
-        cap.release()
+        with quiet_opencv():
+            cap = cv2.VideoCapture(index)
+            ok = cap.isOpened()
+            rate = cap.get(cv2.CAP_PROP_FPS) if ok else 0.0
+            cap.release()
         if not ok:
             raise AetrackError(f"camera {index}: cannot open")
         return CameraSource(name=f"camera{index}", fps=rate if rate > 0 else 30.0, frames=frames, index=index)
 
     def __iter__(self) -> Iterator[tuple[int, np.ndarray]]:
-        cap = cv2.VideoCapture(self.index)
+        with quiet_opencv():
+            cap = cv2.VideoCapture(self.index)
         try:
             idx = 1
             while self.frames is None or self.frames.last is None or idx <= self.frames.last:
-                ok, img = cap.read()
+                with quiet_opencv():
+                    ok, img = cap.read()
                 if not ok:
                     if idx == 1:
                         raise AetrackError(f"camera {self.index}: no frames")
@@ -188,8 +207,10 @@ class FrameNumbers(FrameSource):
             yield frame_no, np.zeros((0, 0, 3), dtype=np.uint8)
 
 
-def open_sequence_source(seq: MotSequence, *, frames: FrameRange | None = None) -> FrameSource:
-    """Frames of a MOT sequence: ``img1/`` when present, else the one video file in the folder."""
+def open_sequence_source(seq: MotSequence, *, frames: FrameRange | None = None,
+                         allow_truncated: bool = False) -> FrameSource:
+    """Frames of a MOT sequence: ``img1/`` when present, else the one video file in the folder
+    (``allow_truncated``: see :class:`VideoSource`)."""
     img_dir = seq.image_dir()
     if img_dir is not None:
         src: FrameSource = ImageFolderSource.open(img_dir, frames=frames, fps=seq.info.frame_rate, name=seq.name)
@@ -198,7 +219,7 @@ def open_sequence_source(seq: MotSequence, *, frames: FrameRange | None = None) 
         if video is None:
             raise AetrackError(f"{seq.root}: no {seq.info.im_dir}/ images and no video file "
                                f"({', '.join(VIDEO_EXTENSIONS)})")
-        src = VideoSource.open(video, frames=frames, fps=seq.info.frame_rate)
+        src = VideoSource.open(video, frames=frames, fps=seq.info.frame_rate, allow_truncated=allow_truncated)
     src.name = seq.name
     if src.length is None or seq.info.length < src.length:
         src.length = seq.info.length
@@ -206,18 +227,21 @@ def open_sequence_source(seq: MotSequence, *, frames: FrameRange | None = None) 
 
 
 def open_source(source: str | int | Path | Iterable[np.ndarray], *,
-                frames: FrameRange | None = None) -> FrameSource:
-    """Open a video file, image folder, MOT sequence folder, camera index or iterable of arrays."""
+                frames: FrameRange | None = None, allow_truncated: bool = False) -> FrameSource:
+    """Open a video file, image folder, MOT sequence folder, camera index or iterable of arrays.
+
+    ``allow_truncated``: a video that ends before its container's frame count keeps the frames
+    read instead of raising (see :class:`VideoSource`)."""
     if isinstance(source, int) or (isinstance(source, str) and source.strip().isdigit()):
         return CameraSource.open(int(source), frames=frames)
     if isinstance(source, (str, Path)):
         p = Path(source)
         if p.is_dir():
             if is_mot_sequence(p):
-                return open_sequence_source(MotSequence.open(p), frames=frames)
+                return open_sequence_source(MotSequence.open(p), frames=frames, allow_truncated=allow_truncated)
             return ImageFolderSource.open(p, frames=frames)
         if p.is_file():
-            return VideoSource.open(p, frames=frames)
+            return VideoSource.open(p, frames=frames, allow_truncated=allow_truncated)
         raise AetrackError(f"{p}: no such video file, image folder or sequence folder")
     if isinstance(source, np.ndarray):
         raise AetrackError("open_source: pass an iterable of frames, not a single array")

@@ -15,6 +15,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from aetrack.cvlog import quiet_opencv
 from aetrack.errors import AetrackError
 from aetrack.io.atomic import temp_beside
 
@@ -63,7 +64,8 @@ class AnnotatedVideoWriter:
         h, w = img.shape[:2]
         if self._writer is None:
             self._size = (w, h)
-            self._writer = cv2.VideoWriter(self._tmp, cv2.VideoWriter_fourcc(*"mp4v"), self.fps, (w, h))
+            with quiet_opencv():
+                self._writer = cv2.VideoWriter(self._tmp, cv2.VideoWriter_fourcc(*"mp4v"), self.fps, (w, h))
             if not self._writer.isOpened():
                 raise AetrackError(f"{self.path}: cannot open an mp4 writer")
         elif (w, h) != self._size:  # frames changed size mid-stream: keep the first size

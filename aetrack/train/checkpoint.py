@@ -115,22 +115,52 @@ def save_checkpoint(
 
 
 def read_checkpoint(path: str | Path) -> dict[str, Any]:
-    """The raw checkpoint dict, validated; unreadable or foreign files raise :class:`AetrackError`."""
+    """The raw checkpoint dict, validated by :func:`check_checkpoint`; unreadable or foreign
+    files raise :class:`AetrackError`."""
     p = Path(path)
     if not p.is_file():
         raise AetrackError(f"checkpoint not found: {p}")
     try:
         state = torch.load(p, map_location="cpu", weights_only=True)
-    except (RuntimeError, pickle.UnpicklingError, EOFError, ValueError) as err:
-        raise AetrackError(f"{p}: not a readable checkpoint ({str(err).splitlines()[0][:120]})") from None
+    except pickle.UnpicklingError as err:
+        if "Unsupported global" in str(err):
+            raise AetrackError(f"{p}: holds Python objects besides tensors, numbers, strings and lists; "
+                               "not an aetrack checkpoint (code in a checkpoint is never run)") from None
+        raise AetrackError(f"{p}: not a checkpoint (not a file written by torch.save)") from None
+    except OSError as err:
+        raise AetrackError(f"{p}: cannot read ({err.strerror or err})") from None
+    except Exception:  # noqa: BLE001 - torch.load on arbitrary bytes raises anything (EOFError,
+        # KeyError, IndexError, RuntimeError, ...), and none of them says more than this line.
+        raise AetrackError(f"{p}: not a checkpoint (not a file written by torch.save)") from None
+    check_checkpoint(state, path=p)
+    return state
+
+
+def check_checkpoint(state: object, *, path: str | Path) -> None:
+    """Refuse anything but the dict :func:`save_checkpoint` writes: the format marker and
+    version, a ``config`` mapping, ``model`` mapping names to tensors, a whole ``step`` >= 0,
+    and mappings for the optional ``metrics``, ``optimizer`` and ``rng``. Raises
+    :class:`AetrackError` naming the file and the first entry that is wrong."""
+    p = Path(path)
     if not isinstance(state, dict) or state.get("format") != FORMAT:
         raise AetrackError(f"{p}: not an aetrack checkpoint (no '{FORMAT}' marker)")
-    if state.get("version") != VERSION:
-        raise AetrackError(f"{p}: checkpoint version {state.get('version')} is not supported (expected {VERSION})")
+    version = state.get("version")
+    if type(version) is not int or version != VERSION:
+        raise AetrackError(f"{p}: checkpoint version {version!r} is not supported (expected {VERSION})")
     for key in ("config", "model", "step"):
         if key not in state:
             raise AetrackError(f"{p}: checkpoint has no '{key}' entry")
-    return state
+    for key in ("config", "model", "metrics", "optimizer", "rng"):
+        if key in state and not isinstance(state[key], dict):
+            raise AetrackError(f"{p}: checkpoint entry '{key}' is of type {type(state[key]).__name__}, "
+                               "not a mapping")
+    bad = [k for k, v in state["model"].items() if not (isinstance(k, str) and isinstance(v, torch.Tensor))]
+    if bad:
+        raise AetrackError(f"{p}: checkpoint entry 'model' holds {bad[0]!r} of type "
+                           f"{type(state['model'][bad[0]]).__name__}, not a tensor")
+    step = state["step"]
+    if type(step) is not int or step < 0:
+        raise AetrackError(f"{p}: checkpoint entry 'step' must be a whole number >= 0, got {step!r}")
 
 
 def check_fits(state: dict[str, Any], cfg: ModelConfig, *, path: str | Path) -> None:

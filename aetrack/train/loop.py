@@ -51,7 +51,7 @@ from aetrack.eval.tag_quality import tag_auc
 from aetrack.data.clips import ClipSource
 from aetrack.experiment import (ExperimentConfig, TrainConfig, experiment_to_dict, resolve_sequences,
                                 resolve_sources, synth_sequences)
-from aetrack.io.atomic import atomic_write
+from aetrack.io.atomic import atomic_write, remove_stale_temps
 from aetrack.losses import compute_losses
 from aetrack.model.detector import build_detector
 from aetrack.train import distributed as D
@@ -378,6 +378,7 @@ def _train(cfg: ExperimentConfig, tc: TrainConfig, out: Path, dinfo: D.DistInfo,
                                f"(raise train.steps to train longer)")
     if main:
         out.mkdir(parents=True, exist_ok=True)
+        remove_stale_temps(out)  # half-written checkpoints of a run killed outright (kill -9)
         with atomic_write(out / "config.yaml") as f:
             yaml.safe_dump(experiment_to_dict(cfg), f, sort_keys=False)
         records = _read_records(metrics_path, upto=step) if resume else []
