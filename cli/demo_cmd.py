@@ -32,7 +32,7 @@ def demo(
     synthetic: Annotated[bool, typer.Option("--synthetic", help="Track a generated clip with the synthetic "
                                                                   "model and print its metrics.")] = False,
     frames: Annotated[Optional[int], typer.Option(
-        help="Only the first N frames of the real clip; with --synthetic the generated clip's length [300].",
+        help="Only the first N frames of the real clip; with --synthetic the generated clip's length (300).",
         show_default=False)] = None,
     seed: Annotated[int, typer.Option(help="--synthetic: seed of the generated clip.")] = DEMO_SEED,
     threads: Annotated[Optional[int], typer.Option(help="CPU threads for the model.")] = None,

@@ -27,7 +27,7 @@ def pseudolabel(
     pretrained: Annotated[
         Path, typer.Option(help="YOLOX-nano ONNX file (YOLOX release 0.1.1rc0, asset yolox_nano.onnx).")
     ] = DEFAULT_PRETRAINED,
-    name: Annotated[Optional[str], typer.Option(help="Sequence name [default: the source's name].")] = None,
+    name: Annotated[Optional[str], typer.Option(help="Sequence name (default: the source's name).")] = None,
     target_score: Annotated[float, typer.Option(help="Teacher score of a training target.")] = 0.5,
     ignore_score: Annotated[float, typer.Option(help="Teacher score of an ignore region (below target).")] = 0.2,
     every: Annotated[int, typer.Option(help="Label every n-th frame.")] = 1,
