@@ -29,3 +29,15 @@ def resolve_device(name: str, *, local_rank: int = 0) -> torch.device:
     if dev.type == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
         raise AetrackError(f"device {name}: MPS is not available on this machine")
     return dev
+
+
+def flush_denormals() -> None:
+    """Have the CPU treat denormal floats as zero (no effect on other devices).
+
+    SiLU (YOLOX-nano's activation) of a strongly negative input is a denormal float (x e^x for
+    x = -100 is ~4e-42), and x86 CPUs handle denormals in microcode: measured here, the default
+    model's forward took 2052 ms a frame with them and 163 ms without, on the same loaded
+    machine. Values below 1.2e-38 never change a detection. The flag is per process (torch has
+    no narrower scope), so the tracker, the teacher and training each set it when they start.
+    """
+    torch.set_flush_denormal(True)

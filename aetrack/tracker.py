@@ -30,7 +30,7 @@ import torch
 
 from aetrack.data.letterbox import Letterbox, letterbox
 from aetrack.data.sources import to_bgr
-from aetrack.device import resolve_device
+from aetrack.device import flush_denormals, resolve_device
 from aetrack.decode import DecodeConfig, Detections, decode, tags_at_boxes
 from aetrack.errors import AetrackError, InvalidArgument
 from aetrack.linker import Linker, LinkerConfig, Track
@@ -112,6 +112,7 @@ class Tracker:
         if frame_rate <= 0:
             raise ValueError(f"frame_rate must be positive, got {frame_rate}")
         self.device = resolve_device(device) if isinstance(device, str) else device
+        flush_denormals()
         self.model = model.to(self.device).eval() if model is not None else None
         self.model_cfg = model_cfg
         self.decode_cfg = decode_cfg or DecodeConfig()
