@@ -30,7 +30,7 @@ import torch
 
 from aetrack.data.letterbox import Letterbox, letterbox
 from aetrack.data.sources import to_bgr
-from aetrack.device import flush_denormals, resolve_device
+from aetrack.device import denormals_flushed, resolve_device
 from aetrack.decode import DecodeConfig, Detections, decode, tags_at_boxes
 from aetrack.errors import AetrackError, InvalidArgument
 from aetrack.linker import Linker, LinkerConfig, Track
@@ -112,7 +112,6 @@ class Tracker:
         if frame_rate <= 0:
             raise ValueError(f"frame_rate must be positive, got {frame_rate}")
         self.device = resolve_device(device) if isinstance(device, str) else device
-        flush_denormals()
         self.model = model.to(self.device).eval() if model is not None else None
         self.model_cfg = model_cfg
         self.decode_cfg = decode_cfg or DecodeConfig()
@@ -254,7 +253,7 @@ class Tracker:
         boxed, lb = letterbox(img, size)
         x = torch.from_numpy(boxed).to(self.device).permute(2, 0, 1)[None].float().div_(255.0)  # (1, 3, H, W)
         t1 = time.perf_counter()
-        with torch.inference_mode():
+        with torch.inference_mode(), denormals_flushed():
             outputs = self.model(x)[-1]
         t2 = time.perf_counter()
         self.timings["preprocess"] = (t1 - t0) * 1e3

@@ -34,7 +34,7 @@ import numpy as np
 import torch
 
 from aetrack.data.letterbox import Letterbox
-from aetrack.device import flush_denormals
+from aetrack.device import denormals_flushed
 from aetrack.model.yolox import YoloxNano, decode_boxes
 
 COCO_TRAFFIC = (0, 1, 2, 3, 5, 7)  # person, bicycle, car, motorcycle, bus, truck
@@ -141,7 +141,6 @@ class YoloxTeacher:
             raise ValueError(f"classes must be non-empty ids in [0, {model.num_classes}), got {classes!r}")
         if tiling is not None and not isinstance(tiling, Tiling):
             raise ValueError(f"tiling must be a Tiling or None, got {tiling!r}")
-        flush_denormals()  # SiLU's denormal outputs slow CPU convolutions ~10x
         self.model = model.eval()
         self.input_size = input_size
         self.score_threshold = float(score_threshold)
@@ -179,7 +178,8 @@ class YoloxTeacher:
         canvases, transforms = zip(*(self.letterbox(frame, v) for v in views))
         batch = torch.from_numpy(np.stack(canvases)).permute(0, 3, 1, 2).float()  # (V, 3, s, s) BGR 0-255
         param = next(self.model.parameters())
-        raw = self.model(batch.to(param.device, param.dtype))  # (V, N, 85)
+        with denormals_flushed():  # SiLU's denormal outputs slow CPU convolutions ~10x
+            raw = self.model(batch.to(param.device, param.dtype))  # (V, N, 85)
         xyxy = decode_boxes(raw, height=s, width=s).float().cpu().numpy()  # (V, N, 4) input pixels
         prob = raw[..., 5:].float().cpu().numpy()  # (V, N, C)
         obj = raw[..., 4].float().cpu().numpy()  # (V, N)

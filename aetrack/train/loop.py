@@ -44,7 +44,7 @@ from aetrack.data.clips import ClipDataset, SequenceData, clip_affine, warp_imag
 from aetrack.data.letterbox import Letterbox
 from aetrack.data.mot import FrameRange
 from aetrack.decode import decode, tags_at_boxes
-from aetrack.device import flush_denormals, resolve_device
+from aetrack.device import denormals_flushed, resolve_device
 from aetrack.errors import AetrackError
 from aetrack.eval.detection import average_precision
 from aetrack.eval.tag_quality import tag_auc
@@ -313,8 +313,9 @@ def train(cfg: ExperimentConfig, *, resume: bool = False, overwrite: bool = Fals
     dinfo = D.setup(tc.device)
     console = Console(stderr=True)
     try:
-        return _train(cfg, tc, out, dinfo, console, resume=resume, overwrite=overwrite, stop_after=stop_after,
-                      progress=console.is_terminal if progress is None else progress)
+        with denormals_flushed():  # SiLU's denormal outputs slow CPU convolutions ~10x
+            return _train(cfg, tc, out, dinfo, console, resume=resume, overwrite=overwrite, stop_after=stop_after,
+                          progress=console.is_terminal if progress is None else progress)
     finally:
         D.cleanup(dinfo)
 
@@ -344,7 +345,6 @@ def _train(cfg: ExperimentConfig, tc: TrainConfig, out: Path, dinfo: D.DistInfo,
     val_data = build_val_data(cfg, val_seqs) if main else []
 
     # 3. Model and optimizer (AdamW; the learning rate is set every step from lr_at).
-    flush_denormals()  # SiLU's denormal outputs slow CPU convolutions ~10x
     model = build_detector(cfg.model).to(device)
     if device.type == "cuda" and tc.channels_last:
         model = model.to(memory_format=torch.channels_last)
