@@ -348,11 +348,11 @@ class ClipDataset(torch.utils.data.Dataset):
             raise AetrackError(f"crop size {cw}x{ch} must be multiples of 32 no larger than the input "
                                f"{self.input_size[0]}x{self.input_size[1]}")
         self.sequences: list[SequenceData] = []
-        for seq, frames in sequences:
+        for (seq, frames), source in zip(sequences, self.sources):
             base = Letterbox.fit(src_size=(seq.info.width, seq.info.height), dst_size=self.input_size).scale
             data = SequenceData(seq=seq, frames=frames, min_visibility=min_visibility,
                                 cache_scale=base * (1.0 + augment.scale), class_names=model.names)
-            if data.num_frames < clip_len and not self.sources[len(self.sequences)].static:
+            if data.num_frames < clip_len and not source.static:
                 raise AetrackError(f"{seq.root}: {data.num_frames} frames in range, fewer than clip_len={clip_len}")
             self.sequences.append(data)
         counts = np.array([s.num_frames * src.weight for s, src in zip(self.sequences, self.sources)])

@@ -30,6 +30,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from aetrack.config import from_dict
 from aetrack.errors import AetrackError
 from aetrack.experiment import ExperimentConfig, experiment_from_dict, experiment_to_dict
 from aetrack.io.atomic import atomic_write
@@ -165,13 +166,12 @@ def check_checkpoint(state: object, *, path: str | Path) -> None:
 
 def check_fits(state: dict[str, Any], cfg: ModelConfig, *, path: str | Path) -> None:
     """Refuse a checkpoint whose architecture differs from ``cfg`` (input size may differ)."""
-    stored = {f.name: getattr(ModelConfig(), f.name) for f in dataclasses.fields(ModelConfig)}
-    stored.update(state["config"].get("model", {}))  # fields newer than the checkpoint: defaults
-    stored["names"] = list(stored["class_names"]) or list(dataclasses.replace(
-        ModelConfig(), num_classes=int(stored["num_classes"])).names)
-    wanted = {**dataclasses.asdict(cfg), "names": list(cfg.names)}
-    diffs = [f"model.{k} is {stored.get(k)!r} in the checkpoint but {v!r} in the config"
-             for k, v in wanted.items() if k not in _SIZE_FIELDS and stored.get(k) != v]
+    # Rebuilt like any config: fields newer than the checkpoint take their defaults, lists
+    # become tuples.
+    stored = from_dict(ModelConfig, state["config"].get("model", {}), where=f"{path}: model")
+    names = [f.name for f in dataclasses.fields(ModelConfig) if f.name not in _SIZE_FIELDS] + ["names"]
+    diffs = [f"model.{k} is {getattr(stored, k)!r} in the checkpoint but {getattr(cfg, k)!r} in the config"
+             for k in names if getattr(stored, k) != getattr(cfg, k)]
     if diffs:
         raise AetrackError(f"{path}: checkpoint does not fit the config: {'; '.join(diffs)}")
 

@@ -24,6 +24,7 @@ column), ``img1/000001.jpg ...`` and ``gt/gt.txt`` in the MOT16 column set
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -35,10 +36,11 @@ from aetrack.errors import AetrackError
 from aetrack.io.atomic import atomic_write
 from aetrack.linker import Linker, LinkerConfig
 from aetrack.linker.matching import iou_matrix
+from aetrack.model.teacher import COCO_TRAFFIC
 
-# The real model's classes and their COCO ids in the teacher's output.
+# The real model's classes, in the order of their COCO ids in the teacher's output.
 CLASS_NAMES = ("person", "bicycle", "car", "motorcycle", "bus", "truck")
-COCO_IDS = (0, 1, 2, 3, 5, 7)
+COCO_IDS = COCO_TRAFFIC
 
 
 @dataclass(frozen=True)
@@ -184,7 +186,8 @@ def pseudolabel(source: FrameSource, out_root: str | Path, *, teacher, cfg: Pseu
         raise AetrackError(f"{source.name}: no frames read")
     stats = PseudoLabelStats(out_dir=out, frames=len(per_frame))
     fps = source.fps / cfg.every
-    rows: list[str] = []
+    # (frame, track id, box, flag, class); an ignore region's id is 0 until the track ids are known.
+    rows: list[tuple[int, int, np.ndarray, int, int]] = []
     offset = 0  # ids of each class follow those of the previous one
     for c in range(len(CLASS_NAMES)):
         confident = [(b[(cl == c) & (s >= cfg.target_score)], s[(cl == c) & (s >= cfg.target_score)])
@@ -192,28 +195,21 @@ def pseudolabel(source: FrameSource, out_root: str | Path, *, teacher, cfg: Pseu
         links = link_pseudo_tracks(confident, cfg=cfg, frame_rate=fps)
         used = 0
         for f, ((b, s, cl), (boxes, _), (ids, trusted)) in enumerate(zip(per_frame, confident, links), start=1):
-            for box, i, t in zip(boxes, ids, trusted):
-                rows.append(_row(f, int(i) + offset if t else -1, box, 1 if t else 0, c))
+            rows.extend((f, int(i) + offset if t else 0, box, int(t), c) for box, i, t in zip(boxes, ids, trusted))
             unsure = b[(cl == c) & (s < cfg.target_score)]
-            rows.extend(_row(f, -1, box, 0, c) for box in unsure)
+            rows.extend((f, 0, box, 0, c) for box in unsure)
             stats.targets += int(trusted.sum())
             stats.ambiguous += int((~trusted).sum())
             stats.ignored += len(unsure) + int((~trusted).sum())
             used = max(used, int(ids.max(initial=0)))
         offset += used
     stats.tracks = offset
-    # Ignore rows need an id for the MOT layout: give each its own, above every track id.
-    next_free = offset + 1
-    fixed = []
-    for r in rows:
-        if r.split(",", 2)[1] == "-1":
-            r = r.replace(",-1,", f",{next_free},", 1)
-            next_free += 1
-        fixed.append(r)
-    (out / "gt").mkdir(exist_ok=True)
-    fixed.sort(key=lambda r: tuple(int(v) for v in r.split(",", 2)[:2]))
+    # Ignore rows need an id for the MOT layout: each its own, above every track id.
+    ignore_ids = itertools.count(offset + 1)
+    rows = [(f, i or next(ignore_ids), box, flag, c) for f, i, box, flag, c in rows]
+    rows.sort(key=lambda r: r[:2])
     with atomic_write(out / "gt" / "gt.txt") as f:
-        f.writelines(fixed)
+        f.writelines(_row(*r) for r in rows)
     with atomic_write(out / "seqinfo.ini") as f:
         f.write(f"[Sequence]\nname={source.name}\nimDir=img1\nframeRate={fps:g}\nseqLength={len(per_frame)}\n"
                 f"imWidth={size[0]}\nimHeight={size[1]}\nimExt=.jpg\nclasses={','.join(CLASS_NAMES)}\n")
