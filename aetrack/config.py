@@ -54,6 +54,12 @@ def _coerce(hint: Any, value: Any, *, where: str) -> Any:
         if value is None:
             return None
         return _coerce(args[0], value, where=where) if len(args) == 1 else value
+    if origin is dict:
+        if not isinstance(value, dict):
+            raise AetrackError(f"{where}: expected a mapping such as {{car: 2.0}}, got {value!r}")
+        key_hint, value_hint = typing.get_args(hint) or (Any, Any)
+        return {_coerce(key_hint, k, where=where): _coerce(value_hint, v, where=f"{where}.{k}")
+                for k, v in value.items()}
     if origin in (tuple, list):
         if not isinstance(value, (list, tuple)):
             raise AetrackError(f"{where}: expected a list, got {value!r}")

@@ -12,7 +12,8 @@ original frame pixels.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 
 import numpy as np
 import torch
@@ -35,8 +36,22 @@ class DecodeConfig:
     top_k: int = 100
     # Side of the max-pool window for peak NMS, in cells (odd; 3 = the 8-neighbourhood).
     nms_kernel: int = 3
+    # Per-class score gains by class name, e.g. {car: 2.0}: that class's heatmap scores are
+    # multiplied by its gain (capped at 1) before peaks are picked, so the linker's score
+    # thresholds act on the class as if divided by the gain. For classes a model scores lower
+    # than people because its training data held few of them. Empty: scores as the model gives.
+    class_score_gain: dict[str, float] = field(default_factory=dict)
+    # Peaks of different classes whose boxes overlap by IoU >= this are one object read twice
+    # (a car also read as a bus): only the higher-scoring one is kept. None: classes never
+    # suppress each other (peaks are only suppressed within a class, by the max-pool above).
+    cross_class_iou: float | None = None
 
     def __post_init__(self) -> None:
+        for name, gain in self.class_score_gain.items():
+            if isinstance(gain, bool) or not isinstance(gain, (int, float)) or not 0 < gain < float("inf"):
+                raise ValueError(f"class_score_gain[{name!r}] must be a positive number, got {gain!r}")
+        if self.cross_class_iou is not None and not 0.0 < self.cross_class_iou <= 1.0:
+            raise ValueError(f"cross_class_iou must be in (0, 1] or None, got {self.cross_class_iou}")
         if not 0.0 <= self.score_threshold <= 1.0:
             raise ValueError(f"score_threshold must be in [0, 1], got {self.score_threshold}")
         if isinstance(self.top_k, bool) or not isinstance(self.top_k, int) or self.top_k < 1:
@@ -69,7 +84,7 @@ class Detections:
 
 def decode(
     outputs: dict[str, Tensor], *, cfg: DecodeConfig, letterboxes: list[Letterbox] | None = None,
-    stride: int = STRIDE,
+    stride: int = STRIDE, class_names: Sequence[str] | None = None,
 ) -> list[Detections]:
     """Detections for each image of a batch.
 
@@ -79,6 +94,8 @@ def decode(
         cfg: peak selection parameters.
         letterboxes: one per image to return original frame pixels; None keeps input pixels.
         stride: input pixels per map cell (``ModelConfig.stride``).
+        class_names: the model's class names in channel order; required when
+            ``cfg.class_score_gain`` names classes (ValueError for a name not among them).
     """
     if not isinstance(outputs, dict):
         raise ValueError(f"outputs must be one stack's dict (the model's outputs[-1]), got {type(outputs).__name__}")
@@ -90,6 +107,9 @@ def decode(
         raise ValueError(f"letterboxes must have one entry per image ({batch}), got {len(letterboxes)}")
     with torch.no_grad():
         scores = torch.sigmoid(heatmap.float())  # (B, C, h, w)
+        if cfg.class_score_gain:
+            gain = _class_gains(cfg.class_score_gain, class_names, num_classes).to(scores.device)
+            scores = (scores * gain[None, :, None, None]).clamp_(max=1.0)
         k = cfg.nms_kernel
         peaks = F.max_pool2d(scores, kernel_size=k, stride=1, padding=k // 2)
         scores = scores * (peaks == scores)  # non-maxima -> 0
@@ -108,6 +128,10 @@ def decode(
     result = []
     for i in range(batch):
         sel = keep[i]
+        if cfg.cross_class_iou is not None:
+            sel = sel & torch.from_numpy(_cross_class_keep(
+                boxes[i].cpu().numpy(), classes[i].cpu().numpy(), sel.cpu().numpy(), cfg.cross_class_iou
+            )).to(sel.device)
         box_np = boxes[i][sel].cpu().numpy().astype(np.float64)
         if letterboxes is not None:
             box_np = letterboxes[i].boxes_to_original(box_np)
@@ -120,6 +144,41 @@ def decode(
             )
         )
     return result
+
+
+def _class_gains(gains: dict[str, float], names: Sequence[str] | None, num_classes: int) -> Tensor:
+    """(C,) float32 score multipliers in channel order from ``{name: gain}``."""
+    if names is None:
+        raise ValueError("decode.class_score_gain names classes, so decode needs the model's class_names")
+    if len(names) != num_classes:
+        raise ValueError(f"class_names has {len(names)} names for a heatmap of {num_classes} classes")
+    unknown = sorted(set(gains) - set(names))
+    if unknown:
+        raise ValueError(f"decode.class_score_gain names unknown class {unknown[0]!r}; "
+                         f"this model's classes are {', '.join(names)}")
+    return torch.tensor([float(gains.get(n, 1.0)) for n in names], dtype=torch.float32)
+
+
+def _cross_class_keep(boxes: np.ndarray, classes: np.ndarray, keep: np.ndarray, iou_threshold: float) -> np.ndarray:
+    """(K,) bool: ``keep`` less every peak whose box overlaps a higher-scoring kept peak of
+    ANOTHER class by IoU >= ``iou_threshold``. Rows come sorted by score (top-k order), so a
+    row is only ever suppressed by an earlier one."""
+    out = keep.copy()
+    b = boxes.astype(np.float64)
+    area = np.clip(b[:, 2] - b[:, 0], 0, None) * np.clip(b[:, 3] - b[:, 1], 0, None)
+    for i in np.flatnonzero(keep):
+        if not out[i]:
+            continue
+        later = np.arange(i + 1, len(b))
+        later = later[out[later] & (classes[later] != classes[i])]
+        if len(later) == 0:
+            continue
+        iw = np.clip(np.minimum(b[later, 2], b[i, 2]) - np.maximum(b[later, 0], b[i, 0]), 0, None)
+        ih = np.clip(np.minimum(b[later, 3], b[i, 3]) - np.maximum(b[later, 1], b[i, 1]), 0, None)
+        inter = iw * ih
+        iou = inter / np.maximum(area[later] + area[i] - inter, 1e-12)
+        out[later[iou >= iou_threshold]] = False
+    return out
 
 
 def tags_at_boxes(

@@ -173,7 +173,8 @@ class Tracker:
         img = to_bgr(frame)
         outputs, lb = self._forward(img)
         t0 = time.perf_counter()
-        det = decode(outputs, cfg=self.decode_cfg, letterboxes=[lb], stride=self.model_cfg.stride)[0]
+        det = decode(outputs, cfg=self.decode_cfg, letterboxes=[lb], stride=self.model_cfg.stride,
+                     class_names=self.class_names)[0]
         det = _drop_degenerate(det)
         self.timings["decode"] = (time.perf_counter() - t0) * 1e3
         return det

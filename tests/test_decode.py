@@ -145,3 +145,70 @@ def test_decode_config_validation() -> None:
         DecodeConfig(top_k=0)
     with pytest.raises(ValueError, match="score_threshold"):
         DecodeConfig(score_threshold=1.5)
+
+
+def _two_class_maps() -> dict[str, torch.Tensor]:
+    """Two classes (person, car), one 8x8-cell image, D = 1, every size 4 x 4 input px (ln 4).
+
+    Person peak at cell (2, 2): logit 0 (score 0.5), box centre (8, 8) -> (6, 6, 10, 10).
+    Car peak at (2, 2) too: logit ln(0.3 / 0.7) (score 0.3), the same box: one object read twice.
+    Car peak at (6, 6): logit ln(0.2 / 0.8) (score 0.2), box (22, 22, 26, 26), alone.
+    """
+    heat = torch.full((1, 2, 8, 8), -10.0)
+    heat[0, 0, 2, 2] = 0.0
+    heat[0, 1, 2, 2] = math.log(0.3 / 0.7)
+    heat[0, 1, 6, 6] = math.log(0.2 / 0.8)
+    return {"heatmap": heat, "size": torch.full((1, 2, 8, 8), math.log(4)), "offset": torch.zeros(1, 2, 8, 8),
+            "tags": torch.zeros(1, 1, 8, 8)}
+
+
+def test_class_score_gain_multiplies_one_class_and_caps_at_one() -> None:
+    # car x 2: 0.3 -> 0.6 and 0.2 -> 0.4; person stays 0.5. With gain 4 the first car is
+    # 1.2 -> capped at 1.0 and the second 0.8. Sorted by score, as peaks always are.
+    cfg = DecodeConfig(class_score_gain={"car": 2.0})
+    (det,) = decode(_two_class_maps(), cfg=cfg, class_names=("person", "car"))
+    np.testing.assert_allclose(det.scores, [0.6, 0.5, 0.4], rtol=1e-5)
+    assert det.classes.tolist() == [1, 0, 1]
+    (det,) = decode(_two_class_maps(), cfg=DecodeConfig(class_score_gain={"car": 4.0}), class_names=("person", "car"))
+    np.testing.assert_allclose(det.scores, [1.0, 0.8, 0.5], rtol=1e-5)
+
+
+def test_class_score_gain_needs_known_names() -> None:
+    cfg = DecodeConfig(class_score_gain={"lorry": 2.0})
+    with pytest.raises(ValueError, match="unknown class 'lorry'.*person, car"):
+        decode(_two_class_maps(), cfg=cfg, class_names=("person", "car"))
+    with pytest.raises(ValueError, match="needs the model's class_names"):
+        decode(_two_class_maps(), cfg=cfg)
+    with pytest.raises(ValueError, match="positive"):
+        DecodeConfig(class_score_gain={"car": 0.0})
+
+
+def test_cross_class_suppression_keeps_the_higher_of_one_object() -> None:
+    # Person (0.5) and car (0.3) share a box (IoU 1): the car goes; the lone car at 0.2 stays.
+    (det,) = decode(_two_class_maps(), cfg=DecodeConfig(cross_class_iou=0.7))
+    np.testing.assert_allclose(det.scores, [0.5, 0.2], rtol=1e-5)
+    assert det.classes.tolist() == [0, 1]
+    # With the car's gain 2 it scores 0.6 and wins: the person is the duplicate now.
+    cfg = DecodeConfig(cross_class_iou=0.7, class_score_gain={"car": 2.0})
+    (det,) = decode(_two_class_maps(), cfg=cfg, class_names=("person", "car"))
+    np.testing.assert_allclose(det.scores, [0.6, 0.4], rtol=1e-5)
+    assert det.classes.tolist() == [1, 1]
+    # Off (None), both readings of the shared box survive.
+    (det,) = decode(_two_class_maps(), cfg=DecodeConfig())
+    assert det.classes.tolist() == [0, 1, 1]
+
+
+def test_gains_from_yaml_and_overrides() -> None:
+    from aetrack.config import check_overrides, from_dict
+    from aetrack.errors import AetrackError
+    from aetrack.experiment import ExperimentConfig
+
+    cfg = from_dict(DecodeConfig, {"class_score_gain": {"car": 2, "bus": 1.5}, "cross_class_iou": 0.7})
+    assert cfg.class_score_gain == {"car": 2.0, "bus": 1.5} and cfg.cross_class_iou == 0.7
+    check_overrides(ExperimentConfig, ["decode.class_score_gain={car: 2.0}"])
+    with pytest.raises(AetrackError, match="expected a mapping"):
+        check_overrides(ExperimentConfig, ["decode.class_score_gain=2.0"])
+    with pytest.raises(AetrackError, match=r"class_score_gain\.car: expected float"):
+        from_dict(DecodeConfig, {"class_score_gain": {"car": "fast"}})
+    with pytest.raises(AetrackError, match="positive"):
+        from_dict(DecodeConfig, {"class_score_gain": {"car": -1.0}})

@@ -227,7 +227,8 @@ def validate(model: torch.nn.Module, val: list[SequenceData], *, cfg: Experiment
                 out = model(x)[-1]
             out = {name: v.float() for name, v in out.items()}
             for j, (f, det) in enumerate(zip(chunk, decode(out, cfg=dcfg, letterboxes=[lb] * len(chunk),
-                                                                 stride=cfg.model.stride))):
+                                                                 stride=cfg.model.stride,
+                                                                 class_names=cfg.model.names))):
                 boxes, obj_ids = seq.objects(f)
                 ignore = seq.ignored(f)
                 person = det.classes == 0  # validation ground truth is class 0 (person) only
