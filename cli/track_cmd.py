@@ -18,7 +18,6 @@ import typer
 
 from aetrack.config import apply_overrides, from_dict, to_dict
 from aetrack.data.mot import MotSequence, is_mot_sequence, parse_frame_range, read_mot_file
-from aetrack.data.sources import FrameNumbers, open_source
 from aetrack.decode import DecodeConfig
 from aetrack.errors import AetrackError
 from aetrack.linker import MODES, LinkerConfig
@@ -104,6 +103,7 @@ def track(
         "--allow-truncated", help="Keep the frames read from a video that ends before its listed frame count.")] = False,
 ) -> None:
     """Track objects and write MOT text, JSON lines and optionally an annotated video."""
+    from aetrack.data.sources import FrameNumbers, open_source  # OpenCV: not for --help
     from aetrack.pipeline import track_source
     from cli.common import set_threads
 
