@@ -222,12 +222,12 @@ def import_ray() -> Any:
 
 def _run_ray(inputs: Sequence[BatchInput], *, out_dir: Path, settings: TrackSettings, workers: int,
              address: str | None, on_done: Callable[[InputOutcome], None]) -> list[InputOutcome]:
-    """One Ray task per input, each reserving ``settings.threads`` CPUs; Ray retries a task
-    that raised or whose worker died once (``max_retries=1``, ``retry_exceptions=True``)."""
+    """One Ray task per input, each reserving ``settings.threads`` CPUs. A task whose worker or
+    node died is run again by Ray (``max_retries``); one that raised is submitted again here
+    (Ray's own ``retry_exceptions`` would print the first traceback over the progress bar)."""
     import logging
 
     ray = import_ray()
-
     threads = settings.threads or 1
     started = not ray.is_initialized()
     if started:
@@ -237,25 +237,42 @@ def _run_ray(inputs: Sequence[BatchInput], *, out_dir: Path, settings: TrackSett
         else:
             ray.init(address=address, logging_level=logging.ERROR, log_to_driver=False)
     try:
-        task = ray.remote(track_one).options(num_cpus=threads, max_retries=ATTEMPTS - 1, retry_exceptions=True)
-        pending = {task.remote(item, str(out_dir.resolve()), settings): item for item in inputs}
+        task = ray.remote(track_one).options(num_cpus=threads, max_retries=ATTEMPTS - 1, retry_exceptions=False)
+        out = str(out_dir.resolve())  # tasks may run in another folder, or on another node
+
+        def submit(item: BatchInput) -> Any:
+            return task.remote(_absolute(item), out, settings)
+
+        pending = {submit(item): (item, 1) for item in inputs}
         outcomes: list[InputOutcome] = []
         while pending:
             done, _ = ray.wait(list(pending), num_returns=1)
             for ref in done:
-                item = pending.pop(ref)
+                item, attempt = pending.pop(ref)
                 try:
-                    outcome = ray.get(ref)
-                except Exception as err:  # noqa: BLE001 - a failed task is reported, as one line
-                    cause = getattr(err, "cause", None)
+                    outcome = _with_attempts(ray.get(ref), attempt)
+                except ray.exceptions.RayTaskError as err:  # track_one raised: try once more
+                    if attempt < ATTEMPTS:
+                        pending[submit(item)] = (item, attempt + 1)
+                        continue
+                    cause = err.cause if isinstance(err.cause, BaseException) else err
+                    outcome = InputOutcome(name=item.name, source=item.source, attempts=attempt,
+                                           error=error_text(cause))
+                except ray.exceptions.RayError as err:  # its worker or node died twice (Ray retried)
                     outcome = InputOutcome(name=item.name, source=item.source, attempts=ATTEMPTS,
-                                           error=error_text(cause if isinstance(cause, BaseException) else err))
+                                           error=error_text(err))
                 outcomes.append(outcome)
                 on_done(outcome)
         return outcomes
     finally:
         if started:
             ray.shutdown()
+
+
+def _absolute(item: BatchInput) -> BatchInput:
+    """``item`` with absolute paths (its outcome keeps the source as the user gave it)."""
+    dets = None if item.dets is None else str(Path(item.dets).resolve())
+    return BatchInput(source=str(Path(item.source).resolve()), name=item.name, dets=dets)
 
 
 # -- listing -------------------------------------------------------------------------------------
@@ -273,7 +290,7 @@ def _is_input(p: Path) -> bool:
 
 def _is_input_folder(p: Path) -> bool:
     """A folder holding inputs, rather than being one (a sequence folder or an image folder)."""
-    return p.is_dir() and not is_mot_sequence(p) and not _has_images(p)
+    return p.is_dir() and not is_mot_sequence(p) and not _has_images(p) and any(_is_input(c) for c in p.iterdir())
 
 
 def _has_images(p: Path) -> bool:

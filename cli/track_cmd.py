@@ -31,7 +31,9 @@ from aetrack.errors import AetrackError
 from aetrack.linker import MODES
 
 if TYPE_CHECKING:
+    from aetrack.batch import InputOutcome
     from aetrack.track_job import TrackSettings
+
 
 def track(
     source: Annotated[list[str], typer.Argument(
@@ -58,7 +60,8 @@ def track(
         help="CPU threads for the model (with several inputs: per input; default: the CPUs shared among "
              "the workers, 1 per Ray task).")] = None,
     fps: Annotated[Optional[float], typer.Option(help="Frame rate if the source does not say.")] = None,
-    evaluate: Annotated[bool, typer.Option(help="Evaluate against gt/gt.txt of a MOT sequence folder.")] = True,
+    evaluate: Annotated[bool, typer.Option(
+        help="Evaluate against gt/gt.txt of a MOT sequence folder (one input; several: aetrack eval DATA OUT).")] = True,
     classes: Annotated[
         Optional[str],
         typer.Option(help="Track only these classes, comma-separated, e.g. person,car (default: all). "
@@ -153,15 +156,14 @@ def _track_many(sources: list[str], *, out: Path, settings: TrackSettings, worke
         where = f"{workers} at a time in " + ("a local Ray" if ray else "local processes")
         settings = dataclasses.replace(settings, threads=settings.threads or max(1, cpus // workers))
     frames = 0
-    failed = []
+    failed: list[InputOutcome] = []
     bar = Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-                   TextColumn("{task.fields[fps]:.1f} frames/s"), TimeElapsedColumn(), TimeRemainingColumn(),
-)
+                   TextColumn("{task.fields[fps]:.1f} frames/s"), TimeElapsedColumn(), TimeRemainingColumn())
     with bar:
         task = bar.add_task(f"tracking {len(todo)} inputs", total=len(todo), fps=0.0)
         elapsed_start = bar.get_time()
 
-        def on_done(outcome) -> None:
+        def on_done(outcome: InputOutcome) -> None:
             nonlocal frames
             frames += outcome.frames
             if outcome.ok:
@@ -176,7 +178,8 @@ def _track_many(sources: list[str], *, out: Path, settings: TrackSettings, worke
             elapsed = bar.get_time() - elapsed_start
             bar.update(task, advance=1, fps=frames / elapsed if elapsed > 0 else 0.0)
 
-        bar.console.print(f"{len(todo)} inputs, {where}, {settings.threads} threads each",
+        per = f"{settings.threads} thread{'' if settings.threads == 1 else 's'} each"
+        bar.console.print(f"{len(todo)} inputs, {where}, {per}",
                           markup=False, highlight=False)
         run_batch(todo, out_dir=out, settings=settings, workers=workers, use_ray=ray, ray_address=ray_address,
                   on_done=on_done)

@@ -78,7 +78,7 @@ def test_two_workers_write_the_bytes_of_one_at_a_time_runs(data: Path, tmp_path:
     res = CliRunner().invoke(app, ["track", str(data / "synth-medium-3[12]"), "--out", str(two), "--weights",
                                    "synthetic", "--save-video", "--threads", "1", "--workers", "2"])
     assert res.exit_code == 0, res.output
-    assert "2 inputs, 2 at a time in local processes, 1 threads each" in res.output
+    assert "2 inputs, 2 at a time in local processes, 1 thread each" in res.output
     assert "tracked 2 of 2 inputs" in res.output
     expected = _files(one)
     assert len(expected) == 6  # .txt, .jsonl and .mp4 of each of the 2 sequences
