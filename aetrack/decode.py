@@ -8,20 +8,25 @@ kept cells; centre ``((x + dx) * s, (y + dy) * s)`` (s the model's output stride
 ``exp(size)`` give an xyxy box in
 network-input pixels, which the image's :class:`~aetrack.data.letterbox.Letterbox` maps back to
 original frame pixels.
+
+Importing this module does not import torch (the configs and :class:`Detections` serve the
+model-free path too); :func:`decode` and :func:`tags_at_boxes` load it when first called.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
-import torch.nn.functional as F
-from torch import Tensor
 
-from aetrack.data.letterbox import Letterbox
-from aetrack.model.targets import STRIDE, decode_size, gather_at_cells
+from aetrack.model.config import STRIDE
+
+if TYPE_CHECKING:
+    from torch import Tensor
+
+    from aetrack.data.letterbox import Letterbox
 
 
 @dataclass(frozen=True)
@@ -105,6 +110,11 @@ def decode(
     batch, num_classes, h, w = heatmap.shape
     if letterboxes is not None and len(letterboxes) != batch:
         raise ValueError(f"letterboxes must have one entry per image ({batch}), got {len(letterboxes)}")
+    import torch
+    import torch.nn.functional as F
+
+    from aetrack.model.targets import decode_size, gather_at_cells
+
     with torch.no_grad():
         scores = torch.sigmoid(heatmap.float())  # (B, C, h, w)
         if cfg.class_score_gain:
@@ -148,6 +158,8 @@ def decode(
 
 def _class_gains(gains: dict[str, float], names: Sequence[str] | None, num_classes: int) -> Tensor:
     """(C,) float32 score multipliers in channel order from ``{name: gain}``."""
+    import torch
+
     if names is None:
         raise ValueError("decode.class_score_gain names classes, so decode needs the model's class_names")
     if len(names) != num_classes:
@@ -201,6 +213,10 @@ def tags_at_boxes(
     b_in = letterbox.boxes_to_input(b)  # (n, 4) input pixels
     cx = np.floor((b_in[:, 0] + b_in[:, 2]) / 2 / stride).clip(0, w - 1).astype(np.int64)  # cells
     cy = np.floor((b_in[:, 1] + b_in[:, 3]) / 2 / stride).clip(0, h - 1).astype(np.int64)
+    import torch
+
+    from aetrack.model.targets import gather_at_cells
+
     cells = torch.as_tensor(cy * w + cx, device=tag_map.device)[None]  # (1, n)
     with torch.no_grad():
         picked = gather_at_cells(tag_map.float(), cells)[0]  # (n, D)

@@ -10,16 +10,18 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
-from aetrack.data.mot import MotTable
-from aetrack.data.sources import FrameSource
 from aetrack.io.atomic import remove_stale_temps
 from aetrack.io.results import ResultRow, ResultWriter
-from aetrack.io.video import AnnotatedVideoWriter
 from aetrack.tracker import STAGES, Tracker
+
+if TYPE_CHECKING:
+    from aetrack.data.mot import MotTable
+    from aetrack.data.sources import FrameSource
 
 ALL_STAGES = ("read", *STAGES, "write")
 
@@ -64,8 +66,11 @@ def track_source(
     remove_stale_temps(out)  # left by an earlier run killed outright (kill -9) in this folder
     stats = RunStats(name=source.name)
     det_rows = dets.by_frame() if dets is not None else None
-    video = (AnnotatedVideoWriter(path=out / f"{source.name}.mp4", fps=source.fps, class_names=tracker.class_names)
-             if save_video else None)
+    video = None
+    if save_video:
+        from aetrack.io.video import AnnotatedVideoWriter  # OpenCV: only when writing a video
+
+        video = AnnotatedVideoWriter(path=out / f"{source.name}.mp4", fps=source.fps, class_names=tracker.class_names)
     writer = ResultWriter(out_dir=out, name=source.name, jsonl=jsonl)
     bar = Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
                    TextColumn("{task.fields[fps]:.1f} frames/s"), TimeElapsedColumn(), TimeRemainingColumn(),

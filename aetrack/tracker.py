@@ -15,6 +15,9 @@ with a model, :meth:`Tracker.update_detections` also samples tags at the given b
 Every detection and track has a class, a 0-based index into :attr:`Tracker.class_names` (the
 model's class names; ``("person",)`` without a model); ``Tracker(..., classes=["person",
 "car"])`` keeps only detections of those classes.
+
+A tracker without a model never imports torch (linking given detections starts in a fraction
+of a second); loading weights does.
 """
 
 from __future__ import annotations
@@ -24,18 +27,21 @@ import time
 from collections.abc import Sequence
 from importlib import resources
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
 
-from aetrack.data.letterbox import Letterbox, letterbox
-from aetrack.data.sources import to_bgr
-from aetrack.device import denormals_flushed, resolve_device
 from aetrack.decode import DecodeConfig, Detections, decode, tags_at_boxes
 from aetrack.errors import AetrackError, InvalidArgument
 from aetrack.linker import Linker, LinkerConfig, Track
-from aetrack.model import Detector, ModelConfig
-from aetrack.validate import check_detections, is_empty_frame
+from aetrack.model.config import ModelConfig
+from aetrack.validate import check_detections, is_empty_frame, to_bgr
+
+if TYPE_CHECKING:
+    import torch
+
+    from aetrack.data.letterbox import Letterbox
+    from aetrack.model.detector import Detector
 
 # Embedded weights by name (files in aetrack/weights/; README says how each is reproduced):
 # "default" tracks real people and vehicles (YOLOX-nano features, configs/real_yolox_nano.yaml,
@@ -91,7 +97,8 @@ class Tracker:
         decode_cfg: peak selection.
         linker_cfg: association thresholds and mode.
         frame_rate: frames per second of the stream (scales the linker's lost-track budget).
-        device: where the model runs.
+        device: where the model runs (unused, and not checked, without a model: then
+            :attr:`device` is None).
         classes: names of the classes to track (others are dropped before linking), or None
             for all; each must be one of :attr:`class_names`.
     """
@@ -111,8 +118,13 @@ class Tracker:
             raise ValueError("model_cfg is required when a model is given")
         if frame_rate <= 0:
             raise ValueError(f"frame_rate must be positive, got {frame_rate}")
-        self.device = resolve_device(device) if isinstance(device, str) else device
-        self.model = model.to(self.device).eval() if model is not None else None
+        self.device: torch.device | None = None
+        self.model: Detector | None = None
+        if model is not None:
+            from aetrack.device import resolve_device
+
+            self.device = resolve_device(device) if isinstance(device, str) else device
+            self.model = model.to(self.device).eval()
         self.model_cfg = model_cfg
         self.decode_cfg = decode_cfg or DecodeConfig()
         linker_cfg = linker_cfg or LinkerConfig()
@@ -248,6 +260,11 @@ class Tracker:
 
     # -- internals ------------------------------------------------------------------------------
     def _forward(self, img: np.ndarray) -> tuple[dict[str, torch.Tensor], Letterbox]:
+        import torch
+
+        from aetrack.data.letterbox import letterbox
+        from aetrack.device import denormals_flushed
+
         assert self.model is not None and self.model_cfg is not None
         t0 = time.perf_counter()
         size = self.model_cfg.canvas_size((img.shape[1], img.shape[0]))

@@ -16,7 +16,6 @@ The rules:
 
 from __future__ import annotations
 
-import cv2
 import numpy as np
 
 from aetrack.errors import InvalidArgument
@@ -50,13 +49,15 @@ def to_bgr(frame: object, *, name: str = "frame") -> np.ndarray:
             if float(a.max()) <= 1.0:
                 a = a * 255.0
         a = np.clip(a, 0, 255).astype(np.uint8)
+    if a.ndim == 3 and a.shape[2] == 3:
+        return np.ascontiguousarray(a)
+    import cv2  # only to convert grey and BGRA frames: linking given boxes needs no OpenCV
+
     if a.ndim == 2:
         return cv2.cvtColor(a, cv2.COLOR_GRAY2BGR)
     if a.shape[2] == 1:
         return cv2.cvtColor(a[:, :, 0], cv2.COLOR_GRAY2BGR)
-    if a.shape[2] == 4:
-        return cv2.cvtColor(a, cv2.COLOR_BGRA2BGR)
-    return np.ascontiguousarray(a)
+    return cv2.cvtColor(a, cv2.COLOR_BGRA2BGR)  # (H, W, 4)
 
 
 def is_empty_frame(frame: object) -> bool:

@@ -74,7 +74,7 @@ def benchmark(
     """Track every sequence, evaluate (HOTA, IDF1, MOTA...), time each stage; write summary.json/md and plots."""
     from aetrack.bench import SweepSettings, run_benchmark
     from cli.common import print_metrics, set_threads
-    from cli.track_cmd import tracker_settings
+    from aetrack.track_job import tracker_settings
 
     set_threads(threads)
     window = parse_frame_range(frames)

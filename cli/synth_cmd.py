@@ -25,7 +25,7 @@ from rich.progress import (
 )
 from rich.text import Text
 
-from aetrack.data.synth import PRESETS, SynthConfig, sequence_name, write_sequence
+from aetrack.data.synth_config import PRESETS, SynthConfig, sequence_name
 from aetrack.errors import AetrackError
 
 
@@ -56,6 +56,8 @@ def synth(
     overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace sequence folders that exist.")] = False,
 ) -> None:
     """Generate synthetic sequences (images or video, gt/gt.txt, det/det.txt, seqinfo.ini)."""
+    from aetrack.data.synth import write_sequence  # the renderer and OpenCV: not for --help
+
     if sequences < 1:
         raise AetrackError(f"--sequences must be >= 1, got {sequences}")
     if seed < 0:

@@ -17,7 +17,6 @@ from typing import Annotated
 import typer
 
 from aetrack.errors import AetrackError
-from aetrack.experiment import load_experiment
 
 
 def train(
@@ -36,7 +35,8 @@ def train(
         help="Only measure AP50 and tag AUC of this checkpoint on the config's validation data.")] = None,
 ) -> None:
     """Train from a config; writes checkpoints (config inside), metrics.jsonl and plots."""
-    from aetrack.train.loop import benchmark_loader, train as run_training  # torch import on use only
+    from aetrack.experiment import load_experiment  # torch: imported on use only, not for --help
+    from aetrack.train.loop import benchmark_loader, train as run_training
 
     cfg = load_experiment(config, overrides or [])
     if resume and overwrite:

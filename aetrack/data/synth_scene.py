@@ -17,7 +17,7 @@ import numpy as np
 from aetrack.data.synth_render import Look, Sprite, distinct_look, draw_sprite, twin_look
 
 if TYPE_CHECKING:
-    from aetrack.data.synth import SynthConfig
+    from aetrack.data.synth_config import SynthConfig
 
 
 @dataclass

@@ -15,17 +15,13 @@ not pull in motmetrics, pandas and trackeval.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from aetrack.lazy import lazy_attributes
 
 if TYPE_CHECKING:
     from aetrack.eval.report import COUNT_NAMES, METRIC_NAMES, EvalReport, evaluate, evaluate_tables
 
 __all__ = ["COUNT_NAMES", "METRIC_NAMES", "EvalReport", "evaluate", "evaluate_tables"]
 
-
-def __getattr__(name: str) -> Any:
-    if name in __all__:
-        from aetrack.eval import report
-
-        return getattr(report, name)
-    raise AttributeError(f"module 'aetrack.eval' has no attribute {name!r}")
+__getattr__, __dir__ = lazy_attributes(__name__, dict.fromkeys(__all__, "aetrack.eval.report"))

@@ -12,8 +12,21 @@ Example::
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+from aetrack.lazy import lazy_attributes
 from aetrack.model.config import STRIDE as STRIDE
 from aetrack.model.config import ModelConfig as ModelConfig
-from aetrack.model.detector import Detector as Detector
-from aetrack.model.detector import build_detector as build_detector
-from aetrack.model.targets import build_targets as build_targets
+
+if TYPE_CHECKING:
+    from aetrack.model.detector import Detector as Detector
+    from aetrack.model.detector import build_detector as build_detector
+    from aetrack.model.targets import build_targets as build_targets
+
+# The torch-backed names load on first use (PEP 562): the config alone (read by the CLI, the
+# decode settings, checkpoint metadata) must not import torch.
+_LAZY = {"Detector": "aetrack.model.detector", "build_detector": "aetrack.model.detector",
+         "build_targets": "aetrack.model.targets"}
+__all__ = ["STRIDE", "ModelConfig", *_LAZY]
+
+__getattr__, __dir__ = lazy_attributes(__name__, _LAZY)
