@@ -41,7 +41,7 @@ class LossConfig:
     heatmap_weight: float = 1.0
     # Weight of the L1 loss on ln(w), ln(h) at centres. CenterNet's 0.1 is for sizes in pixels
     # (errors of several units); on ln(size) the error is ~0.1, so 0.1 left boxes loose. 3.0
-    # measured best of 0.1 / 1 / 3 (and 5 with offset 2) in 1200-step runs (BENCHMARKS.md).
+    # measured best of 0.1 / 1 / 3 (and 5 with offset 2) in 1200-step runs (history: `git show edcde83:BENCHMARKS.md`).
     size_weight: float = 3.0
     # Weight of the L1 loss on the sub-cell centre offset at centres (cells).
     offset_weight: float = 1.0

@@ -56,7 +56,7 @@ class AugmentConfig:
     # Probability that a clip's colour channels are permuted (one random permutation for the
     # whole clip, never the identity). A camera's few training people wear few colours; PETS
     # frames 1-397 hold no one in red, and the PETS model trained on them missed a red-shirted
-    # walker in most frames of the test half (BENCHMARKS.md). Shuffling makes colour useless
+    # walker in most frames of the test half (history: `git show edcde83:BENCHMARKS.md`). Shuffling makes colour useless
     # as a cue for "person" while shapes and the clip's identities stay. 0 = off.
     channel_shuffle: float = 0.0
     # Probability that a clip gets one more person pasted in: a person of the same sequence
@@ -65,7 +65,7 @@ class AugmentConfig:
     # crop, with their own identity. A fixed camera's training frames show people only where
     # they walked then: in PETS frames 1-397 nobody stands on the lawn in the lower third of
     # the frame, where in 398-795 several do, and the PETS model missed one of them in most
-    # frames (BENCHMARKS.md). Pasting puts people against backgrounds they were never seen on.
+    # frames (history: `git show edcde83:BENCHMARKS.md`). Pasting puts people against backgrounds they were never seen on.
     paste: float = 0.0
     # Static-image clips (a source with ``static``): one frame becomes T frames by a random
     # camera motion, drawn once per clip: a shift of up to +-static_shift times the input
