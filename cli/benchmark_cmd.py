@@ -58,8 +58,16 @@ def benchmark(
     frames: Annotated[
         Optional[str], typer.Option(help="Only frames A:B (inclusive, 1-based), tracked and scored.")
     ] = None,
+    half: Annotated[
+        Optional[str], typer.Option(help="Only the first or second half of every sequence (half-val split: "
+                                         "tune on first, report second); not with --frames.")
+    ] = None,
     set_: Annotated[
         Optional[list[str]], typer.Option("--set", help="Override a setting, e.g. linker.high_score=0.6.")
+    ] = None,
+    linker_config: Annotated[
+        Optional[Path], typer.Option("--linker-config", help="YAML of linker settings, e.g. from aetrack tune "
+                                                             "(applied before --linker and --set).")
     ] = None,
     threads: Annotated[Optional[int], typer.Option(help="CPU threads for torch.")] = None,
     device: Annotated[str, typer.Option(help="auto, cpu, cuda, cuda:N or mps.")] = "cpu",
@@ -74,6 +82,8 @@ def benchmark(
     """Track every sequence, evaluate (HOTA, IDF1, MOTA...), time each stage; write summary.json/md and plots."""
     from aetrack.bench import SweepSettings, run_benchmark
     from cli.common import print_metrics, set_threads
+    from aetrack.linker.config_file import load_linker_config
+    from cli.common import check_half
     from cli.track_cmd import tracker_settings
 
     set_threads(threads)
@@ -94,12 +104,14 @@ def benchmark(
         base_linker, base_decode = LinkerConfig(mode=MODEL_FREE_LINKER), DecodeConfig()
         label = "none"
     overrides = list(set_ or [])
+    if linker_config is not None:
+        base_linker = load_linker_config(linker_config, base=base_linker)
     settings = [tracker_settings(base_linker=base_linker, base_decode=base_decode, linker=mode, overrides=overrides)
                 for mode in (linker or [None])]
     result = run_benchmark(
         data_root=data_root, out_dir=out, linkers=[lcfg for lcfg, _ in settings], model=model, model_cfg=model_cfg,
         decode_cfg=settings[0][1], weights=label, use_dets=dets, frames=window, device=device, warmup=warmup,
-        sweep=SweepSettings() if speed else None,
+        sweep=SweepSettings() if speed else None, half=check_half(half),
     )
     for mode, report in result.reports.items():
         print_metrics(report, title=f"linker {mode}" + (f", frames {window}" if window else ""))

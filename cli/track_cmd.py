@@ -57,19 +57,24 @@ def parse_classes(text: str | None, names: tuple[str, ...]) -> list[str] | None:
 
 def build_tracker(
     *, weights: Path | None, use_model: bool, device: str, frame_rate: float, linker: str | None,
-    overrides: list[str], classes: str | None = None,
+    overrides: list[str], classes: str | None = None, linker_config: Path | None = None,
 ):
     """The tracker the options ask for: embedded or given weights, or a model-free linker
-    (class person); ``classes`` = ``--classes`` (comma-separated names, None = all)."""
+    (class person); ``classes`` = ``--classes`` (comma-separated names, None = all);
+    ``linker_config`` = ``--linker-config`` (a YAML of linker settings over the base's)."""
+    from aetrack.linker.config_file import load_linker_config
     from aetrack.tracker import Tracker, load_model
 
+    def base(cfg: LinkerConfig) -> LinkerConfig:
+        return cfg if linker_config is None else load_linker_config(linker_config, base=cfg)
+
     if not use_model:
-        lcfg, _ = tracker_settings(base_linker=LinkerConfig(), base_decode=DecodeConfig(), linker=linker,
+        lcfg, _ = tracker_settings(base_linker=base(LinkerConfig()), base_decode=DecodeConfig(), linker=linker,
                                    overrides=overrides)
         return Tracker.for_detections(linker_cfg=lcfg, frame_rate=frame_rate,
                                       classes=parse_classes(classes, ("person",)))
     ckpt, model_cfg = load_model(weights)
-    lcfg, dcfg = tracker_settings(base_linker=ckpt.config.linker, base_decode=ckpt.config.decode, linker=linker,
+    lcfg, dcfg = tracker_settings(base_linker=base(ckpt.config.linker), base_decode=ckpt.config.decode, linker=linker,
                                   overrides=overrides)
     return Tracker(model=ckpt.model, model_cfg=model_cfg, decode_cfg=dcfg, linker_cfg=lcfg,
                    frame_rate=frame_rate, device=device, classes=parse_classes(classes, model_cfg.names))
@@ -90,6 +95,10 @@ def track(
     linker: Annotated[Optional[str], typer.Option(help=f"Linker mode: {', '.join(MODES)}.")] = None,
     set_: Annotated[
         Optional[list[str]], typer.Option("--set", help="Override a setting, e.g. linker.high_score=0.6.")
+    ] = None,
+    linker_config: Annotated[
+        Optional[Path], typer.Option("--linker-config", help="YAML of linker settings, e.g. from aetrack tune "
+                                                             "(applied before --linker and --set).")
     ] = None,
     device: Annotated[str, typer.Option(help="auto, cpu, cuda, cuda:N or mps.")] = "cpu",
     threads: Annotated[Optional[int], typer.Option(help="CPU threads for the model.")] = None,
@@ -120,7 +129,8 @@ def track(
         src.fps = fps
     det_table = read_mot_file(dets, kind="det") if dets is not None else None
     tracker = build_tracker(weights=weights, use_model=use_model, device=device,
-                            frame_rate=src.fps, linker=linker, overrides=list(set_ or []), classes=classes)
+                            frame_rate=src.fps, linker=linker, overrides=list(set_ or []), classes=classes,
+                            linker_config=linker_config)
     stats = track_source(source=src, tracker=tracker, out_dir=out, dets=det_table, save_video=save_video)
     med = stats.median_ms(skip=min(5, max(0, stats.frames - 1)))
     typer.echo(f"{stats.name}: {stats.frames} frames, {stats.rows} boxes, {stats.fps:.1f} frames/s end to end "

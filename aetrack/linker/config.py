@@ -117,6 +117,28 @@ class LinkerConfig:
     # 2003-2007, IDF1 level or higher (BENCHMARKS.md). Association uses the detections
     # either way; only what the tracker reports changes.
     output_box: str = "kalman"
+    # BYTE's score-fused IoU: in the IoU stages over high detections the cost is
+    # 1 - IoU * score instead of 1 - IoU, so of two overlapping detections the more confident
+    # one wins the track (ByteTrack does this on MOT17, not on MOT20).
+    fuse_score: bool = False
+    # OC-SORT's observation-centric re-update (ORU): a track matched again after k unmatched
+    # frames restarts its Kalman filter from its last match and replays the gap with virtual
+    # observations on the straight line to the new detection, instead of keeping the velocity
+    # its blind predictions drifted to.
+    observation_recovery: bool = False
+    # OC-SORT's direction consistency (OCM) in the IoU stages over high detections, for tracks
+    # whose direction of travel is known: cost += direction_weight * (angle / pi - 0.5), the
+    # angle (radians) between the track's direction (from its observation direction_frames
+    # matches earlier to its last one) and the direction from that same earlier observation to
+    # the detection. Only pairs within the stage's IoU limit are eligible. 0 = off (OC-SORT's
+    # inertia 0.2, delta_t 3).
+    direction_weight: float = 0.0
+    direction_frames: int = 3
+    # Camera-motion compensation: when the tracker has the frames, the global motion between
+    # consecutive frames (sparse optical flow + RANSAC similarity, aetrack.camera_motion)
+    # moves every track's state before association (BoT-SORT). Off automatically when
+    # linking given detections without frames.
+    camera_motion: bool = False
     kalman: KalmanNoise = field(default_factory=KalmanNoise)
 
     def __post_init__(self) -> None:
@@ -153,7 +175,11 @@ class LinkerConfig:
             raise ValueError(f"LinkerConfig.min_hits must be an integer >= 1, got {self.min_hits!r}")
         _check_number("lost_time_s", self.lost_time_s, low=0.0)
         _check_number("report_lost_s", self.report_lost_s, low=0.0)
-        for name in ("confirm_on_first_frame", "low_score_updates_tag"):
+        _check_number("direction_weight", self.direction_weight, low=0.0)
+        if isinstance(self.direction_frames, bool) or not isinstance(self.direction_frames, int) or self.direction_frames < 1:
+            raise ValueError(f"LinkerConfig.direction_frames must be an integer >= 1, got {self.direction_frames!r}")
+        for name in ("confirm_on_first_frame", "low_score_updates_tag", "fuse_score", "observation_recovery",
+                     "camera_motion"):
             if not isinstance(getattr(self, name), bool):
                 raise ValueError(f"LinkerConfig.{name} must be a bool, got {getattr(self, name)!r}")
         if not isinstance(self.kalman, KalmanNoise):

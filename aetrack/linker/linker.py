@@ -102,6 +102,7 @@ class Linker:
         self.max_lost_frames = cfg.lost_frames(self.frame_rate)
         self.report_lost_frames = cfg.report_lost_frames(self.frame_rate)
         self._tracks = TrackTable(noise=cfg.kalman)
+        self._tracks.set_history(cfg.direction_frames if cfg.direction_weight > 0 else 0)
         self._next_id = 1
         self._frame = 0
 
@@ -152,9 +153,11 @@ class Linker:
         low = np.flatnonzero((scores >= cfg.low_score) & (scores < cfg.high_score))
         det_of_track = np.full(len(table), -1, dtype=np.int64)
         if len(table) and boxes.shape[0]:
-            det_of_track = self._associate(boxes, tags, classes, high, low)
+            det_of_track = self._associate(boxes, scores, tags, classes, high, low)
         rows = np.flatnonzero(det_of_track >= 0)
         dets = det_of_track[rows]
+        if cfg.observation_recovery:
+            table.recover(rows=rows, boxes=boxes[dets], frame=frame)
         update_tag = np.full(rows.shape[0], True) if cfg.low_score_updates_tag else scores[dets] >= cfg.high_score
         table.match(
             rows=rows,
@@ -199,13 +202,48 @@ class Linker:
         _check_positive("sy", sy)
         self._tracks.rescale(float(sx), float(sy))
 
+    def apply_camera_motion(self, affine: np.ndarray) -> None:
+        """Move every track into the next frame's pixels after the camera moved: ``affine``
+        (2, 3) maps a point of the last frame to the next (``p' = A p + t``, a similarity).
+        Call it before :meth:`update` of that next frame (see :class:`aetrack.camera_motion`)."""
+        a = np.asarray(affine, dtype=np.float64)
+        if a.shape != (2, 3) or not np.isfinite(a).all():
+            raise ValueError(f"affine must be a finite (2, 3) array, got shape {a.shape}")
+        if not abs(np.linalg.det(a[:, :2])) > 0:
+            raise ValueError(f"affine must be invertible, got {a.tolist()}")
+        self._tracks.warp(a)
+
     def live_tracks(self) -> list[Track]:
         """Snapshots of every live track (tentative, confirmed and lost), sorted by id; an
         unmatched track's box is its Kalman prediction for the last frame."""
         return self._snapshots(np.arange(len(self._tracks)))
 
+    def _iou_cost(
+        self, rows: np.ndarray, cols: np.ndarray, boxes: np.ndarray, scores: np.ndarray, pred_boxes: np.ndarray,
+        stage: _Stage,
+    ) -> np.ndarray:
+        """(R, C) ``1 - IoU`` of predicted track boxes and detections; over high detections
+        ``1 - IoU * score`` with ``fuse_score``, plus the direction term with
+        ``direction_weight`` (pairs beyond the stage's IoU limit are inf first)."""
+        cfg, table = self.cfg, self._tracks
+        iou = matching.iou_matrix(pred_boxes[rows], boxes[cols])
+        high = stage.detections == "high"
+        cost = 1.0 - (iou * scores[cols][None, :] if cfg.fuse_score and high else iou)
+        if cfg.direction_weight > 0 and high and stage.states != (TENTATIVE,):
+            cost = np.where(cost <= getattr(cfg, stage.limit), cost, np.inf)
+            anchor = table.anchors()[rows]                                         # (R, 2)
+            centre = (boxes[cols, :2] + boxes[cols, 2:]) / 2                       # (C, 2)
+            step = centre[None, :, :] - anchor[:, None, :]                         # (R, C, 2)
+            norm = np.linalg.norm(step, axis=2)
+            cos = np.einsum("rcd,rd->rc", step, table.direction[rows]) / np.maximum(norm, 1e-12)
+            angle = np.arccos(np.clip(cos, -1.0, 1.0))                             # (R, C) radians
+            known = (norm > 0) & table.direction[rows].any(axis=1)[:, None]
+            cost = cost + np.where(known, cfg.direction_weight * (angle / np.pi - 0.5), 0.0)
+        return cost
+
     def _associate(
-        self, boxes: np.ndarray, tags: np.ndarray | None, classes: np.ndarray, high: np.ndarray, low: np.ndarray
+        self, boxes: np.ndarray, scores: np.ndarray, tags: np.ndarray | None, classes: np.ndarray, high: np.ndarray,
+        low: np.ndarray,
     ) -> np.ndarray:
         """Run the mode's stages; returns (N,) detection index per track row, -1 if unmatched."""
         cfg, table = self.cfg, self._tracks
@@ -222,7 +260,7 @@ class Linker:
             if rows.shape[0] == 0 or cols.shape[0] == 0:
                 continue
             if stage.cost == "iou":
-                cost = 1.0 - matching.iou_matrix(pred_boxes[rows], boxes[cols])
+                cost = self._iou_cost(rows, cols, boxes, scores, pred_boxes, stage)
             else:
                 cost = self._tag_cost(rows, cols, boxes, tags, pred_boxes, gated=stage.cost == "tag_gated")
             if not one_class:  # (R, C): never pair across classes
