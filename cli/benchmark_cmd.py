@@ -21,10 +21,8 @@ import typer
 from aetrack.data.mot import parse_frame_range
 from aetrack.decode import DecodeConfig
 from aetrack.errors import AetrackError
-from aetrack.linker import MODES, LinkerConfig
+from aetrack.linker import MODES
 
-# Model-free runs link given boxes by motion: the tag modes have nothing to work with.
-MODEL_FREE_LINKER = "motion"
 
 
 def _input_size(text: str) -> tuple[int, int]:
@@ -101,7 +99,9 @@ def benchmark(
     else:
         if size is not None:
             raise AetrackError("--input-size applies to a model; model-free --dets runs have none (add --weights)")
-        base_linker, base_decode = LinkerConfig(mode=MODEL_FREE_LINKER), DecodeConfig()
+        from aetrack.linker.config import detections_config
+
+        base_linker, base_decode = detections_config(), DecodeConfig()
         label = "none"
     overrides = list(set_ or [])
     if linker_config is not None:

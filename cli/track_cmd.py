@@ -69,7 +69,9 @@ def build_tracker(
         return cfg if linker_config is None else load_linker_config(linker_config, base=cfg)
 
     if not use_model:
-        lcfg, _ = tracker_settings(base_linker=base(LinkerConfig()), base_decode=DecodeConfig(), linker=linker,
+        from aetrack.linker.config import detections_config
+
+        lcfg, _ = tracker_settings(base_linker=base(detections_config()), base_decode=DecodeConfig(), linker=linker,
                                    overrides=overrides)
         return Tracker.for_detections(linker_cfg=lcfg, frame_rate=frame_rate,
                                       classes=parse_classes(classes, ("person",)))

@@ -41,7 +41,7 @@ def tune(
 ) -> None:
     """Search linker settings (Optuna) for the best HOTA or IDF1 on given detections; write best.yaml."""
     from aetrack.decode import DecodeConfig
-    from aetrack.linker import LinkerConfig
+    from aetrack.linker.config import detections_config
     from aetrack.linker.config_file import load_linker_config
     from aetrack.tune.protocol import load_sequences
     from aetrack.tune.search import OBJECTIVES, run_study
@@ -60,7 +60,7 @@ def tune(
         raise AetrackError("give --half or --frames, not both")
     if window is None and half is None:
         half = "first"
-    base = LinkerConfig(mode="motion")
+    base = detections_config()
     if linker_config is not None:
         base = load_linker_config(linker_config, base=base)
     base, _ = tracker_settings(base_linker=base, base_decode=DecodeConfig(), linker=None, overrides=list(set_ or []))

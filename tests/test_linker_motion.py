@@ -102,7 +102,39 @@ def test_camera_motion_estimator_finds_a_pan() -> None:
 
 
 @pytest.mark.parametrize("field, value", [("direction_weight", -0.1), ("direction_frames", 0),
-                                          ("fuse_score", 1), ("camera_motion", "yes")])
+                                          ("fuse_score", 1), ("camera_motion", "yes"), ("common_motion", 1),
+                                          ("common_motion_pairs", 0), ("common_motion_radius", 0.0)])
 def test_bad_motion_settings_name_the_field(field: str, value: object) -> None:
     with pytest.raises(ValueError, match=field):
         LinkerConfig(**{field: value})
+
+
+@pytest.mark.parametrize("common, ids_after", [(False, [5, 6, 7, 8]), (True, [1, 2, 3, 4])])
+def test_common_motion_follows_a_camera_jump_without_pixels(common: bool, ids_after: list[int]) -> None:
+    # Four still people 300 px apart (40 x 100 boxes) for 3 frames; then the camera jerks and
+    # every box is 60 px further right: IoU with its prediction is 0 (60 > the 40 px width).
+    # Each track's nearest detection is its own person (60 px = 0.6 heights < radius 1;
+    # the next person is 240 px off), all 4 pairs mutual, median offset (+60, 0): the tracks
+    # move onto their people and keep ids 1-4. Without it, four new tracks (5-8), confirmed
+    # at their second frame (min_hits 2), so the frame after the jump reports them.
+    cfg = LinkerConfig(mode="motion", output_box="detection", common_motion=common, fuse_score=False,
+                       direction_weight=0.0)
+    lk = Linker(cfg=cfg, frame_rate=30.0)
+    xs = np.array([100.0, 400.0, 700.0, 1000.0])
+    for _ in range(3):
+        lk.update(boxes=np.stack([_box(x) for x in xs]), scores=np.full(4, 0.9))
+    for _ in range(2):
+        out = lk.update(boxes=np.stack([_box(x + 60.0) for x in xs]), scores=np.full(4, 0.9))
+    assert [t.track_id for t in out] == ids_after
+
+
+def test_common_motion_needs_enough_pairs() -> None:
+    # Two people only (common_motion_pairs 3): no common motion is estimated, the jump
+    # breaks both tracks as without the option.
+    cfg = LinkerConfig(mode="motion", output_box="detection", common_motion=True, fuse_score=False)
+    lk = Linker(cfg=cfg, frame_rate=30.0)
+    for _ in range(3):
+        lk.update(boxes=np.stack([_box(100.0), _box(400.0)]), scores=np.full(2, 0.9))
+    for _ in range(2):
+        out = lk.update(boxes=np.stack([_box(160.0), _box(460.0)]), scores=np.full(2, 0.9))
+    assert [t.track_id for t in out] == [3, 4]

@@ -151,6 +151,8 @@ class Linker:
 
         high = np.flatnonzero(scores >= cfg.high_score)
         low = np.flatnonzero((scores >= cfg.low_score) & (scores < cfg.high_score))
+        if cfg.common_motion:
+            self._follow_common_motion(boxes[high], frame)
         det_of_track = np.full(len(table), -1, dtype=np.int64)
         if len(table) and boxes.shape[0]:
             det_of_track = self._associate(boxes, scores, tags, classes, high, low)
@@ -213,6 +215,32 @@ class Linker:
             raise ValueError(f"affine must be invertible, got {a.tolist()}")
         self._tracks.warp(a)
 
+    def _follow_common_motion(self, boxes: np.ndarray, frame: int) -> None:
+        """Shift every track by the motion its neighbours share but the filters did not predict:
+        the median offset from each tracked track's prediction to its nearest high detection,
+        over the pairs that are each other's nearest and closer than ``common_motion_radius`` box
+        heights. A camera
+        that pans or shakes moves every object alike; walkers' own motions differ and cancel
+        out in the median. Needs ``common_motion_pairs`` such pairs; else nothing moves."""
+        table, cfg = self._tracks, self.cfg
+        rows = np.flatnonzero((table.state == CONFIRMED) & (table.last_frame == frame - 1))
+        if rows.shape[0] < cfg.common_motion_pairs or boxes.shape[0] < cfg.common_motion_pairs:
+            return
+        pred = table.mean[rows, :4]                                                # (R, 4) x, y, a, h
+        cx = (boxes[:, 0] + boxes[:, 2]) / 2                                       # (C,)
+        cy = (boxes[:, 1] + boxes[:, 3]) / 2
+        dx = cx[None, :] - pred[:, 0:1]                                            # (R, C) pixels
+        dy = cy[None, :] - pred[:, 1:2]
+        dist = np.hypot(dx, dy) / pred[:, 3:4]                                     # in box heights
+        nearest_det = dist.argmin(axis=1)                                          # (R,)
+        mutual = dist.argmin(axis=0)[nearest_det] == np.arange(rows.shape[0])
+        r = np.flatnonzero(mutual & (dist[np.arange(rows.shape[0]), nearest_det] < cfg.common_motion_radius))
+        if r.shape[0] < cfg.common_motion_pairs:
+            return
+        shift_x = float(np.median(dx[r, nearest_det[r]]))
+        shift_y = float(np.median(dy[r, nearest_det[r]]))
+        table.warp(np.array([[1.0, 0.0, shift_x], [0.0, 1.0, shift_y]]))
+
     def live_tracks(self) -> list[Track]:
         """Snapshots of every live track (tentative, confirmed and lost), sorted by id; an
         unmatched track's box is its Kalman prediction for the last frame."""
@@ -232,12 +260,15 @@ class Linker:
         if cfg.direction_weight > 0 and high and stage.states != (TENTATIVE,):
             cost = np.where(cost <= getattr(cfg, stage.limit), cost, np.inf)
             anchor = table.anchors()[rows]                                         # (R, 2)
-            centre = (boxes[cols, :2] + boxes[cols, 2:]) / 2                       # (C, 2)
-            step = centre[None, :, :] - anchor[:, None, :]                         # (R, C, 2)
-            norm = np.linalg.norm(step, axis=2)
-            cos = np.einsum("rcd,rd->rc", step, table.direction[rows]) / np.maximum(norm, 1e-12)
+            direction = table.direction[rows]                                      # (R, 2) unit or 0
+            cx = (boxes[cols, 0] + boxes[cols, 2]) / 2                             # (C,)
+            cy = (boxes[cols, 1] + boxes[cols, 3]) / 2
+            dx = cx[None, :] - anchor[:, 0:1]                                      # (R, C)
+            dy = cy[None, :] - anchor[:, 1:2]
+            norm = np.hypot(dx, dy)
+            cos = (dx * direction[:, 0:1] + dy * direction[:, 1:2]) / np.maximum(norm, 1e-12)
             angle = np.arccos(np.clip(cos, -1.0, 1.0))                             # (R, C) radians
-            known = (norm > 0) & table.direction[rows].any(axis=1)[:, None]
+            known = (norm > 0) & (direction != 0).any(axis=1)[:, None]
             cost = cost + np.where(known, cfg.direction_weight * (angle / np.pi - 0.5), 0.0)
         return cost
 

@@ -172,8 +172,8 @@ class TrackTable:
             centre = (boxes[:, :2] + boxes[:, 2:]) / 2                          # (K, 2)
             hist = np.concatenate([self.centres[rows, 1:], centre[:, None]], axis=1)
             self.centres[rows] = hist
-            step = centre - hist[:, 0]
-            norm = np.linalg.norm(step, axis=1, keepdims=True)
+            step = centre - hist[:, 0]                                          # (K, 2)
+            norm = np.hypot(step[:, 0], step[:, 1])[:, None]
             self.direction[rows] = np.where(norm > 0, step / np.maximum(norm, 1e-12), self.direction[rows])
         if tags is not None:
             self.ensure_tags(tags.shape[1])
