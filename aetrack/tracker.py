@@ -168,8 +168,11 @@ class Tracker:
     def for_detections(
         cls, *, linker_cfg: LinkerConfig | None = None, frame_rate: float = 30.0, classes: Sequence[str] | None = None
     ) -> "Tracker":
-        """A model-free tracker that links given detections by motion and IoU (class "person")."""
-        return cls(model=None, linker_cfg=linker_cfg, frame_rate=frame_rate, classes=classes)
+        """A model-free tracker that links given detections by motion and IoU (class "person");
+        ``linker_cfg`` defaults to :func:`aetrack.linker.config.detections_config`."""
+        from aetrack.linker.config import detections_config
+
+        return cls(model=None, linker_cfg=linker_cfg or detections_config(), frame_rate=frame_rate, classes=classes)
 
     # -- per frame ------------------------------------------------------------------------------
     def detect(self, frame: np.ndarray) -> Detections:

@@ -138,3 +138,29 @@ def test_common_motion_needs_enough_pairs() -> None:
     for _ in range(2):
         out = lk.update(boxes=np.stack([_box(160.0), _box(460.0)]), scores=np.full(2, 0.9))
     assert [t.track_id for t in out] == [3, 4]
+
+
+@pytest.mark.parametrize("camera, ids", [(True, [1]), (False, [])])
+def test_tracker_compensates_a_pan_from_the_frames(camera: bool, ids: list[int]) -> None:
+    cv2 = pytest.importorskip("cv2")
+    import dataclasses
+
+    from aetrack import Tracker
+    from aetrack.linker.config import detections_config
+
+    # Textured 1080p frames; between the 2nd and 3rd the camera pans so that scene points move
+    # by (+48, -40) px. The person's box moves with them: 48 px > its 40 px width, so it no
+    # longer overlaps the track's prediction. With camera_motion the estimated pan moves the
+    # track onto it (id 1 continues); without, the box starts a new, not yet confirmed track
+    # (min_hits 2), so frame 3 reports nothing. One track: common motion has no pairs to use.
+    rng = np.random.default_rng(1)
+    base = cv2.GaussianBlur(rng.integers(0, 255, (1300, 2100), dtype=np.uint8), (0, 0), 3)
+    still = cv2.cvtColor(base[100:1180, 100:2020], cv2.COLOR_GRAY2BGR)
+    panned = cv2.cvtColor(base[140:1220, 52:1972], cv2.COLOR_GRAY2BGR)
+    cfg = dataclasses.replace(detections_config(), camera_motion=camera)
+    trk = Tracker.for_detections(linker_cfg=cfg, frame_rate=30.0)
+    box = np.array([[500.0, 400.0, 540.0, 500.0]])
+    for img in (still, still):
+        trk.update_detections(boxes=box, scores=[0.9], frame=img)
+    out = trk.update_detections(boxes=box + [48.0, -40.0, 48.0, -40.0], scores=[0.9], frame=panned)
+    assert [t.track_id for t in out] == ids

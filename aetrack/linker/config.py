@@ -161,6 +161,9 @@ class LinkerConfig:
     # predictions to their nearest high detections (mutual nearest, within one box height),
     # if at least common_motion_pairs such pairs exist. What a camera pan or shake adds to
     # every object's motion; the objects' own motions differ and cancel in the median.
+    # MOT17 tuning halves (with fuse_score and direction 0.2): HOTA 53.32 -> 54.43, IDF1
+    # 60.71 -> 62.48, IDSW 377 -> 274, nearly all on the moving cameras MOT17-10 and -13
+    # (notes/BENCH_linker.md). On in DETECTIONS_DEFAULTS; off here for the embedded models.
     common_motion: bool = False
     common_motion_pairs: int = 3
     # Largest offset (in box heights of the track) of a pair that votes on the common motion.
@@ -231,9 +234,11 @@ class LinkerConfig:
 
 
 #: Linker settings for given detections (``--dets`` without a model: ``aetrack track``,
-#: ``benchmark`` and ``tune``): motion + IoU with score fusion and direction consistency,
-#: chosen on the MOT17 public-detection tuning halves (notes/BENCH_linker.md).
-DETECTIONS_DEFAULTS = {"mode": "motion", "fuse_score": True, "direction_weight": 0.2}
+#: ``benchmark`` and ``tune``): motion + IoU with score fusion, direction consistency and
+#: common-motion compensation, each chosen on the MOT17 public-detection tuning halves
+#: (notes/BENCH_linker.md). The embedded models keep them off (their weights files store
+#: every older setting; new ones take the LinkerConfig defaults).
+DETECTIONS_DEFAULTS = {"mode": "motion", "fuse_score": True, "direction_weight": 0.2, "common_motion": True}
 
 
 def detections_config() -> LinkerConfig:

@@ -237,9 +237,8 @@ class Linker:
         r = np.flatnonzero(mutual & (dist[np.arange(rows.shape[0]), nearest_det] < cfg.common_motion_radius))
         if r.shape[0] < cfg.common_motion_pairs:
             return
-        shift_x = float(np.median(dx[r, nearest_det[r]]))
-        shift_y = float(np.median(dy[r, nearest_det[r]]))
-        table.warp(np.array([[1.0, 0.0, shift_x], [0.0, 1.0, shift_y]]))
+        shift = np.median(np.stack([dx[r, nearest_det[r]], dy[r, nearest_det[r]]], axis=1), axis=0)  # (2,)
+        table.translate(shift)
 
     def live_tracks(self) -> list[Track]:
         """Snapshots of every live track (tentative, confirmed and lost), sorted by id; an
@@ -286,7 +285,10 @@ class Linker:
         # Without tags the tag modes fall back to motion + IoU; "iou" stays SORT-like.
         mode = cfg.mode if tags is not None or cfg.mode == "iou" else "motion"
         for stage in _STAGES[mode]:
-            rows = np.flatnonzero(np.isin(table.state, stage.states) & (det_of_track < 0))
+            in_stage = table.state == stage.states[0]
+            for state in stage.states[1:]:
+                in_stage |= table.state == state
+            rows = np.flatnonzero(in_stage & (det_of_track < 0))
             cols = free[stage.detections]
             if rows.shape[0] == 0 or cols.shape[0] == 0:
                 continue

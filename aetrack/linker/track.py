@@ -214,6 +214,14 @@ class TrackTable:
         self.box = self.box * np.array([sx, sy, sx, sy])
         self.centres = self.centres * np.array([sx, sy])
 
+    def translate(self, shift: np.ndarray) -> None:
+        """Move every track by ``shift`` (2,) pixels (x, y): centres, last boxes and observed
+        centres; velocities, sizes and uncertainties unchanged (:meth:`warp` with A = I)."""
+        self.mean[:, :2] += shift
+        self.obs_mean[:, :2] += shift
+        self.box += np.concatenate([shift, shift])
+        self.centres += shift
+
     def warp(self, affine: np.ndarray) -> None:
         """Carry every track into the next frame's pixels after the camera moved: ``affine`` (2, 3)
         maps a point of the previous frame to the next (``p' = A p + t``), a similarity (rotation,

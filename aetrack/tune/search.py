@@ -63,7 +63,10 @@ def run_study(
 
     ``label`` describes the data for the files' headers. A study in ``out_dir`` made with
     another objective, half or frame range is refused (start a new folder)."""
-    import optuna
+    try:
+        import optuna
+    except ImportError:
+        raise AetrackError("aetrack tune needs optuna: pip install 'aetrack[tune]'") from None
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
     if objective not in OBJECTIVES:
