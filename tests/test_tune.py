@@ -3,6 +3,7 @@ and the bad-input lines."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -88,3 +89,25 @@ def test_linker_config_unknown_key_is_one_line(tmp_path: Path) -> None:
     res = CliRunner().invoke(app, ["benchmark", str(MOT17_05), "--dets", "--frames", "1:5", "--no-speed",
                                    "--out", str(tmp_path / "b"), "--linker-config", str(cfg)])
     one_error_line(res, "unknown linker key(s) lost_time")
+
+
+@needs_mot17
+def test_benchmark_half_is_the_frame_range_of_that_half(tmp_path: Path) -> None:
+    # MOT17-05 has 837 frames: its second half is 837 // 2 + 1 = 419 to 837. Linking and
+    # scoring with --half second must give the very numbers of --frames 419:837.
+    runner = CliRunner()
+    common = ["benchmark", str(MOT17_05), "--dets", "--no-speed"]
+    res = runner.invoke(app, [*common, "--half", "second", "--out", str(tmp_path / "h")])
+    assert res.exit_code == 0, res.output
+    res = runner.invoke(app, [*common, "--frames", "419:837", "--out", str(tmp_path / "f")])
+    assert res.exit_code == 0, res.output
+    half = json.loads((tmp_path / "h" / "summary.json").read_text())
+    frames = json.loads((tmp_path / "f" / "summary.json").read_text())
+    assert half["config"]["half"] == "second"
+    assert half["combined"] == frames["combined"]
+    assert (tmp_path / "h" / "motion" / "MOT17-05-FRCNN.txt").read_text() == \
+        (tmp_path / "f" / "motion" / "MOT17-05-FRCNN.txt").read_text()
+    res = runner.invoke(app, [*common, "--half", "third", "--out", str(tmp_path / "x")])
+    one_error_line(res, "--half 'third'", "first, second")
+    res = runner.invoke(app, [*common, "--half", "first", "--frames", "1:9", "--out", str(tmp_path / "x")])
+    one_error_line(res, "not both")
