@@ -219,16 +219,17 @@ class Linker:
         """Shift every track by the motion its neighbours share but the filters did not predict:
         the median offset from each tracked track's prediction to its nearest high detection,
         over the pairs that are each other's nearest and closer than ``common_motion_radius`` box
-        heights. A camera
-        that pans or shakes moves every object alike; walkers' own motions differ and cancel
-        out in the median. Needs ``common_motion_pairs`` such pairs; else nothing moves."""
+        heights. A camera that pans or shakes moves every object alike; walkers' own motions
+        differ and cancel out in the median. Needs ``common_motion_pairs`` such pairs; else
+        nothing moves. (Tried on the MOT17 tuning halves and dropped: a second pair-and-median
+        round, HOTA 54.45 against 54.43; a least-squares similarity instead of the shift, 53.68.)"""
         table, cfg = self._tracks, self.cfg
         rows = np.flatnonzero((table.state == CONFIRMED) & (table.last_frame == frame - 1))
         if rows.shape[0] < cfg.common_motion_pairs or boxes.shape[0] < cfg.common_motion_pairs:
             return
-        pred = table.mean[rows, :4]                                                # (R, 4) x, y, a, h
         cx = (boxes[:, 0] + boxes[:, 2]) / 2                                       # (C,)
         cy = (boxes[:, 1] + boxes[:, 3]) / 2
+        pred = table.mean[rows, :4]                                                # (R, 4) x, y, a, h
         dx = cx[None, :] - pred[:, 0:1]                                            # (R, C) pixels
         dy = cy[None, :] - pred[:, 1:2]
         dist = np.hypot(dx, dy) / pred[:, 3:4]                                     # in box heights
@@ -255,7 +256,9 @@ class Linker:
         cfg, table = self.cfg, self._tracks
         iou = matching.iou_matrix(pred_boxes[rows], boxes[cols])
         high = stage.detections == "high"
-        cost = 1.0 - (iou * scores[cols][None, :] if cfg.fuse_score and high else iou)
+        # Fusion reads scores as probabilities: unnormalised ones (MOT15's det.txt: up to 139)
+        # are clipped to [0, 1], so they neither turn costs negative nor favour far boxes.
+        cost = 1.0 - (iou * np.clip(scores[cols], 0.0, 1.0)[None, :] if cfg.fuse_score and high else iou)
         if cfg.direction_weight > 0 and high and stage.states != (TENTATIVE,):
             cost = np.where(cost <= getattr(cfg, stage.limit), cost, np.inf)
             anchor = table.anchors()[rows]                                         # (R, 2)
