@@ -50,6 +50,9 @@ class TrackSettings:
     classes: str | None = None
     # Keep the frames of a video that ends before its container's frame count.
     allow_truncated: bool = False
+    # ``--linker-config``: a YAML of linker settings (e.g. from aetrack tune) over the base's,
+    # applied before ``linker`` and ``overrides``.
+    linker_config: str | None = None
 
     @property
     def use_model(self) -> bool:
@@ -102,18 +105,25 @@ def parse_classes(text: str | None, names: tuple[str, ...]) -> list[str] | None:
 
 
 def build_tracker(settings: TrackSettings, *, frame_rate: float) -> Tracker:
-    """The tracker ``settings`` ask for: embedded or given weights, or a model-free linker
-    (class person) that never imports torch."""
+    """The tracker ``settings`` ask for: embedded or given weights (their own linker settings),
+    or a model-free linker (class person, :func:`aetrack.linker.config.detections_config`) that
+    never imports torch."""
+    from aetrack.linker.config_file import load_linker_config
     from aetrack.tracker import Tracker, load_model
+
+    def base(cfg: LinkerConfig) -> LinkerConfig:
+        return cfg if settings.linker_config is None else load_linker_config(settings.linker_config, base=cfg)
 
     overrides = list(settings.overrides)
     if not settings.use_model:
-        lcfg, _ = tracker_settings(base_linker=LinkerConfig(), base_decode=DecodeConfig(), linker=settings.linker,
-                                   overrides=overrides)
+        from aetrack.linker.config import detections_config
+
+        lcfg, _ = tracker_settings(base_linker=base(detections_config()), base_decode=DecodeConfig(),
+                                   linker=settings.linker, overrides=overrides)
         return Tracker.for_detections(linker_cfg=lcfg, frame_rate=frame_rate,
                                       classes=parse_classes(settings.classes, ("person",)))
     ckpt, model_cfg = load_model(settings.weights)
-    lcfg, dcfg = tracker_settings(base_linker=ckpt.config.linker, base_decode=ckpt.config.decode,
+    lcfg, dcfg = tracker_settings(base_linker=base(ckpt.config.linker), base_decode=ckpt.config.decode,
                                   linker=settings.linker, overrides=overrides)
     return Tracker(model=ckpt.model, model_cfg=model_cfg, decode_cfg=dcfg, linker_cfg=lcfg, frame_rate=frame_rate,
                    device=settings.device, classes=parse_classes(settings.classes, model_cfg.names))

@@ -135,6 +135,12 @@ class Tracker:
                 f"(set decode.score_threshold={linker_cfg.low_score})"
             )
         self.linker = Linker(cfg=linker_cfg, frame_rate=frame_rate)
+        # Camera-motion compensation needs pixels: frames given to update / update_detections.
+        self.camera = None
+        if linker_cfg.camera_motion:
+            from aetrack.camera_motion import CameraMotion
+
+            self.camera = CameraMotion()
         # Class names in class-index order: what MOT text, JSON lines and videos call a class.
         self.class_names: tuple[str, ...] = model_cfg.names if model_cfg is not None else ("person",)
         self._keep_classes = None if classes is None else class_indices(classes, self.class_names)
@@ -174,8 +180,11 @@ class Tracker:
     def for_detections(
         cls, *, linker_cfg: LinkerConfig | None = None, frame_rate: float = 30.0, classes: Sequence[str] | None = None
     ) -> "Tracker":
-        """A model-free tracker that links given detections by motion and IoU (class "person")."""
-        return cls(model=None, linker_cfg=linker_cfg, frame_rate=frame_rate, classes=classes)
+        """A model-free tracker that links given detections by motion and IoU (class "person");
+        ``linker_cfg`` defaults to :func:`aetrack.linker.config.detections_config`."""
+        from aetrack.linker.config import detections_config
+
+        return cls(model=None, linker_cfg=linker_cfg or detections_config(), frame_rate=frame_rate, classes=classes)
 
     # -- per frame ------------------------------------------------------------------------------
     def detect(self, frame: np.ndarray) -> Detections:
@@ -209,7 +218,7 @@ class Tracker:
         frame = to_bgr(frame)
         self._follow_frame_size(frame)
         det = self.detect(frame)
-        return self._link(det.boxes, det.scores, det.tags, det.classes)
+        return self._link(det.boxes, det.scores, det.tags, det.classes, frame=frame)
 
     def update_detections(
         self,
@@ -251,11 +260,13 @@ class Tracker:
             outputs, lb = self._forward(frame)
             tags = (tags_at_boxes(outputs, b, letterbox=lb, stride=self.model_cfg.stride) if len(b)
                     else np.zeros((0, self.model_cfg.tag_dim)))
-        return self._link(b, s, tags, c)
+        return self._link(b, s, tags, c, frame=frame if has_frame else None)
 
     def reset(self) -> None:
         """Forget all tracks; ids start at 1 again."""
         self.linker.reset()
+        if self.camera is not None:
+            self.camera.reset()
         self._frame_size = None
 
     # -- internals ------------------------------------------------------------------------------
@@ -288,9 +299,14 @@ class Tracker:
         self._frame_size = (w, h)
 
     def _link(
-        self, boxes: np.ndarray, scores: np.ndarray, tags: np.ndarray | None, classes: np.ndarray
+        self, boxes: np.ndarray, scores: np.ndarray, tags: np.ndarray | None, classes: np.ndarray,
+        frame: np.ndarray | None = None,
     ) -> list[Track]:
+        """Link one frame's detections; with camera-motion compensation on and a ``frame``,
+        first move the tracks by the camera's motion since the last frame (timed as "link")."""
         t0 = time.perf_counter()
+        if self.camera is not None and frame is not None:
+            self.linker.apply_camera_motion(self.camera.update(frame))
         if self._keep_classes is not None:
             keep = np.isin(classes, self._keep_classes)
             boxes, scores, classes = boxes[keep], scores[keep], classes[keep]

@@ -21,10 +21,8 @@ import typer
 from aetrack.data.mot import parse_frame_range
 from aetrack.decode import DecodeConfig
 from aetrack.errors import AetrackError
-from aetrack.linker import MODES, LinkerConfig
+from aetrack.linker import MODES
 
-# Model-free runs link given boxes by motion: the tag modes have nothing to work with.
-MODEL_FREE_LINKER = "motion"
 
 
 def _input_size(text: str) -> tuple[int, int]:
@@ -58,8 +56,16 @@ def benchmark(
     frames: Annotated[
         Optional[str], typer.Option(help="Only frames A:B (inclusive, 1-based), tracked and scored.")
     ] = None,
+    half: Annotated[
+        Optional[str], typer.Option(help="Only the first or second half of every sequence (half-val split: "
+                                         "tune on first, report second); not with --frames.")
+    ] = None,
     set_: Annotated[
         Optional[list[str]], typer.Option("--set", help="Override a setting, e.g. linker.high_score=0.6.")
+    ] = None,
+    linker_config: Annotated[
+        Optional[Path], typer.Option("--linker-config", help="YAML of linker settings, e.g. from aetrack tune "
+                                                             "(applied before --linker and --set).")
     ] = None,
     threads: Annotated[Optional[int], typer.Option(help="CPU threads for torch.")] = None,
     device: Annotated[str, typer.Option(help="auto, cpu, cuda, cuda:N or mps.")] = "cpu",
@@ -74,7 +80,9 @@ def benchmark(
     """Track every sequence, evaluate (HOTA, IDF1, MOTA...), time each stage; write summary.json/md and plots."""
     from aetrack.bench import SweepSettings, run_benchmark
     from cli.common import print_metrics, set_threads
+    from aetrack.linker.config_file import load_linker_config
     from aetrack.track_job import tracker_settings
+    from cli.common import check_half
 
     set_threads(threads)
     window = parse_frame_range(frames)
@@ -91,15 +99,19 @@ def benchmark(
     else:
         if size is not None:
             raise AetrackError("--input-size applies to a model; model-free --dets runs have none (add --weights)")
-        base_linker, base_decode = LinkerConfig(mode=MODEL_FREE_LINKER), DecodeConfig()
+        from aetrack.linker.config import detections_config
+
+        base_linker, base_decode = detections_config(), DecodeConfig()
         label = "none"
     overrides = list(set_ or [])
+    if linker_config is not None:
+        base_linker = load_linker_config(linker_config, base=base_linker)
     settings = [tracker_settings(base_linker=base_linker, base_decode=base_decode, linker=mode, overrides=overrides)
                 for mode in (linker or [None])]
     result = run_benchmark(
         data_root=data_root, out_dir=out, linkers=[lcfg for lcfg, _ in settings], model=model, model_cfg=model_cfg,
         decode_cfg=settings[0][1], weights=label, use_dets=dets, frames=window, device=device, warmup=warmup,
-        sweep=SweepSettings() if speed else None,
+        sweep=SweepSettings() if speed else None, half=check_half(half),
     )
     for mode, report in result.reports.items():
         print_metrics(report, title=f"linker {mode}" + (f", frames {window}" if window else ""))

@@ -51,6 +51,15 @@ def set_threads(threads: int | None) -> None:
     torch.set_num_threads(threads)
 
 
+def check_half(text: str | None) -> str | None:
+    """A ``--half`` option: ``first``, ``second`` or None."""
+    from aetrack.data.mot import HALVES
+
+    if text is not None and text not in HALVES:
+        raise AetrackError(f"--half {text!r}: choose one of {', '.join(HALVES)}")
+    return text
+
+
 def _cell(name: str, value: float, counts: frozenset[str]) -> str:
     if name in counts:
         return str(int(value))
@@ -65,7 +74,8 @@ def print_metrics(report: Any, *, title: str | None = None) -> None:
         typer.secho(f"warning: {line}", err=True, fg=typer.colors.YELLOW)
     if title is None:
         rules = sorted(set(report.benchmarks.values()))
-        title = f"{', '.join(rules)} rules" + (f", frames {report.frames}" if report.frames else "")
+        title = (f"{', '.join(rules)} rules" + (f", frames {report.frames}" if report.frames else "")
+                 + (f", {report.half} half of each sequence" if report.half else ""))
     table = Table(title=title)
     table.add_column("Sequence", style="bold")
     for name in METRIC_NAMES:

@@ -25,14 +25,18 @@ def evaluate(
     frames: Annotated[
         Optional[str], typer.Option(help="Evaluate only frames A:B (inclusive, 1-based) of every sequence.")
     ] = None,
+    half: Annotated[
+        Optional[str], typer.Option(help="Evaluate only the first or second half of every sequence; not with --frames.")
+    ] = None,
     json_path: Annotated[
         Optional[Path], typer.Option("--json", help="Also write the numbers to this JSON file (atomically).")
     ] = None,
 ) -> None:
     """HOTA, DetA, AssA (trackeval) and MOTA, MOTP, IDF1, IDP, IDR, IDSW, FP, FN, MT, ML, Frag (motmetrics)."""
     from aetrack.eval.report import evaluate as run_evaluation
+    from cli.common import check_half
 
-    report = run_evaluation(gt_root, results_dir, benchmark=benchmark, frames=parse_frame_range(frames))
+    report = run_evaluation(gt_root, results_dir, benchmark=benchmark, frames=parse_frame_range(frames), half=check_half(half))
     if json_path is not None:
         report.write_json(json_path)
     print_metrics(report)

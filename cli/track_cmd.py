@@ -55,6 +55,10 @@ def track(
     set_: Annotated[
         Optional[list[str]], typer.Option("--set", help="Override a setting, e.g. linker.high_score=0.6.")
     ] = None,
+    linker_config: Annotated[
+        Optional[Path], typer.Option("--linker-config", help="YAML of linker settings, e.g. from aetrack tune "
+                                                             "(applied before --linker and --set).")
+    ] = None,
     device: Annotated[str, typer.Option(help="auto, cpu, cuda, cuda:N or mps.")] = "cpu",
     threads: Annotated[Optional[int], typer.Option(
         help="CPU threads for the model (with several inputs: per input; default: the CPUs shared among "
@@ -86,7 +90,8 @@ def track(
     settings = TrackSettings(
         weights=None if weights is None else str(weights), dets=None if dets is None else str(dets),
         frames=parse_frame_range(frames), save_video=save_video, linker=linker, overrides=tuple(set_ or []),
-        device=device, threads=threads, fps=fps, classes=classes, allow_truncated=allow_truncated)
+        device=device, threads=threads, fps=fps, classes=classes, allow_truncated=allow_truncated,
+        linker_config=None if linker_config is None else str(linker_config))
     parallel = ray or ray_address is not None or workers is not None
     if len(source) == 1 and not parallel:
         from aetrack.batch import is_many

@@ -43,8 +43,10 @@ def frame_arrays(dets: list[Det], *, with_tags: bool) -> tuple[np.ndarray, np.nd
 def scripted(**fields: object) -> LinkerConfig:
     """A linker config that reports only matched tracks (``report_lost_s=0``), each with the
     matched detection's box (``output_box="detection"``), so that :func:`run` can tell which
-    scripted detection a reported track is."""
-    return LinkerConfig(**{"output_box": "detection", "report_lost_s": 0.0, **fields})
+    scripted detection a reported track is. The IoU costs the tests derive are plain
+    ``1 - IoU``: score fusion and the direction term (tests/test_linker_motion.py) are off."""
+    return LinkerConfig(**{"output_box": "detection", "report_lost_s": 0.0, "fuse_score": False,
+                           "direction_weight": 0.0, **fields})
 
 
 def run(linker: Linker, frames: list[list[Det]], *, with_tags: bool = True) -> list[dict[str, int]]:
@@ -469,12 +471,12 @@ def test_kalman_output_box_is_the_corrected_state() -> None:
     # 164.0625 / 189.0625 = 105 / 121, so the centre moves 10 * 105 / 121 = 8.6777 px of the
     # 10; y, aspect and height see zero innovation and stay put.
     frames = [[("A", 120.0, 150.0, 0.9, None)], [("A", 130.0, 150.0, 0.9, None)]]
-    kalman_linker, detection_linker = Linker(), Linker(cfg=scripted())
+    kalman_linker, detection_linker = Linker(cfg=LinkerConfig(output_box="kalman")), Linker(cfg=scripted())
     for dets in frames:
         boxes, scores, _ = frame_arrays(dets, with_tags=False)
         (k,) = kalman_linker.update(boxes=boxes, scores=scores)
         (d,) = detection_linker.update(boxes=boxes, scores=scores)
-    assert LinkerConfig().output_box == "kalman"
+    assert LinkerConfig().output_box == "detection"  # issue 17: chosen on MOT17 public detections
     cx = 120.0 + 10.0 * 105.0 / 121.0
     np.testing.assert_allclose(k.box, (cx - 20.0, 100.0, cx + 20.0, 200.0), atol=1e-9)
     assert d.box == (110.0, 100.0, 150.0, 200.0)  # the detection as given

@@ -33,6 +33,7 @@ from aetrack.data.sources import FrameNumbers, FrameSource, open_sequence_source
 from aetrack.decode import DecodeConfig
 from aetrack.errors import AetrackError
 from aetrack.eval import EvalReport, evaluate_tables
+from aetrack.eval.report import sequence_windows
 from aetrack.eval.visibility import recall_by_visibility
 from aetrack.io.results import ResultRow, ResultWriter
 from aetrack.linker import Linker, LinkerConfig, Track
@@ -178,6 +179,7 @@ def run_benchmark(
     warmup: int = 5,
     sweep: SweepSettings | None = None,
     progress: bool = True,
+    half: str | None = None,
 ) -> BenchmarkResult:
     """Track, evaluate and time every sequence under ``data_root``; write the summary into ``out_dir``.
 
@@ -191,6 +193,9 @@ def run_benchmark(
         weights: where the model came from, for the record: a path, ``"embedded"`` or ``"none"``.
         use_dets: link each sequence's det/det.txt; with a model, tags are read at those boxes.
         frames: ``"A:B"`` (inclusive, 1-based) restricts tracking and evaluation.
+        half: ``"first"`` or ``"second"``: track and evaluate that half of every sequence
+            (:func:`aetrack.data.mot.half_range`; the MOT17 "half-val" protocol), each from a
+            fresh linker at the half's first frame. Not with ``frames``.
         device: where the model runs (``auto``, ``cpu``, ``cuda``, ...).
         warmup: frames per sequence left out of the timing medians.
         sweep: also time the model at several input sizes, the matmul peak and the linker
@@ -222,7 +227,8 @@ def run_benchmark(
     out = Path(out_dir)
     seqs = find_sequences(data_root)
     _check_sequences(seqs, use_dets=use_dets)
-    sources = [_frame_source(seq, window=window, pixels=model is not None) for seq in seqs]
+    windows = sequence_windows({seq.name: seq.info.length for seq in seqs}, frames=window, half=half)
+    sources = [_frame_source(seq, window=windows[seq.name], pixels=model is not None) for seq in seqs]
     gt = {seq.name: seq.gt() for seq in seqs}
 
     runs: dict[str, RunStats] = {}
@@ -252,9 +258,9 @@ def run_benchmark(
     by_visibility: dict[str, dict[str, Any] | None] = {}
     for mode in modes:
         results = {seq.name: read_mot_file(out / mode / f"{seq.name}.txt", kind="results") for seq in seqs}
-        reports[mode] = evaluate_tables(gt=gt, results=results, frames=window,
+        reports[mode] = evaluate_tables(gt=gt, results=results, frames=window, half=half,
                                         num_frames={seq.name: seq.info.length for seq in seqs})
-        by_visibility[mode] = recall_by_visibility(gt=gt, results=results, frames=window)
+        by_visibility[mode] = recall_by_visibility(gt=gt, results=results, frames=windows)
 
     sweep_result = None
     if sweep is not None:
@@ -267,7 +273,7 @@ def run_benchmark(
         data_root=Path(data_root), seqs=seqs, runs=runs, link_times=link_times, reports=reports,
         by_visibility=by_visibility, linkers=linkers,
         model_cfg=model_cfg if model is not None else None, decode_cfg=decode_cfg if model is not None else None,
-        weights=weights, use_dets=use_dets, window=window, device=dev, warmup=warmup, sweep=sweep_result,
+        weights=weights, use_dets=use_dets, window=window, device=dev, warmup=warmup, sweep=sweep_result, half=half,
     )
     outputs = write_report(summary=summary, out_dir=out)
     return BenchmarkResult(summary=summary, reports=reports, outputs=outputs)
@@ -295,6 +301,7 @@ def _summary(
     device: torch.device,
     warmup: int,
     sweep: dict[str, Any] | None,
+    half: str | None = None,
 ) -> dict[str, Any]:
     """The summary.json document (see :func:`run_benchmark` and the module docstring)."""
     from aetrack.config import to_dict
@@ -362,6 +369,7 @@ def _summary(
         "config": {
             "data_root": str(data_root),
             "frames": None if window is None else str(window),
+            "half": half,
             "detections": "given (det/det.txt)" if use_dets else "model",
             "weights": weights,
             "default_linker": modes[0],

@@ -57,6 +57,23 @@ class FrameRange:
         return f"{self.first or ''}:{self.last or ''}"
 
 
+#: The "half-val" split of a sequence (ByteTrack's MOT17 protocol): the first half of its frames
+#: to tune on, the second half to report. See :func:`half_range`.
+HALVES = ("first", "second")
+
+
+def half_range(length: int, half: str) -> FrameRange:
+    """Frames of one half of a sequence of ``length`` frames: ``"first"`` = 1..length // 2,
+    ``"second"`` = length // 2 + 1..length (PETS09-S2L1's 795 frames: 1-397 and 398-795, the
+    PETS half split)."""
+    if half not in HALVES:
+        raise AetrackError(f"half {half!r}: choose one of {', '.join(HALVES)}")
+    if isinstance(length, bool) or not isinstance(length, int) or length < 2:
+        raise AetrackError(f"a sequence needs at least 2 frames to split into halves, got {length!r}")
+    mid = length // 2
+    return FrameRange(1, mid) if half == "first" else FrameRange(mid + 1, length)
+
+
 def parse_frame_range(text: str | None) -> FrameRange | None:
     """Parse ``"A:B"``, ``"A:"`` or ``":B"`` (inclusive, 1-based); ``None``/empty means all."""
     if text is None or str(text).strip() in ("", ":"):

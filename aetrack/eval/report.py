@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from aetrack.data.mot import FrameRange, MotTable, find_sequences, parse_frame_range, read_mot_file
+from aetrack.data.mot import FrameRange, MotTable, find_sequences, half_range, parse_frame_range, read_mot_file
 from aetrack.errors import AetrackError
 from aetrack.eval.clear_id import CLEAR_ID_NAMES, clear_id_metrics
 from aetrack.eval.hota import HOTA_NAMES, hota_metrics
@@ -44,6 +44,8 @@ class EvalReport:
     for counts (:data:`COUNT_NAMES`); NaN where a ratio is undefined (e.g. IDP with no results).
     ``benchmarks[name]`` is the rule set applied (``"MOT15"``, ``"MOT17"``, ...), ``removed[name]``
     the tracker boxes dropped on distractors, ``warnings`` one line each (missing results files).
+    ``frames`` is the frame range applied to every sequence; ``half`` (``"first"`` /
+    ``"second"``) says each sequence was restricted to that half of its own frames instead.
     """
 
     sequences: dict[str, dict[str, float]]
@@ -52,6 +54,7 @@ class EvalReport:
     removed: dict[str, int] = field(default_factory=dict)
     frames: FrameRange | None = None
     warnings: tuple[str, ...] = ()
+    half: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready dict: ``metrics``, ``sequences``, ``combined``, ``benchmarks``, ``frames``, ``warnings``."""
@@ -74,6 +77,7 @@ class EvalReport:
             "benchmarks": dict(self.benchmarks),
             "removed_on_distractors": dict(self.removed),
             "frames": None if self.frames is None else str(self.frames),
+            "half": self.half,
             "warnings": list(self.warnings),
         }
 
@@ -95,7 +99,26 @@ def _as_range(frames: FrameRange | str | None) -> FrameRange | None:
     raise AetrackError(f"frames must be 'A:B' or a FrameRange, got {frames!r}")
 
 
-def _report(prepared: list[PreparedSequence], frames: FrameRange | None, warnings: list[str]) -> EvalReport:
+def sequence_windows(
+    lengths: Mapping[str, int | None], *, frames: FrameRange | None, half: str | None
+) -> dict[str, FrameRange | None]:
+    """The frames evaluated per sequence: ``frames`` for all, or with ``half`` that half of each
+    sequence's own ``lengths[name]`` frames (:func:`aetrack.data.mot.half_range`)."""
+    if half is None:
+        return {name: frames for name in lengths}
+    if frames is not None:
+        raise AetrackError("give a frame range or a half, not both")
+    out: dict[str, FrameRange | None] = {}
+    for name, length in lengths.items():
+        if length is None:
+            raise AetrackError(f"{name}: the sequence length is needed to take its {half} half")
+        out[name] = half_range(length, half)
+    return out
+
+
+def _report(
+    prepared: list[PreparedSequence], frames: FrameRange | None, warnings: list[str], half: str | None = None
+) -> EvalReport:
     if not prepared:
         raise AetrackError("no sequences to evaluate")
     hota_seq, hota_all = hota_metrics(prepared)
@@ -107,6 +130,7 @@ def _report(prepared: list[PreparedSequence], frames: FrameRange | None, warning
         removed={s.name: s.removed for s in prepared},
         frames=frames,
         warnings=tuple(warnings),
+        half=half,
     )
 
 
@@ -116,16 +140,19 @@ def evaluate(
     *,
     benchmark: str | None = None,
     frames: FrameRange | str | None = None,
+    half: str | None = None,
 ) -> EvalReport:
     """Evaluate ``results_dir/<SEQ>.txt`` against every sequence under ``gt_root``.
 
     ``benchmark`` (MOT15, MOT16, MOT17, MOT20) overrides the rules picked from each gt file's
     columns; ``frames`` (``"A:B"``, inclusive, 1-based) restricts gt and results. Rows beyond a
     sequence's ``seqLength``, duplicate ids in a frame and malformed rows are AetrackErrors.
+    ``half`` (``"first"`` / ``"second"``) evaluates that half of every sequence instead.
     """
     rules = parse_benchmark(benchmark)
     window = _as_range(frames)
     seqs = find_sequences(gt_root)
+    windows = sequence_windows({seq.name: seq.info.length for seq in seqs}, frames=window, half=half)
     res_dir = Path(results_dir)
     if not res_dir.is_dir():
         raise AetrackError(f"{res_dir}: results folder not found")
@@ -145,13 +172,13 @@ def evaluate(
                 results=results,
                 name=seq.name,
                 benchmark=rules,
-                frames=window,
+                frames=windows[seq.name],
                 num_frames=seq.info.length,
                 gt_label=str(seq.gt_path),
                 results_label=str(res_path),
             )
         )
-    return _report(prepared, window, warnings)
+    return _report(prepared, window, warnings, half)
 
 
 def evaluate_tables(
@@ -161,12 +188,14 @@ def evaluate_tables(
     benchmark: str | None = None,
     frames: FrameRange | str | None = None,
     num_frames: Mapping[str, int] | None = None,
+    half: str | None = None,
 ) -> EvalReport:
     """Evaluate in-memory tables: ``gt[name]`` and ``results[name]`` per sequence.
 
     Same rules and numbers as :func:`evaluate`. A sequence in ``gt`` without ``results`` is an
     empty result (with a warning); results for a sequence absent from ``gt`` are an error.
-    ``num_frames[name]`` (optional) is the sequence length used to reject out-of-range rows.
+    ``num_frames[name]`` (optional) is the sequence length used to reject out-of-range rows;
+    ``half`` evaluates that half of each sequence (its length from ``num_frames``).
     """
     rules = parse_benchmark(benchmark)
     window = _as_range(frames)
@@ -174,6 +203,7 @@ def evaluate_tables(
     if extra:
         raise AetrackError(f"results for sequence {extra[0]!r} have no ground truth")
     lengths = dict(num_frames or {})
+    windows = sequence_windows({name: lengths.get(name) for name in gt}, frames=window, half=half)
     prepared: list[PreparedSequence] = []
     warnings: list[str] = []
     for name, gt_table in gt.items():
@@ -187,8 +217,8 @@ def evaluate_tables(
             raise AetrackError(f"results for {name!r} must be a MotTable, got {type(res_table).__name__}")
         prepared.append(
             prepare_sequence(
-                gt=gt_table, results=res_table, name=name, benchmark=rules, frames=window,
+                gt=gt_table, results=res_table, name=name, benchmark=rules, frames=windows[name],
                 num_frames=lengths.get(name),
             )
         )
-    return _report(prepared, window, warnings)
+    return _report(prepared, window, warnings, half)

@@ -13,6 +13,7 @@ so it measures detection coverage, not tracking.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -33,7 +34,7 @@ def recall_by_visibility(
     *,
     gt: dict[str, MotTable],
     results: dict[str, MotTable],
-    frames: FrameRange | None = None,
+    frames: FrameRange | Mapping[str, FrameRange | None] | None = None,
     edges: tuple[float, ...] = VISIBILITY_BINS,
 ) -> dict[str, Any] | None:
     """Found / total gt boxes per visibility bin, pooled over sequences.
@@ -41,7 +42,8 @@ def recall_by_visibility(
     Args:
         gt: gt table per sequence name; only MOT16+ tables (with a visibility column) count.
         results: the tracker's table per sequence name (a missing name counts as no boxes).
-        frames: restricts both to ``A:B`` (inclusive).
+        frames: restricts both to ``A:B`` (inclusive), for all sequences or, as a mapping, per
+            sequence name.
         edges: increasing bin edges from 0 to 1.
 
     Returns:
@@ -57,9 +59,10 @@ def recall_by_visibility(
         if table.fmt != "mot16":
             continue
         any_vis = True
-        g = table.in_range(frames)
+        window = frames.get(name) if isinstance(frames, Mapping) else frames
+        g = table.in_range(window)
         g = g.subset(evaluated_gt_rows(g, by_class=True))
-        res = results.get(name, MotTable.empty()).in_range(frames)
+        res = results.get(name, MotTable.empty()).in_range(window)
         res = res.subset(evaluated_tracker_rows(res))
         res_rows = res.by_frame()
         # np.digitize with right=False puts v in bin i when edges[i] <= v < edges[i+1]; clip

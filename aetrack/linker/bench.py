@@ -12,6 +12,7 @@ Only :meth:`Linker.update` is timed, after a warm-up, per frame; the median is r
 
 from __future__ import annotations
 
+import dataclasses
 import time
 
 import numpy as np
@@ -62,12 +63,15 @@ def time_linker(
     modes: tuple[str, ...] = MODES,
     warmup: int = 20,
     seed: int = 0,
+    base: LinkerConfig | None = None,
 ) -> dict:
     """Time ``Linker.update`` per frame for each mode on one synthetic scene.
 
     Returns ``{"n_objects", "frames", "tag_dim", "num_classes", "modes": {mode: {"median_ms", "p90_ms",
     "ids"}}}``: median and 90th percentile milliseconds per frame over the frames after
     ``warmup``, and the number of ids issued (a sanity check: ideally ``n_objects``).
+    ``base``: the settings besides the mode (default ``LinkerConfig()``), e.g.
+    :func:`aetrack.linker.config.detections_config`.
     """
     checks = (("n_objects", n_objects, 0), ("frames", frames, 1), ("tag_dim", tag_dim, 1),
               ("num_classes", num_classes, 1), ("warmup", warmup, 0))
@@ -82,7 +86,8 @@ def time_linker(
     scene = _scene(n_objects=n_objects, frames=frames, tag_dim=tag_dim, num_classes=num_classes, seed=seed)
     results: dict[str, dict[str, float]] = {}
     for mode in modes:
-        linker = Linker(cfg=LinkerConfig(mode=mode), frame_rate=30.0)
+        cfg = LinkerConfig(mode=mode) if base is None else dataclasses.replace(base, mode=mode)
+        linker = Linker(cfg=cfg, frame_rate=30.0)
         times = np.zeros(frames)
         ids: set[int] = set()
         for i, (boxes, scores, tags, classes) in enumerate(scene):

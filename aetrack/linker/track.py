@@ -28,7 +28,12 @@ class TrackTable:
         tags (N, D) float64 tag averages, or None while no frame had tags; has_tag (N,) bool;
         hits (N,) int64 matched frames; start_frame / last_frame (N,) int64 frame of birth and
         of the last match (1-based frame indices of the linker);
-        box (N, 4) xyxy pixels and score (N,) of the last matched detection.
+        box (N, 4) xyxy pixels and score (N,) of the last matched detection;
+        obs_mean (N, 8) / obs_cov (N, 8, 8) the Kalman state right after the last match (where
+        observation-centric re-update restarts after a gap);
+        anchor (N, 2) centre (pixels) of the observation ``direction_frames`` matches before
+        the last (as far back as the track goes) and direction (N, 2) the unit vector from it
+        to the last observation's centre, zero while unknown (OC-SORT's direction consistency).
     """
 
     def __init__(self, *, noise: KalmanNoise) -> None:
@@ -48,6 +53,10 @@ class TrackTable:
         self.last_frame = np.zeros(0, dtype=np.int64)
         self.box = np.zeros((0, 4))
         self.score = np.zeros(0)
+        self.obs_mean = np.zeros((0, 8))
+        self.obs_cov = np.zeros((0, 8, 8))
+        self.centres = np.zeros((0, 0, 2))    # (N, K, 2) last K observed centres, newest last
+        self.direction = np.zeros((0, 2))
 
     def __len__(self) -> int:
         return int(self.ids.shape[0])
@@ -101,6 +110,43 @@ class TrackTable:
         self.last_frame = np.concatenate([self.last_frame, np.full(k, frame, dtype=np.int64)])
         self.box = np.concatenate([self.box, boxes])
         self.score = np.concatenate([self.score, scores])
+        self.obs_mean = np.concatenate([self.obs_mean, mean])
+        self.obs_cov = np.concatenate([self.obs_cov, cov])
+        centre = (boxes[:, :2] + boxes[:, 2:]) / 2                              # (K, 2)
+        k_hist = self.centres.shape[1]
+        self.centres = np.concatenate([self.centres, np.repeat(centre[:, None], k_hist, axis=1)])
+        self.direction = np.concatenate([self.direction, np.zeros((k, 2))])
+
+    def set_history(self, frames: int) -> None:
+        """Keep the last ``frames`` + 1 observed centres per track (0: directions off)."""
+        if self.centres.shape[1] != frames + 1:
+            self.centres = np.zeros((len(self), frames + 1, 2))
+
+    def anchors(self) -> np.ndarray:
+        """(N, 2) oldest kept observed centre per track (pixels)."""
+        return self.centres[:, 0]
+
+    def recover(self, *, rows: np.ndarray, boxes: np.ndarray, frame: int) -> None:
+        """Observation-centric re-update (OC-SORT's ORU) of tracks matched after a gap.
+
+        For each row (K,) matched in ``frame`` with the (K, 4) xyxy ``boxes`` after being
+        unmatched since ``last_frame``: restart the filter from its state at the last match and
+        replay the gap with virtual observations on the straight line from the last observed
+        box to the new one, so the velocity learnt while the object was hidden reflects where
+        it went, not the drift of the unobserved predictions. Leaves the state predicted to
+        ``frame``; the caller then updates it with ``boxes`` as for any match.
+        """
+        gaps = frame - self.last_frame[rows]
+        for i, (row, gap) in enumerate(zip(rows.tolist(), gaps.tolist())):
+            if gap <= 1:
+                continue
+            start = kalman.xyxy_to_xyah(self.box[row])
+            end = kalman.xyxy_to_xyah(boxes[i])
+            mean, cov = self.obs_mean[row], self.obs_cov[row]
+            for step in range(1, gap):
+                mean, cov = kalman.predict(mean, cov, self.noise)
+                mean, cov = kalman.update(mean, cov, start + (end - start) * step / gap, self.noise)
+            self.mean[row], self.cov[row] = kalman.predict(mean, cov, self.noise)
 
     def match(
         self,
@@ -121,6 +167,14 @@ class TrackTable:
         self.mean[rows], self.cov[rows] = kalman.update(
             self.mean[rows], self.cov[rows], kalman.xyxy_to_xyah(boxes), self.noise
         )
+        self.obs_mean[rows], self.obs_cov[rows] = self.mean[rows], self.cov[rows]
+        if self.centres.shape[1] > 1:
+            centre = (boxes[:, :2] + boxes[:, 2:]) / 2                          # (K, 2)
+            hist = np.concatenate([self.centres[rows, 1:], centre[:, None]], axis=1)
+            self.centres[rows] = hist
+            step = centre - hist[:, 0]                                          # (K, 2)
+            norm = np.hypot(step[:, 0], step[:, 1])[:, None]
+            self.direction[rows] = np.where(norm > 0, step / np.maximum(norm, 1e-12), self.direction[rows])
         if tags is not None:
             self.ensure_tags(tags.shape[1])
             r = rows[update_tag]
@@ -142,7 +196,8 @@ class TrackTable:
         """Drop the rows where the (N,) bool ``mask`` is false."""
         if mask.all():
             return
-        for name in ("ids", "state", "cls", "mean", "cov", "has_tag", "hits", "start_frame", "last_frame", "box", "score"):
+        for name in ("ids", "state", "cls", "mean", "cov", "has_tag", "hits", "start_frame", "last_frame", "box", "score",
+                     "obs_mean", "obs_cov", "centres", "direction"):
             setattr(self, name, getattr(self, name)[mask])
         if self.tags is not None:
             self.tags = self.tags[mask]
@@ -154,7 +209,45 @@ class TrackTable:
         f = np.array([sx, sy, sx / sy, sy] * 2)
         self.mean = self.mean * f
         self.cov = self.cov * f[:, None] * f[None, :]
+        self.obs_mean = self.obs_mean * f
+        self.obs_cov = self.obs_cov * f[:, None] * f[None, :]
         self.box = self.box * np.array([sx, sy, sx, sy])
+        self.centres = self.centres * np.array([sx, sy])
+
+    def translate(self, shift: np.ndarray) -> None:
+        """Move every track by ``shift`` (2,) pixels (x, y): centres, last boxes and observed
+        centres; velocities, sizes and uncertainties unchanged (:meth:`warp` with A = I)."""
+        self.mean[:, :2] += shift
+        self.obs_mean[:, :2] += shift
+        self.box += np.concatenate([shift, shift])
+        self.centres += shift
+
+    def warp(self, affine: np.ndarray) -> None:
+        """Carry every track into the next frame's pixels after the camera moved: ``affine`` (2, 3)
+        maps a point of the previous frame to the next (``p' = A p + t``), a similarity (rotation,
+        uniform scale s, translation) as cv2.estimateAffinePartial2D returns. Centres map through
+        A p + t, velocities and the covariance's x, y blocks through A, the height and its
+        velocity scale by s (the aspect is unchanged) (BoT-SORT's camera-motion compensation)."""
+        a = np.asarray(affine, dtype=np.float64)
+        lin, t = a[:, :2], a[:, 2]
+        s = float(np.sqrt(abs(np.linalg.det(lin))))
+        m = np.eye(8)                              # (8, 8): state -> warped state (without t)
+        m[0:2, 0:2] = lin
+        m[4:6, 4:6] = lin
+        m[3, 3] = m[7, 7] = s
+        for mean_name, cov_name in (("mean", "cov"), ("obs_mean", "obs_cov")):
+            mean = getattr(self, mean_name) @ m.T
+            mean[:, :2] += t
+            setattr(self, mean_name, mean)
+            setattr(self, cov_name, m @ getattr(self, cov_name) @ m.T)
+        if len(self):
+            c = (self.box[:, :2] + self.box[:, 2:]) / 2 @ lin.T + t
+            half = (self.box[:, 2:] - self.box[:, :2]) * s / 2
+            self.box = np.concatenate([c - half, c + half], axis=1)
+            self.centres = self.centres @ lin.T + t
+            self.direction = self.direction @ lin.T
+            norm = np.linalg.norm(self.direction, axis=1, keepdims=True)
+            self.direction = np.where(norm > 0, self.direction / np.maximum(norm, 1e-12), 0.0)
 
     def ensure_tags(self, dim: int) -> None:
         """Allocate the (N, D) tag array the first time tags appear (rows get has_tag False)."""

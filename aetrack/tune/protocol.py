@@ -1,0 +1,149 @@
+"""Linking cached detections and scoring the result: one trial of ``aetrack tune``, in seconds.
+
+A :class:`CachedSequence` holds what linking needs, read once: the detections of every frame
+(from ``det/det.txt``: boxes xyxy pixels and scores), the ground truth, the frame rate and,
+when the sequence has its frames (images or a video), the camera motion between consecutive
+frames (:mod:`aetrack.camera_motion`), cached as ``<cache_dir>/<SEQ>.camera.npy`` so that
+trials never touch pixels. :func:`score` links every sequence with one linker config over the
+chosen frames and evaluates the results with the official rules (:func:`aetrack.eval.evaluate_tables`,
+the path ``aetrack eval`` and ``aetrack benchmark`` take), so a trial's numbers are those of
+``aetrack benchmark DATA --dets --half first --linker-config best.yaml``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from aetrack.data.mot import FrameRange, MotSequence, MotTable, find_sequences
+from aetrack.errors import AetrackError
+from aetrack.eval import EvalReport, evaluate_tables
+from aetrack.eval.report import sequence_windows
+from aetrack.linker import Linker, LinkerConfig
+
+
+@dataclass(frozen=True)
+class CachedSequence:
+    """One sequence's detections, per frame, with its ground truth.
+
+    ``boxes[f - 1]`` (n, 4) xyxy pixels and ``scores[f - 1]`` (n,) are frame f's detections
+    (boxes without area dropped, as :meth:`aetrack.Tracker.update_detections` does);
+    ``camera[f - 1]`` (2, 3) maps frame f - 1's pixels to frame f's (identity for f = 1), or
+    ``camera`` is None when the sequence has no frames to estimate it from.
+    """
+
+    name: str
+    frame_rate: float
+    length: int
+    gt: MotTable
+    boxes: tuple[np.ndarray, ...]
+    scores: tuple[np.ndarray, ...]
+    camera: np.ndarray | None = None
+
+
+def load_sequences(
+    roots: Sequence[str | Path], *, camera_motion: bool = False, cache_dir: str | Path | None = None,
+    progress: bool = False,
+) -> list[CachedSequence]:
+    """Every MOT sequence under ``roots`` (each a sequence folder or a folder of them), with its
+    ``det/det.txt`` and ``gt/gt.txt`` (either missing: :class:`AetrackError`). With
+    ``camera_motion``, sequences whose frames are all there (images or a video) get their
+    camera motion, from ``cache_dir`` when cached there, else estimated and cached."""
+    seqs: list[MotSequence] = []
+    for root in roots:
+        seqs.extend(find_sequences(root))
+    names = [s.name for s in seqs]
+    twice = sorted({n for n in names if names.count(n) > 1})
+    if twice:
+        raise AetrackError(f"sequence {twice[0]!r} found twice; give each sequence once")
+    out = []
+    for seq in seqs:
+        if not seq.det_path.is_file():
+            raise AetrackError(f"{seq.det_path}: detections file not found (the tuner links det/det.txt)")
+        if not seq.gt_path.is_file():
+            raise AetrackError(f"{seq.gt_path}: ground truth not found (the tuner scores against gt/gt.txt)")
+        det = seq.det()
+        rows = det.by_frame()
+        boxes, scores = [], []
+        for f in range(1, seq.info.length + 1):
+            idx = rows.get(f, np.zeros(0, dtype=np.int64))
+            xywh = det.boxes[idx]
+            keep = (xywh[:, 2] > 0) & (xywh[:, 3] > 0)
+            b = np.column_stack([xywh[keep, :2], xywh[keep, :2] + xywh[keep, 2:]]).reshape(-1, 4)
+            boxes.append(b)
+            scores.append(det.conf[idx][keep])
+        camera = _camera(seq, cache_dir=cache_dir, progress=progress) if camera_motion else None
+        out.append(CachedSequence(name=seq.name, frame_rate=seq.info.frame_rate, length=seq.info.length,
+                                  gt=seq.gt(), boxes=tuple(boxes), scores=tuple(scores), camera=camera))
+    return out
+
+
+def _camera(seq: MotSequence, *, cache_dir: str | Path | None, progress: bool) -> np.ndarray | None:
+    """(length, 2, 3) camera motion of a sequence with all its frames, cached; None without them."""
+    from aetrack.camera_motion import IDENTITY, CameraMotion
+    from aetrack.data.sources import open_sequence_source
+
+    cache = None if cache_dir is None else Path(cache_dir) / f"{seq.name}.camera.npy"
+    if cache is not None and cache.is_file():
+        arr = np.load(cache)
+        if arr.shape == (seq.info.length, 2, 3):
+            return arr
+    try:
+        src = open_sequence_source(seq)
+    except AetrackError:
+        return None
+    have = src.selected_length()
+    if have is None or have < seq.info.length:
+        return None
+    est = CameraMotion()
+    arr = np.repeat(IDENTITY[None], seq.info.length, axis=0)
+    from rich.progress import Progress
+
+    with Progress(disable=not progress, transient=True) as bar:
+        task = bar.add_task(f"camera motion {seq.name}", total=seq.info.length)
+        for frame_no, img in src:
+            arr[frame_no - 1] = est.update(img)
+            bar.advance(task)
+    if cache is not None:
+        from aetrack.io.atomic import atomic_write
+
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        with atomic_write(cache, "wb") as f:
+            np.save(f, arr)
+    return arr
+
+
+def link(cfg: LinkerConfig, seq: CachedSequence, window: FrameRange | None) -> MotTable:
+    """Results table of linking ``seq``'s detections over ``window`` (all frames: None) with a
+    fresh linker, as MOT results files hold them (boxes to 0.01 px, as written)."""
+    first = window.first if window is not None and window.first else 1
+    last = window.last if window is not None and window.last else seq.length
+    linker = Linker(cfg=cfg, frame_rate=seq.frame_rate)
+    use_camera = cfg.camera_motion and seq.camera is not None
+    frames, ids, boxes, conf = [], [], [], []
+    for f in range(first, min(last, seq.length) + 1):
+        if use_camera and f > first:
+            linker.apply_camera_motion(seq.camera[f - 1])
+        for t in linker.update(boxes=seq.boxes[f - 1], scores=seq.scores[f - 1]):
+            frames.append(f)
+            ids.append(t.track_id)
+            boxes.append(t.box)
+            conf.append(t.score)
+    n = len(frames)
+    b = np.asarray(boxes, dtype=np.float64).reshape(n, 4)
+    xywh = np.round(np.column_stack([b[:, :2], b[:, 2:] - b[:, :2]]), 2)
+    return MotTable(np.asarray(frames, dtype=np.int64), np.asarray(ids, dtype=np.int64), xywh,
+                    np.asarray(conf, dtype=np.float64), np.ones(n, dtype=np.int64), np.ones(n), "mot16")
+
+
+def score(
+    cfg: LinkerConfig, seqs: Sequence[CachedSequence], *, frames: FrameRange | None = None, half: str | None = None
+) -> EvalReport:
+    """Link every sequence over ``frames`` (or its ``half``) and evaluate with the official rules."""
+    windows = sequence_windows({s.name: s.length for s in seqs}, frames=frames, half=half)
+    results = {s.name: link(cfg, s, windows[s.name]) for s in seqs}
+    return evaluate_tables(gt={s.name: s.gt for s in seqs}, results=results, frames=frames, half=half,
+                           num_frames={s.name: s.length for s in seqs})

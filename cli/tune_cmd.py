@@ -1,0 +1,77 @@
+"""``aetrack tune DATA... --dets --out DIR``: search linker settings on given detections.
+
+    aetrack tune ../shared/data/MOT17-train ../shared/data/PETS09-S2L1 --dets --out tune_out --trials 60
+    aetrack benchmark ../shared/data/MOT17-train --dets --half second --linker-config tune_out/best.yaml --out b
+
+Tunes on the first half of every sequence by default (``--half first``; the second half is
+for reporting). Writes ``DIR/best.yaml`` (for ``--linker-config``), ``DIR/trials.csv``,
+``DIR/trials.png`` and ``DIR/study.db``; the same command again continues the study.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from aetrack.data.mot import parse_frame_range
+from aetrack.errors import AetrackError
+
+
+def tune(
+    data: Annotated[list[Path], typer.Argument(help="MOT sequence folders, or folders of them, each with det/det.txt "
+                                                    "and gt/gt.txt.")],
+    out: Annotated[Path, typer.Option("--out", help="Output folder (study.db, best.yaml, trials.csv, trials.png).")] = Path("tune_out"),
+    dets: Annotated[bool, typer.Option("--dets", help="Link each sequence's det/det.txt (required: the tuner "
+                                                      "links given detections).")] = False,
+    trials: Annotated[int, typer.Option(help="Trials in the study in all; a re-run continues up to this.")] = 50,
+    objective: Annotated[str, typer.Option(help="What to maximise: hota or idf1.")] = "hota",
+    space: Annotated[Optional[Path], typer.Option(help="YAML search space (default: the built-in space; see "
+                                                       "aetrack.tune.space).")] = None,
+    half: Annotated[Optional[str], typer.Option(help="Tune on this half of every sequence: first (default) or "
+                                                     "second; none with --frames.")] = None,
+    frames: Annotated[Optional[str], typer.Option(help="Tune on frames A:B of every sequence instead of a half.")] = None,
+    linker_config: Annotated[Optional[Path], typer.Option("--linker-config", help="YAML of linker settings the "
+                                                                                  "search starts from.")] = None,
+    set_: Annotated[Optional[list[str]], typer.Option("--set", help="Fix a base setting, e.g. linker.lost_time_s=2.")] = None,
+    camera_motion: Annotated[bool, typer.Option("--camera-motion/--no-camera-motion", help="Estimate and cache "
+                            "the camera motion of sequences that have all their frames.")] = False,
+    seed: Annotated[int, typer.Option(help="Seed of the sampler.")] = 0,
+) -> None:
+    """Search linker settings (Optuna) for the best HOTA or IDF1 on given detections; write best.yaml."""
+    from aetrack.decode import DecodeConfig
+    from aetrack.linker.config import detections_config
+    from aetrack.linker.config_file import load_linker_config
+    from aetrack.tune.protocol import load_sequences
+    from aetrack.tune.search import OBJECTIVES, run_study
+    from aetrack.tune.space import load_space
+    from cli.common import check_half
+    from aetrack.track_job import tracker_settings
+
+    if not dets:
+        raise AetrackError("aetrack tune links given detections: add --dets (each sequence's det/det.txt)")
+    if objective not in OBJECTIVES:
+        raise AetrackError(f"--objective {objective!r}: choose one of {', '.join(OBJECTIVES)}")
+    params = load_space(space)
+    window = parse_frame_range(frames)
+    half = check_half(half)
+    if window is not None and half is not None:
+        raise AetrackError("give --half or --frames, not both")
+    if window is None and half is None:
+        half = "first"
+    base = detections_config()
+    if linker_config is not None:
+        base = load_linker_config(linker_config, base=base)
+    base, _ = tracker_settings(base_linker=base, base_decode=DecodeConfig(), linker=None, overrides=list(set_ or []))
+    if base.mode not in ("motion", "iou"):
+        raise AetrackError(f"linker mode {base.mode!r} needs tags from a model; the tuner links given detections "
+                           f"(motion or iou)")
+    seqs = load_sequences(data, camera_motion=camera_motion, cache_dir=out / "cache", progress=True)
+    label = ", ".join(sorted(s.name for s in seqs))
+    result = run_study(seqs=seqs, space=params, base=base, out_dir=out, trials=trials, objective=objective,
+                       frames=window, half=half, seed=seed, label=label)
+    typer.echo(f"{result.trials} trials; best {OBJECTIVES[objective]} {result.best_value:.2f} "
+               f"({'frames ' + str(window) if window else half + ' half'}): {result.best_settings}")
+    for p in result.outputs:
+        typer.echo(f"wrote {p}")
