@@ -40,6 +40,18 @@ def _input_size(text: str) -> tuple[int, int]:
     return w, h
 
 
+def _gaps(text: str | None) -> list[float] | None:
+    if text is None:
+        return None
+    try:
+        gaps = [float(p) for p in text.split(",") if p.strip()]
+    except ValueError:
+        raise AetrackError(f"--tag-gaps {text!r} is not a comma-separated list of seconds, e.g. 0.1,1,3") from None
+    if not gaps or any(not (g > 0 and g < 1e6) for g in gaps):
+        raise AetrackError(f"--tag-gaps {text!r}: give one or more gaps in seconds, each > 0")
+    return gaps
+
+
 def benchmark(
     data_root: Annotated[Path, typer.Argument(help="Folder of MOT sequence folders (each with gt/gt.txt), or one.")],
     out: Annotated[Path, typer.Option("--out", help="Output folder.")] = Path("benchmark_out"),
@@ -70,6 +82,11 @@ def benchmark(
     speed: Annotated[
         bool, typer.Option("--speed/--no-speed", help="Also run the model speed sweep, matmul peak and linker timing.")
     ] = True,
+    tag_gaps: Annotated[
+        Optional[str],
+        typer.Option(help="Also measure tag ROC-AUC at these gaps in seconds, comma-separated, e.g. 0.1,1,3: "
+                          "detections matched to ground truth, same id against different ids that far apart."),
+    ] = None,
 ) -> None:
     """Track every sequence, evaluate (HOTA, IDF1, MOTA...), time each stage; write summary.json/md and plots."""
     from aetrack.bench import SweepSettings, run_benchmark
@@ -99,7 +116,7 @@ def benchmark(
     result = run_benchmark(
         data_root=data_root, out_dir=out, linkers=[lcfg for lcfg, _ in settings], model=model, model_cfg=model_cfg,
         decode_cfg=settings[0][1], weights=label, use_dets=dets, frames=window, device=device, warmup=warmup,
-        sweep=SweepSettings() if speed else None,
+        sweep=SweepSettings() if speed else None, tag_gaps=_gaps(tag_gaps),
     )
     for mode, report in result.reports.items():
         print_metrics(report, title=f"linker {mode}" + (f", frames {window}" if window else ""))
@@ -113,5 +130,8 @@ def benchmark(
                           for e in sw["sizes"])
         typer.echo(f"peaks: matmul {sw['matmul']['gflops_per_s']:.1f}, conv {sw['conv']['gflops_per_s']:.1f} GFLOP/s; "
                    f"model {sizes}")
+    for row in result.summary.get("tag_auc_by_gap", {}).get("gaps", []):
+        typer.echo(f"tag ROC-AUC at gap {row['gap_s']:g} s: {row['auc']:.3f} "
+                   f"({row['positives']} same-id pairs, {row['negatives']} different-id pairs)")
     for p in result.outputs:
         typer.echo(f"wrote {p}")

@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from aetrack.linker import kalman
+from aetrack.linker.appearance import TagGallery
 from aetrack.linker.kalman import KalmanNoise
 
 # Track states. "removed" is not stored: a removed track is deleted from the table.
@@ -31,8 +32,9 @@ class TrackTable:
         box (N, 4) xyxy pixels and score (N,) of the last matched detection.
     """
 
-    def __init__(self, *, noise: KalmanNoise) -> None:
+    def __init__(self, *, noise: KalmanNoise, gallery_size: int = 0) -> None:
         self.noise = noise
+        self.gallery = TagGallery(size=gallery_size)  # the last tags of each track (appearance.py)
         self.clear()
 
     def clear(self) -> None:
@@ -48,6 +50,7 @@ class TrackTable:
         self.last_frame = np.zeros(0, dtype=np.int64)
         self.box = np.zeros((0, 4))
         self.score = np.zeros(0)
+        self.gallery.clear()
 
     def __len__(self) -> int:
         return int(self.ids.shape[0])
@@ -101,6 +104,9 @@ class TrackTable:
         self.last_frame = np.concatenate([self.last_frame, np.full(k, frame, dtype=np.int64)])
         self.box = np.concatenate([self.box, boxes])
         self.score = np.concatenate([self.score, scores])
+        self.gallery.add_rows(k, None if self.tags is None else self.tags.shape[1])
+        if tags is not None:
+            self.gallery.push(np.arange(len(self) - k, len(self)), tags)
 
     def match(
         self,
@@ -130,6 +136,7 @@ class TrackTable:
             blended = np.where(self.has_tag[r, None], momentum * old + (1.0 - momentum) * new, new)
             self.tags[r] = blended
             self.has_tag[r] = True
+            self.gallery.push(r, new)
         self.hits[rows] += 1
         self.last_frame[rows] = frame
         self.box[rows] = boxes
@@ -146,6 +153,7 @@ class TrackTable:
             setattr(self, name, getattr(self, name)[mask])
         if self.tags is not None:
             self.tags = self.tags[mask]
+        self.gallery.keep(mask)
 
     def rescale(self, sx: float, sy: float) -> None:
         """Map every track into a frame scaled by ``sx`` horizontally and ``sy`` vertically:
