@@ -52,6 +52,17 @@ def _gaps(text: str | None) -> list[float] | None:
     return gaps
 
 
+def _scales(text: str | None, use_model: bool) -> tuple[float, ...]:
+    from aetrack.model.multiscale import parse_scales
+
+    if text is not None and not use_model:
+        raise AetrackError("--scales applies to a model; model-free --dets runs have none (add --weights)")
+    try:
+        return parse_scales(text)
+    except ValueError as err:
+        raise AetrackError(f"--scales: {err}") from None
+
+
 def benchmark(
     data_root: Annotated[Path, typer.Argument(help="Folder of MOT sequence folders (each with gt/gt.txt), or one.")],
     out: Annotated[Path, typer.Option("--out", help="Output folder.")] = Path("benchmark_out"),
@@ -82,6 +93,11 @@ def benchmark(
     speed: Annotated[
         bool, typer.Option("--speed/--no-speed", help="Also run the model speed sweep, matmul peak and linker timing.")
     ] = True,
+    scales: Annotated[
+        Optional[str],
+        typer.Option(help="Multi-scale test: input resize factors, comma-separated, e.g. 0.75,1,1.25 "
+                          "(heatmaps averaged, tags concatenated); default one pass at scale 1."),
+    ] = None,
     tag_gaps: Annotated[
         Optional[str],
         typer.Option(help="Also measure tag ROC-AUC at these gaps in seconds, comma-separated, e.g. 0.1,1,3: "
@@ -116,7 +132,7 @@ def benchmark(
     result = run_benchmark(
         data_root=data_root, out_dir=out, linkers=[lcfg for lcfg, _ in settings], model=model, model_cfg=model_cfg,
         decode_cfg=settings[0][1], weights=label, use_dets=dets, frames=window, device=device, warmup=warmup,
-        sweep=SweepSettings() if speed else None, tag_gaps=_gaps(tag_gaps),
+        sweep=SweepSettings() if speed else None, tag_gaps=_gaps(tag_gaps), scales=_scales(scales, use_model),
     )
     for mode, report in result.reports.items():
         print_metrics(report, title=f"linker {mode}" + (f", frames {window}" if window else ""))

@@ -180,6 +180,7 @@ def run_benchmark(
     warmup: int = 5,
     sweep: SweepSettings | None = None,
     tag_gaps: Sequence[float] | None = None,
+    scales: Sequence[float] = (1.0,),
     progress: bool = True,
 ) -> BenchmarkResult:
     """Track, evaluate and time every sequence under ``data_root``; write the summary into ``out_dir``.
@@ -201,6 +202,7 @@ def run_benchmark(
             timed (speed does not depend on the weights' values).
         tag_gaps: also measure tag ROC-AUC at these gaps in seconds (pairs of detections that
             match ground truth, see :func:`tag_auc_by_gap`); needs a model. None: skip.
+        scales: multi-scale test factors of the model (see :class:`aetrack.tracker.Tracker`).
         progress: show progress bars.
     """
     if not linkers:
@@ -239,7 +241,7 @@ def run_benchmark(
     for seq, src in zip(seqs, sources):
         dets: MotTable | None = seq.det() if use_dets else None
         tracker = Tracker(model=model, model_cfg=model_cfg, decode_cfg=decode_cfg, linker_cfg=linkers[0],
-                          frame_rate=seq.info.frame_rate, device=dev)
+                          frame_rate=seq.info.frame_rate, device=dev, scales=scales)
         recording = _Recording()
         if record:
             tracker.linker = _RecordingLinker(linker=tracker.linker, recording=recording)  # type: ignore[assignment]
@@ -281,6 +283,7 @@ def run_benchmark(
         by_visibility=by_visibility, linkers=linkers,
         model_cfg=model_cfg if model is not None else None, decode_cfg=decode_cfg if model is not None else None,
         weights=weights, use_dets=use_dets, window=window, device=dev, warmup=warmup, sweep=sweep_result,
+        scales=scales,
     )
     if tag_auc is not None:
         summary["tag_auc_by_gap"] = tag_auc
@@ -343,6 +346,7 @@ def _summary(
     device: torch.device,
     warmup: int,
     sweep: dict[str, Any] | None,
+    scales: Sequence[float] = (1.0,),
 ) -> dict[str, Any]:
     """The summary.json document (see :func:`run_benchmark` and the module docstring)."""
     from aetrack.config import to_dict
@@ -410,6 +414,7 @@ def _summary(
         "config": {
             "data_root": str(data_root),
             "frames": None if window is None else str(window),
+            "scales": list(scales),
             "detections": "given (det/det.txt)" if use_dets else "model",
             "weights": weights,
             "default_linker": modes[0],
