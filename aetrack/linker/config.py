@@ -84,7 +84,13 @@ class LinkerConfig:
     # with cost min(1 - IoU, tag_cost_scale * tag distance), the tag term only where the tag
     # distance is within tag_max_distance and 1 - IoU within tag_proximity, limit
     # iou_threshold_high; tags then only break ties among overlapping boxes.
-    tag_cost: str = "min"
+    # On the tuning seeds (notes/BENCH_tags.md) "min" + tag_revival gave hard (5000-5003) HOTA
+    # 57.2 -> 59.4, switches 38 -> 26, but medium (2000-2002) 73.0 -> 72.3, and on the held-out
+    # medium seeds 1000-1003 75.6 / 90.0 -> 74.4 / 89.1 (below the synthetic model's goals);
+    # "min" also lets a bounce with IoU < 0.5 swap like motion does (test_linker). So "sum"
+    # stays the default; the real model, whose tags are weak, uses "min" (PETS 1-397 IDF1 54.7
+    # with "sum", 65.0 with "min", configs/real_yolox_nano.yaml).
+    tag_cost: str = "sum"
     # BoT-SORT's proximity gate (its default 0.5): the tag term of the "min" cost needs IoU >= 0.5.
     tag_proximity: float = 0.5
     # Tag distance -> cost units of the "min" cost. BoT-SORT halves cosine distance (range 0-2);
@@ -107,9 +113,10 @@ class LinkerConfig:
     # farther from every other live track (tag confidence). With it, lost tracks are kept for
     # revival_lost_time_s (if longer than lost_time_s): tags recognise an object after an
     # occlusion longer than motion can bridge. Chosen on the tuning seeds 5000-5003 (hard) and
-    # 2000-2002 (medium), notes/BENCH_tags.md: revival on with 0.6 / 0.2 / 0.5 s / 5 s gave
-    # hard HOTA 58.3 -> 59.4, IDF1 70.9 -> 73.3 over the "min" cost alone; medium 70.5 -> 72.3.
-    tag_revival: bool = True
+    # 2000-2002 (medium), notes/BENCH_tags.md: with the "min" cost, revival with 0.6 / 0.2 /
+    # 0.5 s / 5 s gave hard HOTA 58.3 -> 59.4, IDF1 70.9 -> 73.3, medium 70.5 -> 72.3; with the
+    # "sum" cost it cost HOTA (hard 57.2 -> 56.8, medium 73.0 -> 72.6), so it is off by default.
+    tag_revival: bool = False
     revival_max_distance: float = 0.6
     revival_margin: float = 0.2
     revival_after_s: float = 0.5
