@@ -105,7 +105,8 @@ def _revive_run(cfg: LinkerConfig, far_tag: np.ndarray, *, other_tag: np.ndarray
 def test_revival_gives_a_long_lost_track_back_its_id_by_tag() -> None:
     # 10 fps: revival_after_s 0.5 -> 5 frames; A lost for 8 frames, kept for 5 s = 50 frames.
     # The detection's tag is 0.1 from A's and 2.9 from B's (3, 0): margin 2.8 >= 0.2.
-    cfg = LinkerConfig(tag_cost="min", tag_revival=True, revival_max_distance=0.6, revival_margin=0.2, revival_after_s=0.5)
+    cfg = LinkerConfig(tag_cost="min", tag_revival=True, revival_max_distance=0.6, revival_margin=0.2,
+                       revival_after_s=0.5)
     a, got = _revive_run(cfg, np.array([0.1, 0.0]), other_tag=np.array([3.0, 0.0]))
     assert got == a
     # Without the stage the box is 400 px away (no overlap, outside the motion gate): a new id.
@@ -117,7 +118,8 @@ def test_revival_gives_a_long_lost_track_back_its_id_by_tag() -> None:
 def test_revival_refuses_a_look_alike() -> None:
     # B's tag (0.2, 0) is a look-alike of A's: the detection (0.1, 0) is 0.1 from both, margin 0
     # < 0.2, so neither lost track takes it.
-    cfg = LinkerConfig(tag_cost="min", tag_revival=True, revival_max_distance=0.6, revival_margin=0.2, revival_after_s=0.5)
+    cfg = LinkerConfig(tag_cost="min", tag_revival=True, revival_max_distance=0.6, revival_margin=0.2,
+                       revival_after_s=0.5)
     a, got = _revive_run(cfg, np.array([0.1, 0.0]), other_tag=np.array([0.2, 0.0]))
     assert got not in (a, a + 1)
 
