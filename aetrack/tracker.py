@@ -35,6 +35,7 @@ from aetrack.decode import DecodeConfig, Detections, decode, tags_at_boxes
 from aetrack.errors import AetrackError, InvalidArgument
 from aetrack.linker import Linker, LinkerConfig, Track
 from aetrack.model.config import ModelConfig
+from aetrack.model.multiscale import multiscale_outputs, parse_scales
 from aetrack.validate import check_detections, is_empty_frame, to_bgr
 
 if TYPE_CHECKING:
@@ -101,6 +102,8 @@ class Tracker:
             :attr:`device` is None).
         classes: names of the classes to track (others are dropped before linking), or None
             for all; each must be one of :attr:`class_names`.
+        scales: multi-scale test factors, e.g. (0.75, 1.0, 1.25): heatmaps averaged, tags
+            concatenated (:mod:`aetrack.model.multiscale`); (1.0,) = one pass.
     """
 
     def __init__(
@@ -113,6 +116,7 @@ class Tracker:
         frame_rate: float = 30.0,
         device: str | torch.device = "cpu",
         classes: Sequence[str] | None = None,
+        scales: Sequence[float] = (1.0,),
     ) -> None:
         if model is not None and model_cfg is None:
             raise ValueError("model_cfg is required when a model is given")
@@ -146,6 +150,8 @@ class Tracker:
         self._keep_classes = None if classes is None else class_indices(classes, self.class_names)
         self.timings: dict[str, float] = {s: 0.0 for s in STAGES}  # ms of the last frame per stage
         self._frame_size: tuple[int, int] | None = None  # (width, height) of the last frame
+        # Multi-scale test (aetrack/model/multiscale.py): input resize factors; (1.0,) = one pass.
+        self.scales = parse_scales(scales)
 
     # -- construction -------------------------------------------------------------------------
     @classmethod
@@ -159,6 +165,7 @@ class Tracker:
         decode_cfg: DecodeConfig | None = None,
         input_size: tuple[int, int] | None = None,
         classes: Sequence[str] | None = None,
+        scales: Sequence[float] = (1.0,),
     ) -> "Tracker":
         """A tracker from an ``aetrack train`` checkpoint (or an embedded name); decode/linker
         settings default to its config.
@@ -168,7 +175,7 @@ class Tracker:
         ckpt, model_cfg = load_model(path, input_size=input_size)
         return cls(model=ckpt.model, model_cfg=model_cfg, decode_cfg=decode_cfg or ckpt.config.decode,
                    linker_cfg=linker_cfg or ckpt.config.linker, frame_rate=frame_rate, device=device,
-                   classes=classes)
+                   classes=classes, scales=scales)
 
     @classmethod
     def from_pretrained(cls, name: str = "default", **kwargs) -> "Tracker":
@@ -259,7 +266,7 @@ class Tracker:
         if self.model is not None and has_frame:
             outputs, lb = self._forward(frame)
             tags = (tags_at_boxes(outputs, b, letterbox=lb, stride=self.model_cfg.stride) if len(b)
-                    else np.zeros((0, self.model_cfg.tag_dim)))
+                    else np.zeros((0, self.model_cfg.tag_dim * len(self.scales))))
         return self._link(b, s, tags, c, frame=frame if has_frame else None)
 
     def reset(self) -> None:
@@ -283,7 +290,7 @@ class Tracker:
         x = torch.from_numpy(boxed).to(self.device).permute(2, 0, 1)[None].float().div_(255.0)  # (1, 3, H, W)
         t1 = time.perf_counter()
         with torch.inference_mode(), denormals_flushed():
-            outputs = self.model(x)[-1]
+            outputs = self.model(x)[-1] if self.scales == (1.0,) else multiscale_outputs(self.model, x, self.scales)
         t2 = time.perf_counter()
         self.timings["preprocess"] = (t1 - t0) * 1e3
         self.timings["model"] = (t2 - t1) * 1e3

@@ -38,6 +38,29 @@ def _input_size(text: str) -> tuple[int, int]:
     return w, h
 
 
+def _gaps(text: str | None) -> list[float] | None:
+    if text is None:
+        return None
+    try:
+        gaps = [float(p) for p in text.split(",") if p.strip()]
+    except ValueError:
+        raise AetrackError(f"--tag-gaps {text!r} is not a comma-separated list of seconds, e.g. 0.1,1,3") from None
+    if not gaps or any(not (g > 0 and g < 1e6) for g in gaps):
+        raise AetrackError(f"--tag-gaps {text!r}: give one or more gaps in seconds, each > 0")
+    return gaps
+
+
+def _scales(text: str | None, use_model: bool) -> tuple[float, ...]:
+    from aetrack.model.multiscale import parse_scales
+
+    if text is not None and not use_model:
+        raise AetrackError("--scales applies to a model; model-free --dets runs have none (add --weights)")
+    try:
+        return parse_scales(text)
+    except ValueError as err:
+        raise AetrackError(f"--scales: {err}") from None
+
+
 def benchmark(
     data_root: Annotated[Path, typer.Argument(help="Folder of MOT sequence folders (each with gt/gt.txt), or one.")],
     out: Annotated[Path, typer.Option("--out", help="Output folder.")] = Path("benchmark_out"),
@@ -76,6 +99,16 @@ def benchmark(
     speed: Annotated[
         bool, typer.Option("--speed/--no-speed", help="Also run the model speed sweep, matmul peak and linker timing.")
     ] = True,
+    scales: Annotated[
+        Optional[str],
+        typer.Option(help="Multi-scale test: input resize factors, comma-separated, e.g. 0.75,1,1.25 "
+                          "(heatmaps averaged, tags concatenated); default one pass at scale 1."),
+    ] = None,
+    tag_gaps: Annotated[
+        Optional[str],
+        typer.Option(help="Also measure tag ROC-AUC at these gaps in seconds, comma-separated, e.g. 0.1,1,3: "
+                          "detections matched to ground truth, same id against different ids that far apart."),
+    ] = None,
 ) -> None:
     """Track every sequence, evaluate (HOTA, IDF1, MOTA...), time each stage; write summary.json/md and plots."""
     from aetrack.bench import SweepSettings, run_benchmark
@@ -111,7 +144,8 @@ def benchmark(
     result = run_benchmark(
         data_root=data_root, out_dir=out, linkers=[lcfg for lcfg, _ in settings], model=model, model_cfg=model_cfg,
         decode_cfg=settings[0][1], weights=label, use_dets=dets, frames=window, device=device, warmup=warmup,
-        sweep=SweepSettings() if speed else None, half=check_half(half),
+        sweep=SweepSettings() if speed else None, half=check_half(half), tag_gaps=_gaps(tag_gaps),
+        scales=_scales(scales, use_model),
     )
     for mode, report in result.reports.items():
         print_metrics(report, title=f"linker {mode}" + (f", frames {window}" if window else ""))
@@ -125,5 +159,8 @@ def benchmark(
                           for e in sw["sizes"])
         typer.echo(f"peaks: matmul {sw['matmul']['gflops_per_s']:.1f}, conv {sw['conv']['gflops_per_s']:.1f} GFLOP/s; "
                    f"model {sizes}")
+    for row in result.summary.get("tag_auc_by_gap", {}).get("gaps", []):
+        typer.echo(f"tag ROC-AUC at gap {row['gap_s']:g} s: {row['auc']:.3f} "
+                   f"({row['positives']} same-id pairs, {row['negatives']} different-id pairs)")
     for p in result.outputs:
         typer.echo(f"wrote {p}")

@@ -33,7 +33,9 @@ from aetrack.data.sources import FrameNumbers, FrameSource, open_sequence_source
 from aetrack.decode import DecodeConfig
 from aetrack.errors import AetrackError
 from aetrack.eval import EvalReport, evaluate_tables
+from aetrack.eval.preprocess import evaluated_gt_rows
 from aetrack.eval.report import sequence_windows
+from aetrack.eval.tag_quality import LabelledTags, label_detections, tag_auc_at_gap
 from aetrack.eval.visibility import recall_by_visibility
 from aetrack.io.results import ResultRow, ResultWriter
 from aetrack.linker import Linker, LinkerConfig, Track
@@ -178,6 +180,8 @@ def run_benchmark(
     device: str = "cpu",
     warmup: int = 5,
     sweep: SweepSettings | None = None,
+    tag_gaps: Sequence[float] | None = None,
+    scales: Sequence[float] = (1.0,),
     progress: bool = True,
     half: str | None = None,
 ) -> BenchmarkResult:
@@ -201,6 +205,9 @@ def run_benchmark(
         sweep: also time the model at several input sizes, the matmul peak and the linker
             micro-benchmark (None: skip). Without a model the default small architecture is
             timed (speed does not depend on the weights' values).
+        tag_gaps: also measure tag ROC-AUC at these gaps in seconds (pairs of detections that
+            match ground truth, see :func:`tag_auc_by_gap`); needs a model. None: skip.
+        scales: multi-scale test factors of the model (see :class:`aetrack.tracker.Tracker`).
         progress: show progress bars.
     """
     if not linkers:
@@ -218,6 +225,8 @@ def run_benchmark(
             raise AetrackError("without a model the benchmark can only link given detections (use --dets)")
     elif model_cfg is None:
         raise ValueError("model_cfg is required when a model is given")
+    if tag_gaps and model is None:
+        raise AetrackError("tag ROC-AUC needs tags, which come from a model: give weights")
     if isinstance(warmup, bool) or not isinstance(warmup, int) or warmup < 0:
         raise AetrackError(f"warm-up must be an integer >= 0 frames, got {warmup!r}")
     window = parse_frame_range(frames) if isinstance(frames, str) or frames is None else frames
@@ -232,13 +241,15 @@ def run_benchmark(
     gt = {seq.name: seq.gt() for seq in seqs}
 
     runs: dict[str, RunStats] = {}
+    labelled: list[LabelledTags] = []
+    record = len(linkers) > 1 or bool(tag_gaps)
     link_times: dict[str, dict[str, dict[str, list[float]]]] = {m: {} for m in modes}  # mode -> seq -> stage
     for seq, src in zip(seqs, sources):
         dets: MotTable | None = seq.det() if use_dets else None
         tracker = Tracker(model=model, model_cfg=model_cfg, decode_cfg=decode_cfg, linker_cfg=linkers[0],
-                          frame_rate=seq.info.frame_rate, device=dev)
+                          frame_rate=seq.info.frame_rate, device=dev, scales=scales)
         recording = _Recording()
-        if len(linkers) > 1:
+        if record:
             tracker.linker = _RecordingLinker(linker=tracker.linker, recording=recording)  # type: ignore[assignment]
         source = _RecordedSource(name=src.name, fps=src.fps, length=src.length, frames=src.frames, inner=src,
                                  recording=recording)
@@ -246,6 +257,9 @@ def run_benchmark(
                              progress=progress)
         runs[seq.name] = stats
         link_times[modes[0]][seq.name] = {s: stats.stage_ms[s] for s in ("link", "write")}
+        if tag_gaps:
+            labelled.append(label_inputs(recording.link_inputs(), gt=gt[seq.name].in_range(window),
+                                         fps=seq.info.frame_rate, min_score=linkers[0].high_score))
         if len(linkers) > 1:
             inputs = recording.link_inputs()
             with _progress(progress) as bar:
@@ -269,14 +283,51 @@ def run_benchmark(
                  else "small backbone, default ModelConfig, random weights (speed does not depend on their values)")
         sweep_result = model_sweep(model=net, settings=sweep, device=dev, model_label=label)
 
+    tag_auc = None if not tag_gaps else tag_auc_by_gap(labelled, gaps=tag_gaps)
     summary = _summary(
         data_root=Path(data_root), seqs=seqs, runs=runs, link_times=link_times, reports=reports,
         by_visibility=by_visibility, linkers=linkers,
         model_cfg=model_cfg if model is not None else None, decode_cfg=decode_cfg if model is not None else None,
         weights=weights, use_dets=use_dets, window=window, device=dev, warmup=warmup, sweep=sweep_result, half=half,
+        scales=scales,
     )
+    if tag_auc is not None:
+        summary["tag_auc_by_gap"] = tag_auc
     outputs = write_report(summary=summary, out_dir=out)
     return BenchmarkResult(summary=summary, reports=reports, outputs=outputs)
+
+
+def label_inputs(inputs: Sequence[LinkInput], *, gt: MotTable, fps: float, min_score: float) -> LabelledTags:
+    """The tags of the recorded detections scoring at least ``min_score`` (those the tag stage
+    links) that match a ground-truth box (IoU >= 0.5, one to one per frame), with its id."""
+    rows = gt.by_frame()
+    keep = evaluated_gt_rows(gt, by_class=False)
+    tags, ids, frames = [], [], []
+    for item in inputs:
+        if item.tags is None:
+            continue
+        sel = item.scores >= min_score
+        g = rows.get(item.frame, np.zeros(0, dtype=np.int64))
+        g = g[keep[g]]
+        xywh = gt.boxes[g]
+        xyxy = np.concatenate([xywh[:, :2], xywh[:, :2] + xywh[:, 2:]], axis=1)
+        lab = label_detections(det_boxes=item.boxes[sel], gt_boxes=xyxy, gt_ids=gt.ids[g])
+        hit = lab >= 0
+        tags.append(item.tags[sel][hit])
+        ids.append(lab[hit])
+        frames.append(np.full(int(hit.sum()), item.frame, dtype=np.int64))
+    dim = next((t.shape[1] for t in tags if t.ndim == 2), 1)
+    return LabelledTags(tags=np.concatenate(tags) if tags else np.zeros((0, dim)),
+                        ids=np.concatenate(ids) if ids else np.zeros(0, dtype=np.int64),
+                        frames=np.concatenate(frames) if frames else np.zeros(0, dtype=np.int64), fps=fps)
+
+
+def tag_auc_by_gap(labelled: Sequence[LabelledTags], *, gaps: Sequence[float]) -> dict[str, Any]:
+    """Tag ROC-AUC at each gap (seconds) over the labelled sequences, for summary.json."""
+    return {"gaps": [tag_auc_at_gap(labelled, gap_s=g) for g in gaps],
+            "note": ("detections scoring >= the default linker's high_score matched one to one to ground truth "
+                     "(IoU >= 0.5); positives: same ground-truth id exactly round(gap * fps) frames apart, "
+                     "negatives: different ids at that gap")}
 
 
 def _progress(enabled: bool) -> Progress:
@@ -302,6 +353,7 @@ def _summary(
     warmup: int,
     sweep: dict[str, Any] | None,
     half: str | None = None,
+    scales: Sequence[float] = (1.0,),
 ) -> dict[str, Any]:
     """The summary.json document (see :func:`run_benchmark` and the module docstring)."""
     from aetrack.config import to_dict
@@ -370,6 +422,7 @@ def _summary(
             "data_root": str(data_root),
             "frames": None if window is None else str(window),
             "half": half,
+            "scales": list(scales),
             "detections": "given (det/det.txt)" if use_dets else "model",
             "weights": weights,
             "default_linker": modes[0],

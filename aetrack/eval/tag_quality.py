@@ -16,6 +16,7 @@ the range the linker actually compares over (tags may drift slowly over a long s
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 from scipy.stats import rankdata
@@ -79,3 +80,81 @@ def tag_auc(
         pos.append(p)
         neg.append(n)
     return roc_auc(np.concatenate(pos), np.concatenate(neg))
+
+
+# -- ROC-AUC against the frame gap ---------------------------------------------------------------
+# The linker compares a track's tag, read some time ago, with this frame's detections. Reviving
+# a track after an occlusion needs tags that agree over seconds, not over the next frame, so the
+# AUC is also measured at fixed gaps: only pairs exactly k frames apart, k = round(gap_s * fps).
+
+
+@dataclass(frozen=True)
+class LabelledTags:
+    """Tags of one sequence's detections that matched a ground-truth object.
+
+    ``tags`` (n, D), ``ids`` (n,) ground-truth identity, ``frames`` (n,) frame number,
+    ``fps`` the sequence's frame rate (turns gaps in seconds into frames).
+    """
+
+    tags: np.ndarray
+    ids: np.ndarray
+    frames: np.ndarray
+    fps: float
+
+
+def label_detections(
+    *, det_boxes: np.ndarray, gt_boxes: np.ndarray, gt_ids: np.ndarray, min_iou: float = 0.5
+) -> np.ndarray:
+    """(n,) ground-truth id of each detection of one frame, -1 where none matched.
+
+    ``det_boxes`` (n, 4) and ``gt_boxes`` (m, 4) are xyxy pixels; detections and ground-truth
+    boxes are paired one to one by Hungarian assignment on IoU, pairs below ``min_iou`` dropped
+    (the MOT matching rule).
+    """
+    from scipy.optimize import linear_sum_assignment
+
+    from aetrack.linker.matching import iou_matrix
+
+    out = np.full(len(det_boxes), -1, dtype=np.int64)
+    if len(det_boxes) == 0 or len(gt_boxes) == 0:
+        return out
+    iou = iou_matrix(det_boxes, gt_boxes)
+    r, c = linear_sum_assignment(-iou)
+    ok = iou[r, c] >= min_iou
+    out[r[ok]] = np.asarray(gt_ids)[c[ok]]
+    return out
+
+
+def gap_pair_distances(seq: LabelledTags, *, gap_frames: int) -> tuple[np.ndarray, np.ndarray]:
+    """Distances of the pairs exactly ``gap_frames`` (>= 1) apart: same identity (positive)
+    and different identities (negative)."""
+    if gap_frames < 1:
+        raise ValueError(f"gap_frames must be >= 1, got {gap_frames}")
+    t = np.asarray(seq.tags, dtype=np.float64).reshape(len(seq.tags), -1)
+    ids = np.asarray(seq.ids).reshape(-1)
+    frames = np.asarray(seq.frames).reshape(-1)
+    by_frame: dict[int, np.ndarray] = {}
+    for f in np.unique(frames):
+        by_frame[int(f)] = np.flatnonzero(frames == f)
+    pos, neg = [np.zeros(0)], [np.zeros(0)]
+    for f, a in by_frame.items():
+        b = by_frame.get(f + gap_frames)
+        if b is None:
+            continue
+        d = np.linalg.norm(t[a][:, None, :] - t[b][None, :, :], axis=2)       # (|a|, |b|)
+        same = ids[a][:, None] == ids[b][None, :]
+        pos.append(d[same])
+        neg.append(d[~same])
+    return np.concatenate(pos), np.concatenate(neg)
+
+
+def tag_auc_at_gap(sequences: Sequence[LabelledTags], *, gap_s: float) -> dict[str, float]:
+    """ROC-AUC of tag distance over pairs ``gap_s`` seconds apart (per sequence
+    ``max(1, round(gap_s * fps))`` frames), pooled over sequences; also the pair counts."""
+    pos, neg = [np.zeros(0)], [np.zeros(0)]
+    for seq in sequences:
+        p, n = gap_pair_distances(seq, gap_frames=max(1, round(gap_s * seq.fps)))
+        pos.append(p)
+        neg.append(n)
+    p, n = np.concatenate(pos), np.concatenate(neg)
+    return {"gap_s": float(gap_s), "auc": roc_auc(p, n), "positives": int(len(p)), "negatives": int(len(n))}

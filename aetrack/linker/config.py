@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from aetrack.linker.kalman import KalmanNoise
 
 MODES = ("tags_motion", "tags", "motion", "iou")
+TAG_COSTS = ("sum", "min")
 OUTPUT_BOXES = ("kalman", "detection")
 
 
@@ -77,9 +78,49 @@ class LinkerConfig:
     # crossing) the term is about equal for both and the tags decide. 0 = tags only; 1.0 puts
     # no overlap on the same footing as the push margin (1.0 apart in tag space).
     tag_iou_weight: float = 1.0
-    # IoU stage limits, as maximum 1 - IoU (ByteTrack's values): high detections match tracked
-    # tracks with IoU >= 0.2; low detections, more often clutter, need IoU >= 0.5; tentative
-    # tracks, with a barely known velocity, need IoU >= 0.3.
+    # How the first stage of "tags_motion" uses tags (aetrack/linker/appearance.py):
+    # "sum" = the motion-gated tag stage above (tag distance + tag_iou_weight * (1 - IoU),
+    # FairMOT-like), then IoU stages; "min" = BoT-SORT: one stage over tracked and lost tracks
+    # with cost min(1 - IoU, tag_cost_scale * tag distance), the tag term only where the tag
+    # distance is within tag_max_distance and 1 - IoU within tag_proximity, limit
+    # iou_threshold_high; tags then only break ties among overlapping boxes.
+    # On the tuning seeds (notes/BENCH_tags.md) "min" + tag_revival gave hard (5000-5003) HOTA
+    # 57.2 -> 59.4, switches 38 -> 26, but medium (2000-2002) 73.0 -> 72.3, and on the held-out
+    # medium seeds 1000-1003 75.6 / 90.0 -> 74.4 / 89.1 (below the synthetic model's goals);
+    # "min" also lets a bounce with IoU < 0.5 swap like motion does (test_linker). So "sum"
+    # stays the default; the real model, whose tags are weak, uses "min" (PETS 1-397 IDF1 54.7
+    # with "sum", 65.0 with "min", configs/real_yolox_nano.yaml).
+    tag_cost: str = "sum"
+    # BoT-SORT's proximity gate (its default 0.5): the tag term of the "min" cost needs IoU >= 0.5.
+    tag_proximity: float = 0.5
+    # Tag distance -> cost units of the "min" cost. BoT-SORT halves cosine distance (range 0-2);
+    # here different objects sit >= 1.0 apart (the push margin), so 0.5 maps the margin to 0.5.
+    tag_cost_scale: float = 0.5
+    # Tags kept per track besides the moving average (ring buffer of the last matched tags; 0 =
+    # the average only). A track's tag distance to a detection is the smallest over the average
+    # and the gallery (appearance.TagGallery).
+    tag_gallery_size: int = 0
+    # Tag confidence in the first tags_motion stage: a pair's tag term counts only if the
+    # detection's tag is at least this much farther from every other candidate track
+    # (appearance.margins); 0 = always. "sum": an unconfident pair is left to the IoU stages.
+    # 0.2 and 0.4 both cost HOTA on the tuning seeds (hard "min" 59.4 -> 58.7, medium 71.8 ->
+    # 70.4; notes/BENCH_tags.md): a look-alike's tag is often the only hint in a crossing.
+    tag_margin: float = 0.0
+    # Tag revival: a tags-only stage of "tags_motion", after the IoU stages and before the
+    # tentative tracks: lost tracks, lost for at least revival_after_s (beyond what motion still
+    # predicts), against the high detections left, on tag distance alone (limit
+    # revival_max_distance), each pair only if the detection's tag is at least revival_margin
+    # farther from every other live track (tag confidence). With it, lost tracks are kept for
+    # revival_lost_time_s (if longer than lost_time_s): tags recognise an object after an
+    # occlusion longer than motion can bridge. Chosen on the tuning seeds 5000-5003 (hard) and
+    # 2000-2002 (medium), notes/BENCH_tags.md: with the "min" cost, revival with 0.6 / 0.2 /
+    # 0.5 s / 5 s gave hard HOTA 58.3 -> 59.4, IDF1 70.9 -> 73.3, medium 70.5 -> 72.3; with the
+    # "sum" cost it cost HOTA (hard 57.2 -> 56.8, medium 73.0 -> 72.6), so it is off by default.
+    tag_revival: bool = False
+    revival_max_distance: float = 0.6
+    revival_margin: float = 0.2
+    revival_after_s: float = 0.5
+    revival_lost_time_s: float = 5.0
     iou_threshold_high: float = 0.8
     iou_threshold_low: float = 0.5
     iou_threshold_tentative: float = 0.7
@@ -173,6 +214,17 @@ class LinkerConfig:
     def __post_init__(self) -> None:
         if self.mode not in MODES:
             raise ValueError(f"LinkerConfig.mode must be one of {', '.join(MODES)}, got {self.mode!r}")
+        if self.tag_cost not in TAG_COSTS:
+            raise ValueError(f"LinkerConfig.tag_cost must be one of {', '.join(TAG_COSTS)}, got {self.tag_cost!r}")
+        _check_number("tag_proximity", self.tag_proximity, low=0.0, high=1.0)
+        _check_number("tag_cost_scale", self.tag_cost_scale, low=0.0)
+        for name in ("revival_max_distance", "revival_margin", "revival_after_s", "revival_lost_time_s"):
+            _check_number(name, getattr(self, name), low=0.0)
+        _check_number("tag_margin", self.tag_margin, low=0.0)
+        if (isinstance(self.tag_gallery_size, bool) or not isinstance(self.tag_gallery_size, int)
+                or not 0 <= self.tag_gallery_size <= 1000):
+            raise ValueError(f"LinkerConfig.tag_gallery_size must be an integer in [0, 1000], "
+                             f"got {self.tag_gallery_size!r}")
         if self.output_box not in OUTPUT_BOXES:
             raise ValueError(
                 f"LinkerConfig.output_box must be one of {', '.join(OUTPUT_BOXES)}, got {self.output_box!r}"
@@ -212,7 +264,7 @@ class LinkerConfig:
             raise ValueError(f"LinkerConfig.common_motion_pairs must be an integer >= 1, got {self.common_motion_pairs!r}")
         _check_number("common_motion_radius", self.common_motion_radius, low=0.0, low_open=True)
         for name in ("confirm_on_first_frame", "low_score_updates_tag", "fuse_score", "observation_recovery",
-                     "camera_motion", "common_motion"):
+                     "camera_motion", "common_motion", "tag_revival"):
             if not isinstance(getattr(self, name), bool):
                 raise ValueError(f"LinkerConfig.{name} must be a bool, got {getattr(self, name)!r}")
         if not isinstance(self.kalman, KalmanNoise):
@@ -224,8 +276,16 @@ class LinkerConfig:
         return self.tag_max_distance + self.tag_iou_weight
 
     def lost_frames(self, frame_rate: float) -> int:
-        """Frames a track may stay unmatched and still be revived: round(lost_time_s * fps)."""
-        return round(self.lost_time_s * frame_rate)
+        """Frames a track may stay unmatched and still be revived: round(lost_time_s * fps), or
+        round(revival_lost_time_s * fps) if longer and the tags-only revival stage runs."""
+        seconds = self.lost_time_s
+        if self.mode == "tags_motion" and self.tag_revival:
+            seconds = max(seconds, self.revival_lost_time_s)
+        return round(seconds * frame_rate)
+
+    def revival_after_frames(self, frame_rate: float) -> int:
+        """Frames a track must have been lost for the tags-only revival stage: round(revival_after_s * fps)."""
+        return round(self.revival_after_s * frame_rate)
 
     def report_lost_frames(self, frame_rate: float) -> int:
         """Frames a lost track is still reported after its last match: round(report_lost_s *

@@ -31,7 +31,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from aetrack.linker import kalman, matching
+from aetrack.linker import appearance, kalman, matching
 from aetrack.linker.config import LinkerConfig
 from aetrack.linker.track import CONFIRMED, LOST, STATE_NAMES, TENTATIVE, TrackTable
 
@@ -62,7 +62,7 @@ class _Stage:
 
     states: tuple[int, ...]     # track states taking part (among tracks still unmatched)
     detections: str             # "high" | "low" (among detections still unmatched)
-    cost: str                   # "tag" | "tag_gated" | "iou"
+    cost: str                   # "tag" | "tag_gated" | "iou" | "fused_min" | "revive"
     limit: str                  # name of the LinkerConfig field (or property) holding the cost limit
 
 
@@ -73,6 +73,8 @@ _IOU_TRACKED_HIGH = _Stage((CONFIRMED,), "high", "iou", "iou_threshold_high")
 _IOU_ALL_HIGH = _Stage((CONFIRMED, LOST), "high", "iou", "iou_threshold_high")
 _IOU_LOW = _Stage((CONFIRMED,), "low", "iou", "iou_threshold_low")
 _IOU_TENTATIVE = _Stage((TENTATIVE,), "high", "iou", "iou_threshold_tentative")
+_FUSED_MIN = _Stage((CONFIRMED, LOST), "high", "fused_min", "iou_threshold_high")
+_REVIVE = _Stage((LOST,), "high", "revive", "revival_max_distance")
 
 # Stages per mode, in order. CONFIRMED here means tracked (confirmed and matched last frame).
 _STAGES: dict[str, tuple[_Stage, ...]] = {
@@ -81,6 +83,18 @@ _STAGES: dict[str, tuple[_Stage, ...]] = {
     "motion": (_IOU_ALL_HIGH, _IOU_LOW, _IOU_TENTATIVE),
     "iou": (_IOU_ALL_HIGH, _IOU_TENTATIVE),
 }
+
+
+def _stages(cfg: LinkerConfig, mode: str) -> tuple[_Stage, ...]:
+    """The stages of ``mode`` with the appearance options of ``cfg`` (tag cost form, revival)."""
+    stages = _STAGES[mode]
+    if mode != "tags_motion":
+        return stages
+    if cfg.tag_cost == "min":
+        stages = (_FUSED_MIN, _IOU_LOW, _IOU_TENTATIVE)
+    if cfg.tag_revival:
+        stages = stages[:-1] + (_REVIVE, stages[-1])
+    return stages
 
 
 class Linker:
@@ -101,7 +115,8 @@ class Linker:
         self.frame_rate = float(frame_rate)
         self.max_lost_frames = cfg.lost_frames(self.frame_rate)
         self.report_lost_frames = cfg.report_lost_frames(self.frame_rate)
-        self._tracks = TrackTable(noise=cfg.kalman)
+        self.revival_after_frames = cfg.revival_after_frames(self.frame_rate)
+        self._tracks = TrackTable(noise=cfg.kalman, gallery_size=cfg.tag_gallery_size)
         self._tracks.set_history(cfg.direction_frames if cfg.direction_weight > 0 else 0)
         self._next_id = 1
         self._frame = 0
@@ -288,16 +303,31 @@ class Linker:
         one_class = not (table.cls.any() or classes.any())
         # Without tags the tag modes fall back to motion + IoU; "iou" stays SORT-like.
         mode = cfg.mode if tags is not None or cfg.mode == "iou" else "motion"
-        for stage in _STAGES[mode]:
+        for stage in _stages(cfg, mode):
             in_stage = table.state == stage.states[0]
             for state in stage.states[1:]:
                 in_stage |= table.state == state
             rows = np.flatnonzero(in_stage & (det_of_track < 0))
+            if stage.cost == "revive":
+                rows = rows[self._frame - 1 - table.last_frame[rows] >= self.revival_after_frames]
             cols = free[stage.detections]
             if rows.shape[0] == 0 or cols.shape[0] == 0:
                 continue
             if stage.cost == "iou":
                 cost = self._iou_cost(rows, cols, boxes, scores, pred_boxes, stage)
+            elif stage.cost == "fused_min":
+                iou_cost = 1.0 - matching.iou_matrix(pred_boxes[rows], boxes[cols])
+                tag_d = self._track_tag_distance(rows, tags[cols])
+                if cfg.tag_proximity >= 1.0:  # no overlap needed: FairMOT's Mahalanobis gate instead
+                    d2 = kalman.gating_distance(table.mean[rows], table.cov[rows],
+                                                kalman.xyxy_to_xyah(boxes[cols]), cfg.kalman)
+                    tag_d = matching.gate(tag_d, d2, threshold=cfg.motion_gate)
+                tag_d = self._confident(tag_d)
+                cost = appearance.min_cost(iou_cost, tag_d,
+                                           max_distance=cfg.tag_max_distance, proximity=cfg.tag_proximity,
+                                           scale=cfg.tag_cost_scale)
+            elif stage.cost == "revive":
+                cost = self._revive_cost(rows, tags[cols])
             else:
                 cost = self._tag_cost(rows, cols, boxes, tags, pred_boxes, gated=stage.cost == "tag_gated")
             if not one_class:  # (R, C): never pair across classes
@@ -322,9 +352,9 @@ class Linker:
         ``tag_iou_weight * (1 - IoU)`` of the predicted and detected boxes added (the limit is
         ``LinkerConfig.tag_gated_limit``)."""
         table, cfg = self._tracks, self.cfg
-        cost = matching.tag_distance(table.tags[rows], tags[cols])
-        cost[~table.has_tag[rows]] = np.inf
+        cost = self._track_tag_distance(rows, tags[cols])
         if gated:
+            cost = self._confident(cost)
             d2 = kalman.gating_distance(
                 table.mean[rows], table.cov[rows], kalman.xyxy_to_xyah(boxes[cols]), cfg.kalman
             )
@@ -332,6 +362,33 @@ class Linker:
             cost = matching.gate(cost, d2, threshold=cfg.motion_gate, exempt=revive)
             if cfg.tag_iou_weight > 0:  # inf (outside the gates) stays inf
                 cost = cost + cfg.tag_iou_weight * (1.0 - matching.iou_matrix(pred_boxes[rows], boxes[cols]))
+        return cost
+
+    def _track_tag_distance(self, rows: np.ndarray, det_tags: np.ndarray) -> np.ndarray:
+        """(R, C) tag distance of track rows to detection tags: the smaller of the moving
+        average's and the gallery's (appearance.track_distance); inf for untagged tracks."""
+        t = self._tracks
+        return appearance.track_distance(t.tags[rows], t.has_tag[rows], t.gallery.distance(rows, det_tags), det_tags)
+
+    def _confident(self, tag_d: np.ndarray) -> np.ndarray:
+        """``tag_d`` with inf where the pair's tag margin over the other candidate tracks (rows
+        of ``tag_d``) is below ``tag_margin`` (appearance.margins); unchanged when it is 0."""
+        if self.cfg.tag_margin <= 0 or tag_d.shape[0] < 2:
+            return tag_d
+        m = appearance.margins(tag_d, tag_d, np.arange(tag_d.shape[0]))
+        return np.where(m >= self.cfg.tag_margin, tag_d, np.inf)
+
+    def _revive_cost(self, rows: np.ndarray, det_tags: np.ndarray) -> np.ndarray:
+        """(R, C) tag distance of long-lost tracks to detections, inf where the detection's tag
+        is not at least ``revival_margin`` farther from every other live tagged track."""
+        t, cfg = self._tracks, self.cfg
+        cost = self._track_tag_distance(rows, det_tags)
+        if cfg.revival_margin > 0:
+            live = np.flatnonzero(t.has_tag & (t.state != TENTATIVE))
+            d_all = self._track_tag_distance(live, det_tags)
+            pos = np.searchsorted(live, rows)  # rows are live tagged tracks (lost), both sorted
+            m = appearance.margins(cost, d_all, pos)
+            cost = np.where(m >= cfg.revival_margin, cost, np.inf)
         return cost
 
     def _snapshots(self, rows: np.ndarray) -> list[Track]:

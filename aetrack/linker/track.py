@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from aetrack.linker import kalman
+from aetrack.linker.appearance import TagGallery
 from aetrack.linker.kalman import KalmanNoise
 
 # Track states. "removed" is not stored: a removed track is deleted from the table.
@@ -36,8 +37,9 @@ class TrackTable:
         to the last observation's centre, zero while unknown (OC-SORT's direction consistency).
     """
 
-    def __init__(self, *, noise: KalmanNoise) -> None:
+    def __init__(self, *, noise: KalmanNoise, gallery_size: int = 0) -> None:
         self.noise = noise
+        self.gallery = TagGallery(size=gallery_size)  # the last tags of each track (appearance.py)
         self.clear()
 
     def clear(self) -> None:
@@ -57,6 +59,7 @@ class TrackTable:
         self.obs_cov = np.zeros((0, 8, 8))
         self.centres = np.zeros((0, 0, 2))    # (N, K, 2) last K observed centres, newest last
         self.direction = np.zeros((0, 2))
+        self.gallery.clear()
 
     def __len__(self) -> int:
         return int(self.ids.shape[0])
@@ -116,6 +119,9 @@ class TrackTable:
         k_hist = self.centres.shape[1]
         self.centres = np.concatenate([self.centres, np.repeat(centre[:, None], k_hist, axis=1)])
         self.direction = np.concatenate([self.direction, np.zeros((k, 2))])
+        self.gallery.add_rows(k, None if self.tags is None else self.tags.shape[1])
+        if tags is not None:
+            self.gallery.push(np.arange(len(self) - k, len(self)), tags)
 
     def set_history(self, frames: int) -> None:
         """Keep the last ``frames`` + 1 observed centres per track (0: directions off)."""
@@ -184,6 +190,7 @@ class TrackTable:
             blended = np.where(self.has_tag[r, None], momentum * old + (1.0 - momentum) * new, new)
             self.tags[r] = blended
             self.has_tag[r] = True
+            self.gallery.push(r, new)
         self.hits[rows] += 1
         self.last_frame[rows] = frame
         self.box[rows] = boxes
@@ -201,6 +208,7 @@ class TrackTable:
             setattr(self, name, getattr(self, name)[mask])
         if self.tags is not None:
             self.tags = self.tags[mask]
+        self.gallery.keep(mask)
 
     def rescale(self, sx: float, sy: float) -> None:
         """Map every track into a frame scaled by ``sx`` horizontally and ``sy`` vertically:
