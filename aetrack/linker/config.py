@@ -84,7 +84,7 @@ class LinkerConfig:
     # with cost min(1 - IoU, tag_cost_scale * tag distance), the tag term only where the tag
     # distance is within tag_max_distance and 1 - IoU within tag_proximity, limit
     # iou_threshold_high; tags then only break ties among overlapping boxes.
-    # On the tuning seeds (notes/BENCH_tags.md) "min" + tag_revival gave hard (5000-5003) HOTA
+    # On the tuning seeds (BENCHMARKS.md "Tags (issue 16)") "min" + tag_revival gave hard (5000-5003) HOTA
     # 57.2 -> 59.4, switches 38 -> 26, but medium (2000-2002) 73.0 -> 72.3, and on the held-out
     # medium seeds 1000-1003 75.6 / 90.0 -> 74.4 / 89.1 (below the synthetic model's goals);
     # "min" also lets a bounce with IoU < 0.5 swap like motion does (test_linker). So "sum"
@@ -104,7 +104,7 @@ class LinkerConfig:
     # detection's tag is at least this much farther from every other candidate track
     # (appearance.margins); 0 = always. "sum": an unconfident pair is left to the IoU stages.
     # 0.2 and 0.4 both cost HOTA on the tuning seeds (hard "min" 59.4 -> 58.7, medium 71.8 ->
-    # 70.4; notes/BENCH_tags.md): a look-alike's tag is often the only hint in a crossing.
+    # 70.4; BENCHMARKS.md "Tags (issue 16)"): a look-alike's tag is often the only hint in a crossing.
     tag_margin: float = 0.0
     # Tag revival: a tags-only stage of "tags_motion", after the IoU stages and before the
     # tentative tracks: lost tracks, lost for at least revival_after_s (beyond what motion still
@@ -113,7 +113,7 @@ class LinkerConfig:
     # farther from every other live track (tag confidence). With it, lost tracks are kept for
     # revival_lost_time_s (if longer than lost_time_s): tags recognise an object after an
     # occlusion longer than motion can bridge. Chosen on the tuning seeds 5000-5003 (hard) and
-    # 2000-2002 (medium), notes/BENCH_tags.md: with the "min" cost, revival with 0.6 / 0.2 /
+    # 2000-2002 (medium), BENCHMARKS.md "Tags (issue 16)": with the "min" cost, revival with 0.6 / 0.2 /
     # 0.5 s / 5 s gave hard HOTA 58.3 -> 59.4, IDF1 70.9 -> 73.3, medium 70.5 -> 72.3; with the
     # "sum" cost it cost HOTA (hard 57.2 -> 56.8, medium 73.0 -> 72.6), so it is off by default.
     tag_revival: bool = False
@@ -139,7 +139,7 @@ class LinkerConfig:
     # 79.1 / 91.4 -> 92.3 on 2003-2007; 4 s and longer gave no more (BENCHMARKS.md).
     # Issue 17, real data: on the MOT17 half-val tuning halves (public detections) 3.0 s gave
     # HOTA 52.98 against 52.88 at 2.0 s (IDF1 60.00 / 60.02), no gain; 2.0 s is kept as the
-    # default, as before session 8 (notes/BENCH_linker.md). The embedded weights store 3.0.
+    # default, as before session 8 (BENCHMARKS.md "Linking given detections"). The embedded weights store 3.0.
     lost_time_s: float = 2.0
     # Seconds a lost track is still reported, at its Kalman prediction and with state
     # "lost", after its last match (in frames: round(report_lost_s * frame_rate); 0 = report
@@ -171,7 +171,7 @@ class LinkerConfig:
     # BYTE's score-fused IoU: in the IoU stages over high detections the cost is
     # 1 - IoU * score instead of 1 - IoU, so of two overlapping detections the more confident
     # one wins the track (ByteTrack does this on MOT17, not on MOT20). MOT17 tuning halves:
-    # HOTA 52.88 -> 53.29, IDF1 60.02 -> 60.61 (notes/BENCH_linker.md): on in
+    # HOTA 52.88 -> 53.29, IDF1 60.02 -> 60.61 (BENCHMARKS.md "Linking given detections"): on in
     # DETECTIONS_DEFAULTS (given detections). Off here: with the embedded default model's
     # scores (many 0.5-0.7) it cost PETS 398-795 HOTA 60.6 -> 54.9 together with the direction
     # term, and the embedded weights' stored configs take new fields from these defaults.
@@ -204,7 +204,7 @@ class LinkerConfig:
     # every object's motion; the objects' own motions differ and cancel in the median.
     # MOT17 tuning halves (with fuse_score and direction 0.2): HOTA 53.32 -> 54.43, IDF1
     # 60.71 -> 62.48, IDSW 377 -> 274, nearly all on the moving cameras MOT17-10 and -13
-    # (notes/BENCH_linker.md). On in DETECTIONS_DEFAULTS; off here for the embedded models.
+    # (BENCHMARKS.md "Linking given detections"). On in DETECTIONS_DEFAULTS; off here for the embedded models.
     common_motion: bool = False
     common_motion_pairs: int = 3
     # Largest offset (in box heights of the track) of a pair that votes on the common motion.
@@ -296,7 +296,7 @@ class LinkerConfig:
 #: Linker settings for given detections (``--dets`` without a model: ``aetrack track``,
 #: ``benchmark`` and ``tune``): motion + IoU with score fusion, direction consistency and
 #: common-motion compensation, each chosen on the MOT17 public-detection tuning halves
-#: (notes/BENCH_linker.md). The embedded models keep them off (their weights files store
+#: (BENCHMARKS.md "Linking given detections"). The embedded models keep them off (their weights files store
 #: every older setting; new ones take the LinkerConfig defaults).
 DETECTIONS_DEFAULTS = {"mode": "motion", "fuse_score": True, "direction_weight": 0.2, "common_motion": True}
 
