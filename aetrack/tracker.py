@@ -24,6 +24,7 @@ import time
 from collections.abc import Sequence
 from importlib import resources
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -35,6 +36,9 @@ from aetrack.decode import DecodeConfig, Detections, decode, tags_at_boxes
 from aetrack.errors import AetrackError, InvalidArgument
 from aetrack.linker import Linker, LinkerConfig, Track
 from aetrack.model import Detector, ModelConfig
+
+if TYPE_CHECKING:
+    from aetrack.model.onnx_runtime import OnnxDetector
 from aetrack.validate import check_detections, is_empty_frame
 
 # Embedded weights by name (files in aetrack/weights/; README says how each is reproduced):
@@ -86,7 +90,9 @@ class Tracker:
     """Detector + decoder + linker for one stream of frames.
 
     Args:
-        model: the detector (eval mode), or None to link given detections only.
+        model: the detector (eval mode): a torch :class:`~aetrack.model.Detector` or an
+            onnxruntime :class:`~aetrack.model.onnx_runtime.OnnxDetector` (CPU only), or None
+            to link given detections only.
         model_cfg: the model's config (input size for letterboxing); required with a model.
         decode_cfg: peak selection.
         linker_cfg: association thresholds and mode.
@@ -99,7 +105,7 @@ class Tracker:
     def __init__(
         self,
         *,
-        model: Detector | None,
+        model: Detector | OnnxDetector | None,
         model_cfg: ModelConfig | None = None,
         decode_cfg: DecodeConfig | None = None,
         linker_cfg: LinkerConfig | None = None,
@@ -112,7 +118,9 @@ class Tracker:
         if frame_rate <= 0:
             raise ValueError(f"frame_rate must be positive, got {frame_rate}")
         self.device = resolve_device(device) if isinstance(device, str) else device
-        self.model = model.to(self.device).eval() if model is not None else None
+        if model is not None and not isinstance(model, torch.nn.Module) and self.device.type != "cpu":
+            raise AetrackError(f"the onnxruntime backend runs on the CPU only, not on device {self.device}")
+        self.model = model.to(self.device).eval() if isinstance(model, torch.nn.Module) else model
         self.model_cfg = model_cfg
         self.decode_cfg = decode_cfg or DecodeConfig()
         linker_cfg = linker_cfg or LinkerConfig()
@@ -141,21 +149,29 @@ class Tracker:
         decode_cfg: DecodeConfig | None = None,
         input_size: tuple[int, int] | None = None,
         classes: Sequence[str] | None = None,
+        backend: str = "torch",
+        threads: int | None = None,
     ) -> "Tracker":
-        """A tracker from an ``aetrack train`` checkpoint (or an embedded name); decode/linker
-        settings default to its config.
+        """A tracker from an ``aetrack train`` checkpoint, a weights file, an embedded name or an
+        exported ``.onnx`` file; decode/linker settings default to the ones stored with it.
 
         ``input_size`` = (width, height) overrides the network input size (multiples of 32).
+        ``backend``: ``"torch"`` or ``"onnxruntime"`` (CPU; weights other than an .onnx file
+        are exported once into the user cache, see :mod:`aetrack.backend`); an .onnx file
+        always runs on onnxruntime. ``threads``: onnxruntime's intra-op threads (None: one per
+        core); torch's are ``torch.set_num_threads``.
         """
-        ckpt, model_cfg = load_model(path, input_size=input_size)
-        return cls(model=ckpt.model, model_cfg=model_cfg, decode_cfg=decode_cfg or ckpt.config.decode,
-                   linker_cfg=linker_cfg or ckpt.config.linker, frame_rate=frame_rate, device=device,
-                   classes=classes)
+        from aetrack.backend import load_detector
+
+        loaded = load_detector(path, backend=backend, input_size=input_size, threads=threads, device=device)
+        return cls(model=loaded.model, model_cfg=loaded.model_cfg, decode_cfg=decode_cfg or loaded.decode,
+                   linker_cfg=linker_cfg or loaded.linker, frame_rate=frame_rate, device=device, classes=classes)
 
     @classmethod
     def from_pretrained(cls, name: str = "default", **kwargs) -> "Tracker":
         """A tracker with embedded weights: ``"default"`` (real people and vehicles) or
-        ``"synthetic"`` (the synthetic-world model)."""
+        ``"synthetic"`` (the synthetic-world model); keyword arguments as
+        :meth:`from_checkpoint` (``backend="onnxruntime"`` among them)."""
         return cls.from_checkpoint(pretrained_path(name), **kwargs)
 
     @classmethod
@@ -247,6 +263,7 @@ class Tracker:
 
     # -- internals ------------------------------------------------------------------------------
     def _forward(self, img: np.ndarray) -> tuple[dict[str, torch.Tensor], Letterbox]:
+        # Either backend: a torch Detector or an OnnxDetector, both (1, 3, H, W) -> [dict of maps].
         assert self.model is not None and self.model_cfg is not None
         t0 = time.perf_counter()
         size = self.model_cfg.canvas_size((img.shape[1], img.shape[0]))

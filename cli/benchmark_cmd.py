@@ -67,6 +67,9 @@ def benchmark(
         Optional[str], typer.Option(help="Network input WIDTHxHEIGHT (default: the model's).")
     ] = None,
     warmup: Annotated[int, typer.Option(help="Frames per sequence left out of the timing medians.")] = 5,
+    backend: Annotated[str, typer.Option(help="Engine of the detector: torch, or onnxruntime (CPU; pip install "
+                                              "'aetrack[onnxruntime]'; exported to ~/.cache/aetrack on first use). "
+                                              "An .onnx --weights file runs on onnxruntime.")] = "torch",
     speed: Annotated[
         bool, typer.Option("--speed/--no-speed", help="Also run the model speed sweep, matmul peak and linker timing.")
     ] = True,
@@ -76,19 +79,24 @@ def benchmark(
     from cli.common import print_metrics, set_threads
     from cli.track_cmd import tracker_settings
 
+    from aetrack.backend import check_backend
+
     set_threads(threads)
+    check_backend(backend)
     window = parse_frame_range(frames)
     size = _input_size(input_size) if input_size is not None else None
     use_model = not dets or weights is not None
     model = model_cfg = None
     if use_model:
-        from aetrack.tracker import load_model
+        from aetrack.backend import load_detector
 
-        ckpt, model_cfg = load_model(weights, input_size=size)
-        model = ckpt.model
-        base_linker, base_decode = ckpt.config.linker, ckpt.config.decode
-        label = str(weights) if weights is not None else "embedded default"
+        loaded = load_detector(weights, backend=backend, input_size=size, threads=threads, device=device)
+        model, model_cfg = loaded.model, loaded.model_cfg
+        base_linker, base_decode = loaded.linker, loaded.decode
+        label = (str(weights) if weights is not None else "embedded default") + f" ({loaded.backend})"
     else:
+        if backend != "torch":
+            raise AetrackError("--backend applies to a model; model-free --dets runs have none (add --weights)")
         if size is not None:
             raise AetrackError("--input-size applies to a model; model-free --dets runs have none (add --weights)")
         base_linker, base_decode = LinkerConfig(mode=MODEL_FREE_LINKER), DecodeConfig()

@@ -55,32 +55,40 @@ def parse_classes(text: str | None, names: tuple[str, ...]) -> list[str] | None:
     return wanted
 
 
+BACKEND_HELP = ("Engine of the detector: torch, or onnxruntime (CPU; pip install 'aetrack[onnxruntime]'; "
+                "weights are exported to ~/.cache/aetrack on first use). An .onnx --weights file runs on onnxruntime.")
+
+
 def build_tracker(
     *, weights: Path | None, use_model: bool, device: str, frame_rate: float, linker: str | None,
-    overrides: list[str], classes: str | None = None,
+    overrides: list[str], classes: str | None = None, backend: str = "torch", threads: int | None = None,
 ):
-    """The tracker the options ask for: embedded or given weights, or a model-free linker
-    (class person); ``classes`` = ``--classes`` (comma-separated names, None = all)."""
-    from aetrack.tracker import Tracker, load_model
+    """The tracker the options ask for: embedded or given weights on ``backend``, or a
+    model-free linker (class person); ``classes`` = ``--classes`` (comma-separated names, None = all)."""
+    from aetrack.backend import check_backend, load_detector
+    from aetrack.tracker import Tracker
+
+    check_backend(backend)
 
     if not use_model:
         lcfg, _ = tracker_settings(base_linker=LinkerConfig(), base_decode=DecodeConfig(), linker=linker,
                                    overrides=overrides)
         return Tracker.for_detections(linker_cfg=lcfg, frame_rate=frame_rate,
                                       classes=parse_classes(classes, ("person",)))
-    ckpt, model_cfg = load_model(weights)
-    lcfg, dcfg = tracker_settings(base_linker=ckpt.config.linker, base_decode=ckpt.config.decode, linker=linker,
+    loaded = load_detector(weights, backend=backend, threads=threads, device=device)
+    lcfg, dcfg = tracker_settings(base_linker=loaded.linker, base_decode=loaded.decode, linker=linker,
                                   overrides=overrides)
-    return Tracker(model=ckpt.model, model_cfg=model_cfg, decode_cfg=dcfg, linker_cfg=lcfg,
-                   frame_rate=frame_rate, device=device, classes=parse_classes(classes, model_cfg.names))
+    return Tracker(model=loaded.model, model_cfg=loaded.model_cfg, decode_cfg=dcfg, linker_cfg=lcfg,
+                   frame_rate=frame_rate, device=device, classes=parse_classes(classes, loaded.model_cfg.names))
 
 
 def track(
     source: Annotated[str, typer.Argument(help="Video file, image folder, MOT sequence folder or camera index.")],
     out: Annotated[Path, typer.Option("--out", help="Output folder.")] = Path("track_out"),
     weights: Annotated[Optional[Path], typer.Option(
-        help="Checkpoint from `aetrack train`, or embedded weights by name: default (real people and "
-             "vehicles; what no --weights means) or synthetic.", show_default=False)] = None,
+        help="Checkpoint from `aetrack train`, an .onnx file from `aetrack export`, or embedded weights by "
+             "name: default (real people and vehicles; what no --weights means) or synthetic.",
+        show_default=False)] = None,
     dets: Annotated[
         Optional[Path],
         typer.Option(help="Link these MOT detections instead of detecting (tags from the model only with --weights)."),
@@ -93,6 +101,7 @@ def track(
     ] = None,
     device: Annotated[str, typer.Option(help="auto, cpu, cuda, cuda:N or mps.")] = "cpu",
     threads: Annotated[Optional[int], typer.Option(help="CPU threads for the model.")] = None,
+    backend: Annotated[str, typer.Option(help=BACKEND_HELP)] = "torch",
     fps: Annotated[Optional[float], typer.Option(help="Frame rate if the source does not say.")] = None,
     evaluate: Annotated[bool, typer.Option(help="Evaluate against gt/gt.txt of a MOT sequence folder.")] = True,
     classes: Annotated[
@@ -120,7 +129,8 @@ def track(
         src.fps = fps
     det_table = read_mot_file(dets, kind="det") if dets is not None else None
     tracker = build_tracker(weights=weights, use_model=use_model, device=device,
-                            frame_rate=src.fps, linker=linker, overrides=list(set_ or []), classes=classes)
+                            frame_rate=src.fps, linker=linker, overrides=list(set_ or []), classes=classes,
+                            backend=backend, threads=threads)
     stats = track_source(source=src, tracker=tracker, out_dir=out, dets=det_table, save_video=save_video)
     med = stats.median_ms(skip=min(5, max(0, stats.frames - 1)))
     typer.echo(f"{stats.name}: {stats.frames} frames, {stats.rows} boxes, {stats.fps:.1f} frames/s end to end "

@@ -20,7 +20,7 @@ import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -40,6 +40,9 @@ from aetrack.model import Detector, ModelConfig, build_detector
 from aetrack.device import resolve_device
 from aetrack.pipeline import ALL_STAGES, RunStats, track_source
 from aetrack.tracker import Tracker
+
+if TYPE_CHECKING:
+    from aetrack.model.onnx_runtime import OnnxDetector
 
 #: Linker modes that associate on tags, which only a model provides.
 TAG_MODES = ("tags_motion", "tags")
@@ -168,7 +171,7 @@ def run_benchmark(
     data_root: str | Path,
     out_dir: str | Path,
     linkers: Sequence[LinkerConfig],
-    model: Detector | None = None,
+    model: Detector | OnnxDetector | None = None,
     model_cfg: ModelConfig | None = None,
     decode_cfg: DecodeConfig | None = None,
     weights: str = "none",
@@ -187,7 +190,8 @@ def run_benchmark(
             and speed.png.
         linkers: one config per linker to compare (distinct modes); the first is the default,
             run inside the tracking loop and timed stage by stage.
-        model, model_cfg, decode_cfg: the detector (None: link the given detections model-free).
+        model, model_cfg, decode_cfg: the detector, a torch ``Detector`` or an onnxruntime
+            ``OnnxDetector`` (None: link the given detections model-free).
         weights: where the model came from, for the record: a path, ``"embedded"`` or ``"none"``.
         use_dets: link each sequence's det/det.txt; with a model, tags are read at those boxes.
         frames: ``"A:B"`` (inclusive, 1-based) restricts tracking and evaluation.
@@ -261,7 +265,10 @@ def run_benchmark(
         net = model if model is not None else build_detector(ModelConfig())
         label = (f"{model_cfg.backbone} backbone, weights {weights}" if model is not None and model_cfg is not None
                  else "small backbone, default ModelConfig, random weights (speed does not depend on their values)")
-        sweep_result = model_sweep(model=net, settings=sweep, device=dev, model_label=label)
+        # A non-torch detector (onnxruntime) is timed as it is; its FLOPs are those of the same
+        # architecture in torch (the count depends on neither the engine nor the weights).
+        counted = None if isinstance(net, torch.nn.Module) else build_detector(model_cfg)
+        sweep_result = model_sweep(model=net, settings=sweep, device=dev, model_label=label, flops_model=counted)
 
     summary = _summary(
         data_root=Path(data_root), seqs=seqs, runs=runs, link_times=link_times, reports=reports,

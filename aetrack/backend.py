@@ -1,0 +1,95 @@
+"""Which engine runs the detector: torch (the default) or onnxruntime.
+
+``load_detector`` turns what a user names (None, an embedded name, a checkpoint or weights file,
+or an exported ``.onnx`` file) and a backend into the detector, its model config and the decode
+and linker settings that travel with the weights:
+
+- ``torch``: the weights file's :class:`aetrack.model.Detector`.
+- ``onnxruntime``: an :class:`aetrack.model.onnx_runtime.OnnxDetector`; an ``.onnx`` file is
+  used as it is, any other weights are exported once to the user cache
+  (:func:`aetrack.model.onnx_export.cached_onnx`: ``~/.cache/aetrack/onnx/``, or
+  ``$AETRACK_CACHE_DIR``) and that export is used from then on. CPU only. An ``.onnx`` file
+  always runs on onnxruntime.
+
+Both return maps the same decoder reads; their outputs agree to about 1e-5 (tests/test_onnx.py).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from aetrack.config import from_dict
+from aetrack.decode import DecodeConfig
+from aetrack.errors import AetrackError
+from aetrack.linker import LinkerConfig
+from aetrack.model.config import ModelConfig
+
+BACKENDS = ("torch", "onnxruntime")
+
+
+@dataclass
+class LoadedDetector:
+    """A detector ready to run, with the settings stored beside its weights."""
+
+    model: Any  # aetrack.model.Detector (torch) or aetrack.model.onnx_runtime.OnnxDetector
+    model_cfg: ModelConfig
+    decode: DecodeConfig
+    linker: LinkerConfig
+    backend: str
+
+
+def is_onnx_file(weights: str | Path | None) -> bool:
+    """Whether ``weights`` names an exported ONNX file (by its suffix)."""
+    return weights is not None and str(weights).lower().endswith(".onnx")
+
+
+def check_backend(backend: str, *, device: str = "cpu") -> None:
+    """Refuse an unknown backend, or onnxruntime on another device than the CPU."""
+    if backend not in BACKENDS:
+        raise AetrackError(f"unknown backend {backend!r}; choose one of {', '.join(BACKENDS)}")
+    if backend == "onnxruntime" and str(device) != "cpu":
+        raise AetrackError(f"the onnxruntime backend runs on the CPU only, not on device {device!r} "
+                           f"(use --backend torch for {device})")
+
+
+def load_detector(
+    weights: str | Path | None = None,
+    *,
+    backend: str = "torch",
+    input_size: tuple[int, int] | None = None,
+    threads: int | None = None,
+    device: str = "cpu",
+) -> LoadedDetector:
+    """The detector of ``weights`` (None: the embedded default) on ``backend``.
+
+    ``input_size`` = (width, height) replaces the stored network input size; ``threads`` sets
+    onnxruntime's intra-op threads (torch's come from ``torch.set_num_threads``).
+    """
+    from aetrack.tracker import resolve_weights
+
+    if is_onnx_file(weights):
+        backend = "onnxruntime"
+    check_backend(backend, device=device)
+    if backend == "torch":
+        from aetrack.train.checkpoint import load_checkpoint
+
+        ckpt = load_checkpoint(resolve_weights(weights))
+        model, cfg = ckpt.model, ckpt.config.model
+        decode, linker = ckpt.config.decode, ckpt.config.linker
+    else:
+        from aetrack.model.onnx_export import cached_onnx
+        from aetrack.model.onnx_runtime import OnnxDetector, OrtSettings
+
+        settings = OrtSettings(threads=threads)  # checked before anything is exported
+        path = Path(weights) if is_onnx_file(weights) else cached_onnx(resolve_weights(weights))
+        model = OnnxDetector(path=path, settings=settings)
+        stored = model.meta["config"]
+        cfg = model.cfg
+        decode = from_dict(DecodeConfig, stored["decode"], where=f"{path}: decode")
+        linker = from_dict(LinkerConfig, stored["linker"], where=f"{path}: linker")
+    if input_size is not None:
+        cfg = dataclasses.replace(cfg, input_width=input_size[0], input_height=input_size[1])
+    return LoadedDetector(model=model, model_cfg=cfg, decode=decode, linker=linker, backend=backend)
