@@ -11,7 +11,8 @@ and linker settings that travel with the weights:
   ``$AETRACK_CACHE_DIR``) and that export is used from then on. CPU only. An ``.onnx`` file
   always runs on onnxruntime.
 
-Both return maps the same decoder reads; their outputs agree to about 1e-5 (tests/test_onnx.py).
+Both return maps the same decoder reads; on a real frame their outputs differ by at most 3.3e-5
+(tests/test_onnx.py asserts 1e-4 for both embedded models at two input sizes each).
 """
 
 from __future__ import annotations

@@ -159,7 +159,9 @@ class Tracker:
         ``backend``: ``"torch"`` or ``"onnxruntime"`` (CPU; weights other than an .onnx file
         are exported once into the user cache, see :mod:`aetrack.backend`); an .onnx file
         always runs on onnxruntime. ``threads``: onnxruntime's intra-op threads (None: one per
-        core); torch's are ``torch.set_num_threads``.
+        core); torch's are ``torch.set_num_threads``. With onnxruntime, torch only decodes
+        small maps: ``torch.set_num_threads(1)`` keeps its idle threads off onnxruntime's cores
+        (the CLI does so; notes/BENCH_onnx.md).
         """
         from aetrack.backend import load_detector
 
@@ -263,12 +265,16 @@ class Tracker:
 
     # -- internals ------------------------------------------------------------------------------
     def _forward(self, img: np.ndarray) -> tuple[dict[str, torch.Tensor], Letterbox]:
-        # Either backend: a torch Detector or an OnnxDetector, both (1, 3, H, W) -> [dict of maps].
         assert self.model is not None and self.model_cfg is not None
         t0 = time.perf_counter()
         size = self.model_cfg.canvas_size((img.shape[1], img.shape[0]))
         boxed, lb = letterbox(img, size)
-        x = torch.from_numpy(boxed).to(self.device).permute(2, 0, 1)[None].float().div_(255.0)  # (1, 3, H, W)
+        if isinstance(self.model, torch.nn.Module):
+            x = torch.from_numpy(boxed).to(self.device).permute(2, 0, 1)[None].float().div_(255.0)  # (1, 3, H, W)
+        else:  # onnxruntime: the same values made in numpy, so that torch's thread pool stays idle
+            # (its threads spin after a parallel op and took the cores from onnxruntime's on the
+            # crowded 2-core machine: preprocessing 31-44 ms instead of 2, notes/BENCH_onnx.md)
+            x = np.divide(boxed.transpose(2, 0, 1)[None], 255.0, dtype=np.float32, order="C")  # (1, 3, H, W)
         t1 = time.perf_counter()
         with torch.inference_mode(), denormals_flushed():
             outputs = self.model(x)[-1]

@@ -22,6 +22,7 @@ from aetrack.data.mot import parse_frame_range
 from aetrack.decode import DecodeConfig
 from aetrack.errors import AetrackError
 from aetrack.linker import MODES, LinkerConfig
+from cli.common import BACKEND_HELP
 
 # Model-free runs link given boxes by motion: the tag modes have nothing to work with.
 MODEL_FREE_LINKER = "motion"
@@ -67,22 +68,20 @@ def benchmark(
         Optional[str], typer.Option(help="Network input WIDTHxHEIGHT (default: the model's).")
     ] = None,
     warmup: Annotated[int, typer.Option(help="Frames per sequence left out of the timing medians.")] = 5,
-    backend: Annotated[str, typer.Option(help="Engine of the detector: torch, or onnxruntime (CPU; pip install "
-                                              "'aetrack[onnxruntime]'; exported to ~/.cache/aetrack on first use). "
-                                              "An .onnx --weights file runs on onnxruntime.")] = "torch",
+    backend: Annotated[str, typer.Option(help=BACKEND_HELP)] = "torch",
     speed: Annotated[
         bool, typer.Option("--speed/--no-speed", help="Also run the model speed sweep, matmul peak and linker timing.")
     ] = True,
 ) -> None:
     """Track every sequence, evaluate (HOTA, IDF1, MOTA...), time each stage; write summary.json/md and plots."""
+    from aetrack.backend import check_backend, is_onnx_file
     from aetrack.bench import SweepSettings, run_benchmark
     from cli.common import print_metrics, set_threads
     from cli.track_cmd import tracker_settings
 
-    from aetrack.backend import check_backend
-
-    set_threads(threads)
-    check_backend(backend)
+    backend = "onnxruntime" if is_onnx_file(weights) else backend
+    check_backend(backend, device=device)
+    set_threads(threads, backend=backend)
     window = parse_frame_range(frames)
     size = _input_size(input_size) if input_size is not None else None
     use_model = not dets or weights is not None

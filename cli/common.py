@@ -15,6 +15,10 @@ from aetrack.errors import AetrackError
 
 F = TypeVar("F", bound=Callable[..., Any])
 
+# --backend of track, demo and benchmark (aetrack.backend); no square brackets: rich would eat them.
+BACKEND_HELP = ("Engine of the detector: torch, or onnxruntime (CPU; the onnxruntime extra of aetrack; "
+                "weights are exported to ~/.cache/aetrack on first use). An .onnx --weights file runs on onnxruntime.")
+
 
 def user_errors(fn: F) -> F:
     """Report :class:`AetrackError` as one red line and exit 2, however the app is invoked.
@@ -40,15 +44,22 @@ def error_line(err: AetrackError) -> str:
     return "error: " + " ".join(line.strip() for line in str(err).splitlines() if line.strip())
 
 
-def set_threads(threads: int | None) -> None:
-    """Apply a ``--threads`` option: torch's CPU threads, left alone when not given."""
-    if threads is None:
-        return
-    if threads < 1:
+def set_threads(threads: int | None, *, backend: str = "torch") -> None:
+    """Apply a ``--threads`` option: torch's CPU threads, left alone when not given.
+
+    With ``backend="onnxruntime"`` the model runs in onnxruntime's own threads (its session
+    takes ``threads``), and torch, which then only decodes small maps, gets one thread whatever
+    ``threads`` says: torch's idle OpenMP threads spin after each parallel op and took the cores
+    from onnxruntime's (on the crowded 2-core machine decoding took 14-37 ms a frame instead of
+    1.5, notes/BENCH_onnx.md).
+    """
+    if threads is not None and threads < 1:
         raise AetrackError(f"--threads must be >= 1, got {threads}")
+    if threads is None and backend == "torch":
+        return
     import torch
 
-    torch.set_num_threads(threads)
+    torch.set_num_threads(1 if backend == "onnxruntime" else threads)
 
 
 def _cell(name: str, value: float, counts: frozenset[str]) -> str:

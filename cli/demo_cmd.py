@@ -18,6 +18,8 @@ from typing import Annotated, Optional
 
 import typer
 
+from cli.common import BACKEND_HELP
+
 DEMO_SEED = 4242  # held out: training uses seeds < 1000, evaluation 1000-1003
 DEMO_CLIP = "demo_corridor.mp4"  # in aetrack/assets/; see NOTICE for its source and licence
 
@@ -36,16 +38,14 @@ def demo(
         show_default=False)] = None,
     seed: Annotated[int, typer.Option(help="--synthetic: seed of the generated clip.")] = DEMO_SEED,
     threads: Annotated[Optional[int], typer.Option(help="CPU threads for the model.")] = None,
-    backend: Annotated[str, typer.Option(help="Engine of the detector: torch, or onnxruntime (CPU; pip install "
-                                              "'aetrack[onnxruntime]'; exported to ~/.cache/aetrack on first use).")
-                       ] = "torch",
+    backend: Annotated[str, typer.Option(help=BACKEND_HELP)] = "torch",
 ) -> None:
     """Track a real clip with the embedded default weights (or --synthetic), save video + tracks."""
     from aetrack.backend import check_backend
     from cli.common import set_threads
 
-    set_threads(threads)
     check_backend(backend)
+    set_threads(threads, backend=backend)
     start = time.perf_counter()
     if frames is not None and frames < 1:
         from aetrack.errors import AetrackError

@@ -22,6 +22,7 @@ from aetrack.data.sources import FrameNumbers, open_source
 from aetrack.decode import DecodeConfig
 from aetrack.errors import AetrackError
 from aetrack.linker import MODES, LinkerConfig
+from cli.common import BACKEND_HELP
 
 
 def tracker_settings(
@@ -55,10 +56,6 @@ def parse_classes(text: str | None, names: tuple[str, ...]) -> list[str] | None:
     return wanted
 
 
-BACKEND_HELP = ("Engine of the detector: torch, or onnxruntime (CPU; pip install 'aetrack[onnxruntime]'; "
-                "weights are exported to ~/.cache/aetrack on first use). An .onnx --weights file runs on onnxruntime.")
-
-
 def build_tracker(
     *, weights: Path | None, use_model: bool, device: str, frame_rate: float, linker: str | None,
     overrides: list[str], classes: str | None = None, backend: str = "torch", threads: int | None = None,
@@ -68,8 +65,7 @@ def build_tracker(
     from aetrack.backend import check_backend, load_detector
     from aetrack.tracker import Tracker
 
-    check_backend(backend)
-
+    check_backend(backend, device=device)
     if not use_model:
         lcfg, _ = tracker_settings(base_linker=LinkerConfig(), base_decode=DecodeConfig(), linker=linker,
                                    overrides=overrides)
@@ -113,10 +109,13 @@ def track(
         "--allow-truncated", help="Keep the frames read from a video that ends before its listed frame count.")] = False,
 ) -> None:
     """Track objects and write MOT text, JSON lines and optionally an annotated video."""
+    from aetrack.backend import check_backend, is_onnx_file
     from aetrack.pipeline import track_source
     from cli.common import set_threads
 
-    set_threads(threads)
+    backend = "onnxruntime" if is_onnx_file(weights) else backend
+    check_backend(backend, device=device)
+    set_threads(threads, backend=backend)
     frame_range = parse_frame_range(frames)
     use_model = dets is None or weights is not None
     if not use_model and not save_video and is_mot_sequence(source):

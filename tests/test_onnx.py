@@ -30,6 +30,15 @@ from aetrack.model.onnx_runtime import OnnxDetector  # noqa: E402 - needs onnxru
 SIZES = {"default": [(512, 288), (320, 256)], "synthetic": [(512, 288), (196, 132)]}
 
 
+@pytest.fixture(autouse=True)
+def _keep_torch_threads():
+    """The CLI gives torch one thread when onnxruntime runs the model (cli.common.set_threads);
+    CliRunner runs it in this process, so later tests get their threads back."""
+    threads = torch.get_num_threads()
+    yield
+    torch.set_num_threads(threads)
+
+
 def _clip_frames(n: int) -> list[np.ndarray]:
     cap = cv2.VideoCapture(str(demo_clip_path()))
     frames = []
@@ -166,3 +175,38 @@ def test_missing_onnxruntime_names_the_extra(monkeypatch: pytest.MonkeyPatch, ex
     monkeypatch.setitem(sys.modules, "onnxruntime", None)  # what `import onnxruntime` meets when not installed
     with pytest.raises(AetrackError, match=r"pip install 'aetrack\[onnxruntime\]'"):
         OnnxDetector(path=exported["synthetic"])
+
+
+def test_benchmark_times_the_onnxruntime_detector_and_counts_torch_flops(tmp_path: Path) -> None:
+    """The benchmark runs an OnnxDetector like a torch Detector: same results files on given
+    detections (tags from either engine), and the sweep's FLOPs are the torch architecture's."""
+    from aetrack.bench import SweepSettings, run_benchmark
+    from aetrack.bench.speed import forward_flops
+    from aetrack.config import to_dict
+    from aetrack.data.synth import SynthConfig, write_sequence
+    from aetrack.decode import DecodeConfig
+    from aetrack.linker import LinkerConfig
+    from aetrack.model import ModelConfig, build_detector
+    from aetrack.model.onnx_export import onnx_bytes
+
+    root = tmp_path / "data"
+    write_sequence(root, cfg=SynthConfig.preset("easy", frames=10, width=160, height=96), seed=3)
+    torch.manual_seed(0)
+    cfg = ModelConfig(width=8, head_channels=8, input_width=96, input_height=64)
+    model = build_detector(cfg).eval()
+    onnx_file = tmp_path / "tiny.onnx"
+    onnx_file.write_bytes(onnx_bytes(detector=model, source={}, config={
+        "model": to_dict(cfg), "decode": to_dict(DecodeConfig()), "linker": to_dict(LinkerConfig())}))
+    sweep = SweepSettings(sizes=((64, 32),), repeats=2, warmup=0, matmul_size=32, peak_repeats=1, conv_channels=4,
+                          conv_size=8, linker_objects=3, linker_frames=4)
+    runs = {}
+    for name, detector in (("torch", model), ("onnxruntime", OnnxDetector(path=onnx_file))):
+        runs[name] = run_benchmark(data_root=root, out_dir=tmp_path / name, model=detector, model_cfg=cfg,
+                                   weights=name, linkers=[LinkerConfig(mode="tags_motion")], use_dets=True,
+                                   sweep=sweep, progress=False)
+    (seq,) = [p.name for p in root.iterdir()]
+    assert ((tmp_path / "torch" / "tags_motion" / f"{seq}.txt").read_text()
+            == (tmp_path / "onnxruntime" / "tags_motion" / f"{seq}.txt").read_text())
+    flops = forward_flops(model=model, size=(64, 32), device=torch.device("cpu"))
+    for run in runs.values():
+        assert run.summary["speed"]["sweep"]["sizes"][0]["gflop"] == pytest.approx(flops / 1e9)

@@ -41,9 +41,10 @@ class OrtSettings:
     # Graph optimisation level: "all" (node fusions and layout changes; faster than "basic"
     # for both shipped models) or "basic" or "disable".
     optimization: str = "all"
-    # Treat denormal floats as zero in onnxruntime's threads (session.set_denormal_as_zero):
-    # YOLOX's SiLU makes denormals, which x86 CPUs handle in slow microcode (see
-    # aetrack.device.denormals_flushed for torch's side). Values below 1.2e-38 change no detection.
+    # Treat denormal floats as zero in onnxruntime's threads (session.set_denormal_as_zero).
+    # YOLOX's SiLU makes denormals, which cost torch 12x (aetrack.device.denormals_flushed); in
+    # onnxruntime the flag measured no difference (42.6 vs 42.8 ms, notes/BENCH_onnx.md): its
+    # kernels do not meet them. On as a guard; values below 1.2e-38 change no detection.
     denormals_as_zero: bool = True
     # Let idle pool threads spin-wait for the next op (onnxruntime's default). Off: on a machine
     # with as many busy processes as cores, spinning threads take the CPU the rest of the
@@ -108,8 +109,8 @@ class OnnxDetector:
         self.input_name = self.meta["input"]
         self.output_names = list(self.meta["outputs"])
 
-    def __call__(self, images: Tensor) -> list[dict[str, Tensor]]:
-        """(B, 3, H, W) float tensor on the CPU, BGR in [0, 1], H and W multiples of
+    def __call__(self, images: Tensor | np.ndarray) -> list[dict[str, Tensor]]:
+        """(B, 3, H, W) float tensor on the CPU or array, BGR in [0, 1], H and W multiples of
         ``cfg.size_multiple`` -> [dict of (B, ., H/s, W/s) float32 maps]."""
         if images.ndim != 4 or images.shape[1] != 3:
             raise ValueError(f"images must be (B, 3, H, W), got {tuple(images.shape)}")
@@ -117,7 +118,8 @@ class OnnxDetector:
         m = self.cfg.size_multiple
         if h % m or w % m:
             raise ValueError(f"image height and width must be multiples of {m}, got {h}x{w}")
-        x = np.ascontiguousarray(images.detach().cpu().numpy(), dtype=np.float32)
+        x = images.detach().cpu().numpy() if isinstance(images, Tensor) else images
+        x = np.ascontiguousarray(x, dtype=np.float32)
         maps = self.session.run(self.output_names, {self.input_name: x})
         return [{name: torch.from_numpy(m) for name, m in zip(self.output_names, maps)}]
 
