@@ -81,7 +81,7 @@ def benchmark(
 
     backend = "onnxruntime" if is_onnx_file(weights) else backend
     check_backend(backend, device=device)
-    set_threads(threads, backend=backend)
+    threads = set_threads(threads, backend=backend)
     window = parse_frame_range(frames)
     size = _input_size(input_size) if input_size is not None else None
     use_model = not dets or weights is not None
@@ -106,7 +106,7 @@ def benchmark(
     result = run_benchmark(
         data_root=data_root, out_dir=out, linkers=[lcfg for lcfg, _ in settings], model=model, model_cfg=model_cfg,
         decode_cfg=settings[0][1], weights=label, use_dets=dets, frames=window, device=device, warmup=warmup,
-        sweep=SweepSettings() if speed else None,
+        sweep=SweepSettings() if speed else None, model_threads=threads,
     )
     for mode, report in result.reports.items():
         print_metrics(report, title=f"linker {mode}" + (f", frames {window}" if window else ""))

@@ -44,8 +44,9 @@ def error_line(err: AetrackError) -> str:
     return "error: " + " ".join(line.strip() for line in str(err).splitlines() if line.strip())
 
 
-def set_threads(threads: int | None, *, backend: str = "torch") -> None:
-    """Apply a ``--threads`` option: torch's CPU threads, left alone when not given.
+def set_threads(threads: int | None, *, backend: str = "torch") -> int | None:
+    """Apply a ``--threads`` option: torch's CPU threads, left alone when not given; returns
+    the threads the model runs with (None: torch's own default, untouched).
 
     With ``backend="onnxruntime"`` the model runs in onnxruntime's own threads (its session
     takes ``threads``), and torch, which then only decodes small maps, gets one thread whatever
@@ -56,10 +57,16 @@ def set_threads(threads: int | None, *, backend: str = "torch") -> None:
     if threads is not None and threads < 1:
         raise AetrackError(f"--threads must be >= 1, got {threads}")
     if threads is None and backend == "torch":
-        return
+        return None
     import torch
 
-    torch.set_num_threads(1 if backend == "onnxruntime" else threads)
+    if backend == "torch":
+        torch.set_num_threads(threads)
+        return threads
+    # Not given: torch's default count (one per physical core, onnxruntime's own rule too).
+    model_threads = threads if threads is not None else torch.get_num_threads()
+    torch.set_num_threads(1)
+    return model_threads
 
 
 def _cell(name: str, value: float, counts: frozenset[str]) -> str:

@@ -45,7 +45,7 @@ def demo(
     from cli.common import set_threads
 
     check_backend(backend)
-    set_threads(threads, backend=backend)
+    threads = set_threads(threads, backend=backend)
     start = time.perf_counter()
     if frames is not None and frames < 1:
         from aetrack.errors import AetrackError

@@ -28,7 +28,8 @@ def export(
         Path | None,
         typer.Option(help="Experiment YAML whose decode and linker sections replace the checkpoint's (.pt only)."),
     ] = None,
-    half: Annotated[bool, typer.Option("--half", help="Store the weights as float16 (half the size; .pt only).")] = False,
+    half: Annotated[bool, typer.Option(
+        "--half", help="Store the weights as float16 (half the size; .pt only).")] = False,
 ) -> None:
     """Write the detector as ONNX (OUT.onnx), or strip optimizer and RNG state from a checkpoint."""
     from aetrack.errors import AetrackError

@@ -115,7 +115,7 @@ def track(
 
     backend = "onnxruntime" if is_onnx_file(weights) else backend
     check_backend(backend, device=device)
-    set_threads(threads, backend=backend)
+    threads = set_threads(threads, backend=backend)
     frame_range = parse_frame_range(frames)
     use_model = dets is None or weights is not None
     if not use_model and not save_video and is_mot_sequence(source):

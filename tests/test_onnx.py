@@ -23,7 +23,7 @@ from cli.main import app
 
 ort = pytest.importorskip("onnxruntime", reason="onnxruntime is not installed (pip install 'aetrack[onnxruntime]')")
 
-from aetrack.model.onnx_runtime import OnnxDetector  # noqa: E402 - needs onnxruntime
+from aetrack.model.onnx_runtime import OnnxDetector, OrtSettings  # noqa: E402 - needs onnxruntime
 
 # Input sizes (width, height) per embedded model: two of each prove the dynamic axes. The
 # default (yolox_nano) takes multiples of 32, the synthetic (small) multiples of 4.
@@ -200,10 +200,14 @@ def test_benchmark_times_the_onnxruntime_detector_and_counts_torch_flops(tmp_pat
     sweep = SweepSettings(sizes=((64, 32),), repeats=2, warmup=0, matmul_size=32, peak_repeats=1, conv_channels=4,
                           conv_size=8, linker_objects=3, linker_frames=4)
     runs = {}
-    for name, detector in (("torch", model), ("onnxruntime", OnnxDetector(path=onnx_file))):
+    ort = OnnxDetector(path=onnx_file, settings=OrtSettings(threads=1))
+    for name, detector, threads in (("torch", model, None), ("onnxruntime", ort, 1)):
         runs[name] = run_benchmark(data_root=root, out_dir=tmp_path / name, model=detector, model_cfg=cfg,
                                    weights=name, linkers=[LinkerConfig(mode="tags_motion")], use_dets=True,
-                                   sweep=sweep, progress=False)
+                                   sweep=sweep, progress=False, model_threads=threads)
+    # The onnxruntime run records its session's threads, and the peaks were measured with as many.
+    speed = runs["onnxruntime"].summary["speed"]
+    assert speed["threads"] == speed["sweep"]["threads"] == 1
     (seq,) = [p.name for p in root.iterdir()]
     assert ((tmp_path / "torch" / "tags_motion" / f"{seq}.txt").read_text()
             == (tmp_path / "onnxruntime" / "tags_motion" / f"{seq}.txt").read_text())

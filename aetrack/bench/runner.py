@@ -180,6 +180,7 @@ def run_benchmark(
     device: str = "cpu",
     warmup: int = 5,
     sweep: SweepSettings | None = None,
+    model_threads: int | None = None,
     progress: bool = True,
 ) -> BenchmarkResult:
     """Track, evaluate and time every sequence under ``data_root``; write the summary into ``out_dir``.
@@ -201,6 +202,9 @@ def run_benchmark(
             micro-benchmark (None: skip). Without a model the default small architecture is
             timed (speed does not depend on the weights' values).
         progress: show progress bars.
+        model_threads: the threads the detector runs with when torch's are not its (an
+            onnxruntime session; torch then has one): recorded as the run's threads, and the
+            sweep's peaks are measured with as many torch threads. None: torch's.
     """
     if not linkers:
         raise AetrackError("no linker to benchmark")
@@ -268,13 +272,15 @@ def run_benchmark(
         # A non-torch detector (onnxruntime) is timed as it is; its FLOPs are those of the same
         # architecture in torch (the count depends on neither the engine nor the weights).
         counted = None if isinstance(net, torch.nn.Module) else build_detector(model_cfg)
-        sweep_result = model_sweep(model=net, settings=sweep, device=dev, model_label=label, flops_model=counted)
+        sweep_result = model_sweep(model=net, settings=sweep, device=dev, model_label=label, flops_model=counted,
+                                   threads=model_threads)
 
     summary = _summary(
         data_root=Path(data_root), seqs=seqs, runs=runs, link_times=link_times, reports=reports,
         by_visibility=by_visibility, linkers=linkers,
         model_cfg=model_cfg if model is not None else None, decode_cfg=decode_cfg if model is not None else None,
         weights=weights, use_dets=use_dets, window=window, device=dev, warmup=warmup, sweep=sweep_result,
+        threads=model_threads or torch.get_num_threads(),
     )
     outputs = write_report(summary=summary, out_dir=out)
     return BenchmarkResult(summary=summary, reports=reports, outputs=outputs)
@@ -302,6 +308,7 @@ def _summary(
     device: torch.device,
     warmup: int,
     sweep: dict[str, Any] | None,
+    threads: int,
 ) -> dict[str, Any]:
     """The summary.json document (see :func:`run_benchmark` and the module docstring)."""
     from aetrack.config import to_dict
@@ -351,7 +358,7 @@ def _summary(
         "frames": frames_total,
         "seconds": seconds_total,
         "warmup_frames_per_sequence": warmup,
-        "threads": torch.get_num_threads(),
+        "threads": threads,
         "device": str(device),
         "input_size": input_size,
         "machine": machine_info(device=device),

@@ -136,7 +136,8 @@ def read_metadata(session: Any, *, path: str | Path) -> dict[str, Any]:
     if not isinstance(meta, dict) or meta.get("format") != FORMAT:
         raise AetrackError(f"{path}: its metadata has no '{FORMAT}' marker")
     if meta.get("version") != VERSION:
-        raise AetrackError(f"{path}: aetrack ONNX version {meta.get('version')!r} is not supported (expected {VERSION})")
+        raise AetrackError(f"{path}: aetrack ONNX version {meta.get('version')!r} is not supported "
+                           f"(expected {VERSION})")
     config = meta.get("config")
     if not isinstance(config, dict) or not all(isinstance(config.get(k), dict) for k in ("model", "decode", "linker")):
         raise AetrackError(f"{path}: its aetrack metadata lacks the model, decode and linker configs")
