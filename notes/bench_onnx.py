@@ -27,6 +27,7 @@ from __future__ import annotations
 import argparse
 import os
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -165,6 +166,7 @@ def forward(args: argparse.Namespace) -> None:
     print(f"load after: {load()}; threads {args.threads}; {args.repeats} interleaved rounds; median / p90 ms")
     for k, v in times.items():
         print(f"| {k} | {np.median(v):.1f} | {np.percentile(v, 90):.1f} |")
+    shutil.rmtree(tmp)
 
 
 LINE = re.compile(r"(\d+) frames, \d+ boxes, ([\d.]+) frames/s end to end \((.*)\)")
