@@ -53,6 +53,16 @@ class TrackSettings:
     # ``--linker-config``: a YAML of linker settings (e.g. from aetrack tune) over the base's,
     # applied before ``linker`` and ``overrides``.
     linker_config: str | None = None
+    # The engine that runs the model: torch, or onnxruntime (CPU; aetrack.backend). An .onnx
+    # ``weights`` file always runs on onnxruntime.
+    backend: str = "torch"
+
+    @property
+    def effective_backend(self) -> str:
+        """``backend``, or onnxruntime for an .onnx weights file."""
+        from aetrack.backend import is_onnx_file
+
+        return "onnxruntime" if is_onnx_file(self.weights) else self.backend
 
     @property
     def use_model(self) -> bool:
@@ -104,12 +114,12 @@ def parse_classes(text: str | None, names: tuple[str, ...]) -> list[str] | None:
     return wanted
 
 
-def build_tracker(settings: TrackSettings, *, frame_rate: float) -> Tracker:
+def build_tracker(settings: TrackSettings, *, frame_rate: float, threads: int | None = None) -> Tracker:
     """The tracker ``settings`` ask for: embedded or given weights (their own linker settings),
     or a model-free linker (class person, :func:`aetrack.linker.config.detections_config`) that
     never imports torch."""
     from aetrack.linker.config_file import load_linker_config
-    from aetrack.tracker import Tracker, load_model
+    from aetrack.tracker import Tracker
 
     def base(cfg: LinkerConfig) -> LinkerConfig:
         return cfg if settings.linker_config is None else load_linker_config(settings.linker_config, base=cfg)
@@ -122,11 +132,15 @@ def build_tracker(settings: TrackSettings, *, frame_rate: float) -> Tracker:
                                    linker=settings.linker, overrides=overrides)
         return Tracker.for_detections(linker_cfg=lcfg, frame_rate=frame_rate,
                                       classes=parse_classes(settings.classes, ("person",)))
-    ckpt, model_cfg = load_model(settings.weights)
-    lcfg, dcfg = tracker_settings(base_linker=base(ckpt.config.linker), base_decode=ckpt.config.decode,
+    from aetrack.backend import load_detector
+
+    loaded = load_detector(settings.weights, backend=settings.effective_backend, threads=threads,
+                           device=settings.device)
+    lcfg, dcfg = tracker_settings(base_linker=base(loaded.linker), base_decode=loaded.decode,
                                   linker=settings.linker, overrides=overrides)
-    return Tracker(model=ckpt.model, model_cfg=model_cfg, decode_cfg=dcfg, linker_cfg=lcfg, frame_rate=frame_rate,
-                   device=settings.device, classes=parse_classes(settings.classes, model_cfg.names))
+    return Tracker(model=loaded.model, model_cfg=loaded.model_cfg, decode_cfg=dcfg, linker_cfg=lcfg,
+                   frame_rate=frame_rate, device=settings.device,
+                   classes=parse_classes(settings.classes, loaded.model_cfg.names))
 
 
 def open_input(source: str, settings: TrackSettings) -> FrameSource:
@@ -159,14 +173,17 @@ def track_input(source: str, *, out_dir: str | Path, settings: TrackSettings, de
 
     if settings.threads is not None and settings.threads < 1:
         raise AetrackError(f"--threads must be >= 1, got {settings.threads}")
-    if settings.threads is not None and settings.use_model:  # no model: no torch to import
-        import torch
+    backend = settings.effective_backend
+    model_threads = settings.threads
+    if settings.use_model:  # no model: no torch to import
+        from aetrack.backend import apply_threads, check_backend
 
-        torch.set_num_threads(settings.threads)
+        check_backend(backend, device=settings.device)
+        model_threads = apply_threads(settings.threads, backend=backend)
     dets = settings.dets if dets is None else dets
     src = open_input(source, settings)
     det_table = read_mot_file(dets, kind="det") if dets is not None else None
-    tracker = build_tracker(settings, frame_rate=src.fps)
+    tracker = build_tracker(settings, frame_rate=src.fps, threads=model_threads)
     stats = track_source(source=src, tracker=tracker, out_dir=out_dir, dets=det_table,
                          save_video=settings.save_video, progress=progress)
     return InputResult(stats=stats, truncated=src.truncated)

@@ -43,6 +43,7 @@ if TYPE_CHECKING:
 
     from aetrack.data.letterbox import Letterbox
     from aetrack.model.detector import Detector
+    from aetrack.model.onnx_runtime import OnnxDetector
 
 # Embedded weights by name (files in aetrack/weights/; README says how each is reproduced):
 # "default" tracks real people and vehicles (YOLOX-nano features, configs/real_yolox_nano.yaml,
@@ -93,7 +94,9 @@ class Tracker:
     """Detector + decoder + linker for one stream of frames.
 
     Args:
-        model: the detector (eval mode), or None to link given detections only.
+        model: the detector (eval mode): a torch :class:`~aetrack.model.Detector` or an
+            onnxruntime :class:`~aetrack.model.onnx_runtime.OnnxDetector` (CPU only), or None
+            to link given detections only.
         model_cfg: the model's config (input size for letterboxing); required with a model.
         decode_cfg: peak selection.
         linker_cfg: association thresholds and mode.
@@ -109,7 +112,7 @@ class Tracker:
     def __init__(
         self,
         *,
-        model: Detector | None,
+        model: Detector | OnnxDetector | None,
         model_cfg: ModelConfig | None = None,
         decode_cfg: DecodeConfig | None = None,
         linker_cfg: LinkerConfig | None = None,
@@ -123,12 +126,16 @@ class Tracker:
         if frame_rate <= 0:
             raise ValueError(f"frame_rate must be positive, got {frame_rate}")
         self.device: torch.device | None = None
-        self.model: Detector | None = None
+        self.model: Detector | OnnxDetector | None = None
         if model is not None:
+            import torch
+
             from aetrack.device import resolve_device
 
             self.device = resolve_device(device) if isinstance(device, str) else device
-            self.model = model.to(self.device).eval()
+            if not isinstance(model, torch.nn.Module) and self.device.type != "cpu":
+                raise AetrackError(f"the onnxruntime backend runs on the CPU only, not on device {self.device}")
+            self.model = model.to(self.device).eval() if isinstance(model, torch.nn.Module) else model
         self.model_cfg = model_cfg
         self.decode_cfg = decode_cfg or DecodeConfig()
         linker_cfg = linker_cfg or LinkerConfig()
@@ -152,6 +159,8 @@ class Tracker:
         self._frame_size: tuple[int, int] | None = None  # (width, height) of the last frame
         # Multi-scale test (aetrack/model/multiscale.py): input resize factors; (1.0,) = one pass.
         self.scales = parse_scales(scales)
+        if self.scales != (1.0,) and self.model is not None and not hasattr(self.model, "parameters"):
+            raise AetrackError("the multi-scale test (--scales) runs on the torch backend only, not onnxruntime")
 
     # -- construction -------------------------------------------------------------------------
     @classmethod
@@ -166,21 +175,32 @@ class Tracker:
         input_size: tuple[int, int] | None = None,
         classes: Sequence[str] | None = None,
         scales: Sequence[float] = (1.0,),
+        backend: str = "torch",
+        threads: int | None = None,
     ) -> "Tracker":
-        """A tracker from an ``aetrack train`` checkpoint (or an embedded name); decode/linker
-        settings default to its config.
+        """A tracker from an ``aetrack train`` checkpoint, a weights file, an embedded name or an
+        exported ``.onnx`` file; decode/linker settings default to the ones stored with it.
 
         ``input_size`` = (width, height) overrides the network input size (multiples of 32).
+        ``backend``: ``"torch"`` or ``"onnxruntime"`` (CPU; weights other than an .onnx file
+        are exported once into the user cache, see :mod:`aetrack.backend`); an .onnx file
+        always runs on onnxruntime. ``threads``: onnxruntime's intra-op threads (None: one per
+        core); torch's are ``torch.set_num_threads``. With onnxruntime, torch only decodes
+        small maps: ``torch.set_num_threads(1)`` keeps its idle threads off onnxruntime's cores
+        (the CLI does so; notes/BENCH_onnx.md).
         """
-        ckpt, model_cfg = load_model(path, input_size=input_size)
-        return cls(model=ckpt.model, model_cfg=model_cfg, decode_cfg=decode_cfg or ckpt.config.decode,
-                   linker_cfg=linker_cfg or ckpt.config.linker, frame_rate=frame_rate, device=device,
-                   classes=classes, scales=scales)
+        from aetrack.backend import load_detector
+
+        loaded = load_detector(path, backend=backend, input_size=input_size, threads=threads, device=device)
+        return cls(model=loaded.model, model_cfg=loaded.model_cfg, decode_cfg=decode_cfg or loaded.decode,
+                   linker_cfg=linker_cfg or loaded.linker, frame_rate=frame_rate, device=device, classes=classes,
+                   scales=scales)
 
     @classmethod
     def from_pretrained(cls, name: str = "default", **kwargs) -> "Tracker":
         """A tracker with embedded weights: ``"default"`` (real people and vehicles) or
-        ``"synthetic"`` (the synthetic-world model)."""
+        ``"synthetic"`` (the synthetic-world model); keyword arguments as
+        :meth:`from_checkpoint` (``backend="onnxruntime"`` among them)."""
         return cls.from_checkpoint(pretrained_path(name), **kwargs)
 
     @classmethod
@@ -287,7 +307,12 @@ class Tracker:
         t0 = time.perf_counter()
         size = self.model_cfg.canvas_size((img.shape[1], img.shape[0]))
         boxed, lb = letterbox(img, size)
-        x = torch.from_numpy(boxed).to(self.device).permute(2, 0, 1)[None].float().div_(255.0)  # (1, 3, H, W)
+        if isinstance(self.model, torch.nn.Module):
+            x = torch.from_numpy(boxed).to(self.device).permute(2, 0, 1)[None].float().div_(255.0)  # (1, 3, H, W)
+        else:  # onnxruntime: the same values made in numpy, so that torch's thread pool stays idle
+            # (its threads spin after a parallel op and took the cores from onnxruntime's on the
+            # crowded 2-core machine: preprocessing 31-44 ms instead of 2, notes/BENCH_onnx.md)
+            x = np.divide(boxed.transpose(2, 0, 1)[None], 255.0, dtype=np.float32, order="C")  # (1, 3, H, W)
         t1 = time.perf_counter()
         with torch.inference_mode(), denormals_flushed():
             outputs = self.model(x)[-1] if self.scales == (1.0,) else multiscale_outputs(self.model, x, self.scales)

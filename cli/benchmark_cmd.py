@@ -22,6 +22,7 @@ from aetrack.data.mot import parse_frame_range
 from aetrack.decode import DecodeConfig
 from aetrack.errors import AetrackError
 from aetrack.linker import MODES
+from cli.common import BACKEND_HELP
 
 
 
@@ -96,6 +97,7 @@ def benchmark(
         Optional[str], typer.Option(help="Network input WIDTHxHEIGHT (default: the model's).")
     ] = None,
     warmup: Annotated[int, typer.Option(help="Frames per sequence left out of the timing medians.")] = 5,
+    backend: Annotated[str, typer.Option(help=BACKEND_HELP)] = "torch",
     speed: Annotated[
         bool, typer.Option("--speed/--no-speed", help="Also run the model speed sweep, matmul peak and linker timing.")
     ] = True,
@@ -111,25 +113,30 @@ def benchmark(
     ] = None,
 ) -> None:
     """Track every sequence, evaluate (HOTA, IDF1, MOTA...), time each stage; write summary.json/md and plots."""
+    from aetrack.backend import check_backend, is_onnx_file
     from aetrack.bench import SweepSettings, run_benchmark
     from cli.common import print_metrics, set_threads
     from aetrack.linker.config_file import load_linker_config
     from aetrack.track_job import tracker_settings
     from cli.common import check_half
 
-    set_threads(threads)
+    backend = "onnxruntime" if is_onnx_file(weights) else backend
+    check_backend(backend, device=device)
+    threads = set_threads(threads, backend=backend)
     window = parse_frame_range(frames)
     size = _input_size(input_size) if input_size is not None else None
     use_model = not dets or weights is not None
     model = model_cfg = None
     if use_model:
-        from aetrack.tracker import load_model
+        from aetrack.backend import load_detector
 
-        ckpt, model_cfg = load_model(weights, input_size=size)
-        model = ckpt.model
-        base_linker, base_decode = ckpt.config.linker, ckpt.config.decode
-        label = str(weights) if weights is not None else "embedded default"
+        loaded = load_detector(weights, backend=backend, input_size=size, threads=threads, device=device)
+        model, model_cfg = loaded.model, loaded.model_cfg
+        base_linker, base_decode = loaded.linker, loaded.decode
+        label = (str(weights) if weights is not None else "embedded default") + f" ({loaded.backend})"
     else:
+        if backend != "torch":
+            raise AetrackError("--backend applies to a model; model-free --dets runs have none (add --weights)")
         if size is not None:
             raise AetrackError("--input-size applies to a model; model-free --dets runs have none (add --weights)")
         from aetrack.linker.config import detections_config
@@ -145,7 +152,7 @@ def benchmark(
         data_root=data_root, out_dir=out, linkers=[lcfg for lcfg, _ in settings], model=model, model_cfg=model_cfg,
         decode_cfg=settings[0][1], weights=label, use_dets=dets, frames=window, device=device, warmup=warmup,
         sweep=SweepSettings() if speed else None, half=check_half(half), tag_gaps=_gaps(tag_gaps),
-        scales=_scales(scales, use_model),
+        scales=_scales(scales, use_model), model_threads=threads,
     )
     for mode, report in result.reports.items():
         print_metrics(report, title=f"linker {mode}" + (f", frames {window}" if window else ""))

@@ -15,6 +15,10 @@ from aetrack.errors import AetrackError
 
 F = TypeVar("F", bound=Callable[..., Any])
 
+# --backend of track, demo and benchmark (aetrack.backend); no square brackets: rich would eat them.
+BACKEND_HELP = ("Engine of the detector: torch, or onnxruntime (CPU; the onnxruntime extra of aetrack; "
+                "weights are exported to ~/.cache/aetrack on first use). An .onnx --weights file runs on onnxruntime.")
+
 
 def user_errors(fn: F) -> F:
     """Report :class:`AetrackError` as one red line and exit 2, however the app is invoked.
@@ -40,15 +44,11 @@ def error_line(err: AetrackError) -> str:
     return "error: " + " ".join(line.strip() for line in str(err).splitlines() if line.strip())
 
 
-def set_threads(threads: int | None) -> None:
-    """Apply a ``--threads`` option: torch's CPU threads, left alone when not given."""
-    if threads is None:
-        return
-    if threads < 1:
-        raise AetrackError(f"--threads must be >= 1, got {threads}")
-    import torch
+def set_threads(threads: int | None, *, backend: str = "torch") -> int | None:
+    """Apply a ``--threads`` option (:func:`aetrack.backend.apply_threads`)."""
+    from aetrack.backend import apply_threads
 
-    torch.set_num_threads(threads)
+    return apply_threads(threads, backend=backend)
 
 
 def check_half(text: str | None) -> str | None:

@@ -18,6 +18,8 @@ from typing import Annotated, Optional
 
 import typer
 
+from cli.common import BACKEND_HELP
+
 DEMO_SEED = 4242  # held out: training uses seeds < 1000, evaluation 1000-1003
 DEMO_CLIP = "demo_corridor.mp4"  # in aetrack/assets/; see NOTICE for its source and licence
 
@@ -36,24 +38,27 @@ def demo(
         show_default=False)] = None,
     seed: Annotated[int, typer.Option(help="--synthetic: seed of the generated clip.")] = DEMO_SEED,
     threads: Annotated[Optional[int], typer.Option(help="CPU threads for the model.")] = None,
+    backend: Annotated[str, typer.Option(help=BACKEND_HELP)] = "torch",
 ) -> None:
     """Track a real clip with the embedded default weights (or --synthetic), save video + tracks."""
+    from aetrack.backend import check_backend
     from cli.common import set_threads
 
-    set_threads(threads)
+    check_backend(backend)
+    threads = set_threads(threads, backend=backend)
     start = time.perf_counter()
     if frames is not None and frames < 1:
         from aetrack.errors import AetrackError
 
         raise AetrackError(f"--frames must be >= 1, got {frames}")
     if synthetic:
-        _synthetic(out, frames=frames or 300, seed=seed)
+        _synthetic(out, frames=frames or 300, seed=seed, backend=backend, threads=threads)
     else:
-        _real(out, frames=frames)
+        _real(out, frames=frames, backend=backend, threads=threads)
     typer.echo(f"demo finished in {time.perf_counter() - start:.1f} s")
 
 
-def _real(out: Path, *, frames: int | None) -> None:
+def _real(out: Path, *, frames: int | None, backend: str, threads: int | None) -> None:
     from aetrack.data.mot import FrameRange
     from aetrack.data.sources import open_source
     from aetrack.errors import AetrackError
@@ -65,8 +70,8 @@ def _real(out: Path, *, frames: int | None) -> None:
         raise AetrackError(f"demo clip missing: {clip} (reinstall aetrack)")
     src = open_source(str(clip), frames=FrameRange(1, frames) if frames else None)
     typer.echo(f"tracking {clip.name} ({src.selected_length()} frames, real footage, CC BY 4.0 Intel IoT DevKit) "
-               f"with the embedded default weights")
-    tracker = Tracker.from_pretrained(frame_rate=src.fps)
+               f"with the embedded default weights ({backend})")
+    tracker = Tracker.from_pretrained(frame_rate=src.fps, backend=backend, threads=threads)
     stats = track_source(source=src, tracker=tracker, out_dir=out, save_video=True)
     rows = [json.loads(line) for line in (out / f"{src.name}.jsonl").read_text().splitlines()]
     per_class = Counter()
@@ -84,7 +89,7 @@ def _real(out: Path, *, frames: int | None) -> None:
         typer.echo(f"wrote {p}")
 
 
-def _synthetic(out: Path, *, frames: int, seed: int) -> None:
+def _synthetic(out: Path, *, frames: int, seed: int, backend: str, threads: int | None) -> None:
     from aetrack.data.mot import MotSequence, read_mot_file
     from aetrack.data.sources import open_source
     from aetrack.data.synth import SynthConfig, write_sequence
@@ -97,7 +102,7 @@ def _synthetic(out: Path, *, frames: int, seed: int) -> None:
     seq_dir = write_sequence(out / "data", cfg=cfg, seed=seed, overwrite=True)
     seq = MotSequence.open(seq_dir)
     typer.echo(f"generated {seq.name}: {seq.info.length} frames {seq.info.width}x{seq.info.height} in {seq_dir}")
-    tracker = Tracker.from_pretrained("synthetic", frame_rate=seq.info.frame_rate)
+    tracker = Tracker.from_pretrained("synthetic", frame_rate=seq.info.frame_rate, backend=backend, threads=threads)
     src = open_source(seq_dir)
     stats = track_source(source=src, tracker=tracker, out_dir=out, save_video=True)
     report = evaluate_tables(gt={seq.name: seq.gt()}, results={seq.name: read_mot_file(out / f"{seq.name}.txt",

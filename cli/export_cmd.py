@@ -1,8 +1,14 @@
-"""``aetrack export CKPT OUT``: an inference-only copy of a training checkpoint.
+"""``aetrack export WEIGHTS OUT``: an ONNX detector, or an inference-only copy of a checkpoint.
 
+    aetrack export default detector.onnx               # embedded weights as ONNX (onnxruntime, ...)
+    aetrack export runs/pets/best.pt pets.onnx         # a checkpoint or weights file as ONNX
     aetrack export runs/synth_small/last.pt aetrack/weights/synth_small.pt   # the embedded weights
     aetrack export runs/synth_small/last.pt aetrack/weights/synth_small.pt \
         --inference-config configs/synth_small.yaml   # take decode/linker settings from the config
+
+An OUT ending in ``.onnx`` gets the detector as ONNX (float32, dynamic batch and input size,
+the model/decode/linker settings in its metadata; see aetrack/model/onnx_export.py); any other
+OUT gets the checkpoint without optimizer and RNG state.
 """
 
 from __future__ import annotations
@@ -14,19 +20,40 @@ import typer
 
 
 def export(
-    checkpoint: Annotated[Path, typer.Argument(help="Checkpoint written by `aetrack train`.")],
-    out: Annotated[Path, typer.Argument(help="Where to write the weights file.")],
+    weights: Annotated[str, typer.Argument(
+        help="Checkpoint from `aetrack train`, a weights file, or embedded weights by name: default or synthetic.")],
+    out: Annotated[Path, typer.Argument(
+        help="Where to write: a .onnx file for the ONNX detector, else a .pt weights file.")],
     inference_config: Annotated[
         Path | None,
-        typer.Option(help="Experiment YAML whose decode and linker sections replace the checkpoint's."),
+        typer.Option(help="Experiment YAML whose decode and linker sections replace the checkpoint's (.pt only)."),
     ] = None,
-    half: Annotated[bool, typer.Option("--half", help="Store the weights as float16 (half the size).")] = False,
+    half: Annotated[bool, typer.Option(
+        "--half", help="Store the weights as float16 (half the size; .pt only).")] = False,
 ) -> None:
-    """Strip optimizer and RNG state from a checkpoint (model, config, step and metrics stay)."""
-    from aetrack.experiment import load_experiment
-    from aetrack.train.checkpoint import export_weights, load_checkpoint
+    """Write the detector as ONNX (OUT.onnx), or strip optimizer and RNG state from a checkpoint."""
+    from aetrack.errors import AetrackError
+    from aetrack.tracker import EMBEDDED, resolve_weights
 
-    load_checkpoint(checkpoint)  # refuse a checkpoint whose weights do not fit its own config
-    inference = load_experiment(inference_config) if inference_config is not None else None
-    path = export_weights(checkpoint, out, inference=inference, half=half)
+    src = resolve_weights(weights)
+    if not src.exists():
+        embedded = "" if any(c in weights for c in "/\\.") else f" and not an embedded name ({', '.join(EMBEDDED)})"
+        raise AetrackError(f"weights not found: {weights} is not a file{embedded}")
+    if out.suffix.lower() == ".onnx":
+        from aetrack.model.onnx_export import export_onnx
+
+        for flag, given in (("--inference-config", inference_config is not None), ("--half", half)):
+            if given:
+                raise AetrackError(f"{flag} applies to .pt weights files; an .onnx export is float32 and keeps "
+                                   "the weights' own decode and linker settings")
+        path = export_onnx(src, out)
+    else:
+        from aetrack.experiment import load_experiment
+        from aetrack.train.checkpoint import export_weights, load_checkpoint
+
+        if not out.parent.is_dir():
+            raise AetrackError(f"output folder does not exist: {out.parent}")
+        load_checkpoint(src)  # refuse a checkpoint whose weights do not fit its own config
+        inference = load_experiment(inference_config) if inference_config is not None else None
+        path = export_weights(src, out, inference=inference, half=half)
     typer.echo(f"wrote {path} ({path.stat().st_size / 2**20:.1f} MiB)")

@@ -33,6 +33,7 @@ from aetrack.linker import MODES
 if TYPE_CHECKING:
     from aetrack.batch import InputOutcome
     from aetrack.track_job import TrackSettings
+from cli.common import BACKEND_HELP
 
 
 def track(
@@ -42,8 +43,9 @@ def track(
         show_default=False)],
     out: Annotated[Path, typer.Option("--out", help="Output folder.")] = Path("track_out"),
     weights: Annotated[Optional[Path], typer.Option(
-        help="Checkpoint from `aetrack train`, or embedded weights by name: default (real people and "
-             "vehicles; what no --weights means) or synthetic.", show_default=False)] = None,
+        help="Checkpoint from `aetrack train`, an .onnx file from `aetrack export`, or embedded weights by "
+             "name: default (real people and vehicles; what no --weights means) or synthetic.",
+        show_default=False)] = None,
     dets: Annotated[
         Optional[Path],
         typer.Option(help="Link these MOT detections instead of detecting (tags from the model only with --weights); "
@@ -63,6 +65,7 @@ def track(
     threads: Annotated[Optional[int], typer.Option(
         help="CPU threads for the model (with several inputs: per input; default: the CPUs shared among "
              "the workers, 1 per Ray task).")] = None,
+    backend: Annotated[str, typer.Option(help=BACKEND_HELP)] = "torch",
     fps: Annotated[Optional[float], typer.Option(help="Frame rate if the source does not say.")] = None,
     evaluate: Annotated[bool, typer.Option(
         help="Evaluate against gt/gt.txt of a MOT sequence folder (one input; several: aetrack eval DATA OUT).")] = True,
@@ -91,7 +94,7 @@ def track(
         weights=None if weights is None else str(weights), dets=None if dets is None else str(dets),
         frames=parse_frame_range(frames), save_video=save_video, linker=linker, overrides=tuple(set_ or []),
         device=device, threads=threads, fps=fps, classes=classes, allow_truncated=allow_truncated,
-        linker_config=None if linker_config is None else str(linker_config))
+        linker_config=None if linker_config is None else str(linker_config), backend=backend)
     parallel = ray or ray_address is not None or workers is not None
     if len(source) == 1 and not parallel:
         from aetrack.batch import is_many

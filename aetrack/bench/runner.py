@@ -20,7 +20,7 @@ import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -43,6 +43,9 @@ from aetrack.model import Detector, ModelConfig, build_detector
 from aetrack.device import resolve_device
 from aetrack.pipeline import ALL_STAGES, RunStats, track_source
 from aetrack.tracker import Tracker
+
+if TYPE_CHECKING:
+    from aetrack.model.onnx_runtime import OnnxDetector
 
 #: Linker modes that associate on tags, which only a model provides.
 TAG_MODES = ("tags_motion", "tags")
@@ -171,7 +174,7 @@ def run_benchmark(
     data_root: str | Path,
     out_dir: str | Path,
     linkers: Sequence[LinkerConfig],
-    model: Detector | None = None,
+    model: Detector | OnnxDetector | None = None,
     model_cfg: ModelConfig | None = None,
     decode_cfg: DecodeConfig | None = None,
     weights: str = "none",
@@ -182,6 +185,7 @@ def run_benchmark(
     sweep: SweepSettings | None = None,
     tag_gaps: Sequence[float] | None = None,
     scales: Sequence[float] = (1.0,),
+    model_threads: int | None = None,
     progress: bool = True,
     half: str | None = None,
 ) -> BenchmarkResult:
@@ -193,7 +197,8 @@ def run_benchmark(
             and speed.png.
         linkers: one config per linker to compare (distinct modes); the first is the default,
             run inside the tracking loop and timed stage by stage.
-        model, model_cfg, decode_cfg: the detector (None: link the given detections model-free).
+        model, model_cfg, decode_cfg: the detector, a torch ``Detector`` or an onnxruntime
+            ``OnnxDetector`` (None: link the given detections model-free).
         weights: where the model came from, for the record: a path, ``"embedded"`` or ``"none"``.
         use_dets: link each sequence's det/det.txt; with a model, tags are read at those boxes.
         frames: ``"A:B"`` (inclusive, 1-based) restricts tracking and evaluation.
@@ -209,6 +214,9 @@ def run_benchmark(
             match ground truth, see :func:`tag_auc_by_gap`); needs a model. None: skip.
         scales: multi-scale test factors of the model (see :class:`aetrack.tracker.Tracker`).
         progress: show progress bars.
+        model_threads: the threads the detector runs with when torch's are not its (an
+            onnxruntime session; torch then has one): recorded as the run's threads, and the
+            sweep's peaks are measured with as many torch threads. None: torch's.
     """
     if not linkers:
         raise AetrackError("no linker to benchmark")
@@ -281,7 +289,11 @@ def run_benchmark(
         net = model if model is not None else build_detector(ModelConfig())
         label = (f"{model_cfg.backbone} backbone, weights {weights}" if model is not None and model_cfg is not None
                  else "small backbone, default ModelConfig, random weights (speed does not depend on their values)")
-        sweep_result = model_sweep(model=net, settings=sweep, device=dev, model_label=label)
+        # A non-torch detector (onnxruntime) is timed as it is; its FLOPs are those of the same
+        # architecture in torch (the count depends on neither the engine nor the weights).
+        counted = None if isinstance(net, torch.nn.Module) else build_detector(model_cfg)
+        sweep_result = model_sweep(model=net, settings=sweep, device=dev, model_label=label, flops_model=counted,
+                                   threads=model_threads)
 
     tag_auc = None if not tag_gaps else tag_auc_by_gap(labelled, gaps=tag_gaps)
     summary = _summary(
@@ -290,6 +302,7 @@ def run_benchmark(
         model_cfg=model_cfg if model is not None else None, decode_cfg=decode_cfg if model is not None else None,
         weights=weights, use_dets=use_dets, window=window, device=dev, warmup=warmup, sweep=sweep_result, half=half,
         scales=scales,
+        threads=model_threads or torch.get_num_threads(),
     )
     if tag_auc is not None:
         summary["tag_auc_by_gap"] = tag_auc
@@ -354,6 +367,7 @@ def _summary(
     sweep: dict[str, Any] | None,
     half: str | None = None,
     scales: Sequence[float] = (1.0,),
+    threads: int,
 ) -> dict[str, Any]:
     """The summary.json document (see :func:`run_benchmark` and the module docstring)."""
     from aetrack.config import to_dict
@@ -403,7 +417,7 @@ def _summary(
         "frames": frames_total,
         "seconds": seconds_total,
         "warmup_frames_per_sequence": warmup,
-        "threads": torch.get_num_threads(),
+        "threads": threads,
         "device": str(device),
         "input_size": input_size,
         "machine": machine_info(device=device),

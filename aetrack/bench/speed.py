@@ -124,7 +124,7 @@ def forward_flops(*, model: torch.nn.Module, size: tuple[int, int], device: torc
 
 
 def time_forward(
-    *, model: torch.nn.Module, size: tuple[int, int], repeats: int, warmup: int, device: torch.device
+    *, model: Callable[[torch.Tensor], object], size: tuple[int, int], repeats: int, warmup: int, device: torch.device
 ) -> np.ndarray:
     """Milliseconds of each of ``repeats`` forwards of a (1, 3, height, width) input, after ``warmup``."""
     x = torch.rand(1, 3, size[1], size[0], device=device)
@@ -180,23 +180,42 @@ def conv_peak(*, channels: int, size: int, repeats: int, device: torch.device) -
 
 
 def model_sweep(
-    *, model: torch.nn.Module, settings: SweepSettings, device: torch.device, model_label: str
+    *, model: Callable[[torch.Tensor], object], settings: SweepSettings, device: torch.device, model_label: str,
+    flops_model: torch.nn.Module | None = None, threads: int | None = None,
 ) -> dict[str, object]:
     """Forward time and FLOPs of ``model`` at each size, the matmul peak, and the linker micro-benchmark.
+
+    ``model`` is a torch module or any callable on a (1, 3, H, W) tensor (the onnxruntime
+    detector); FLOPs are counted on ``flops_model`` (default ``model``), which must be a torch
+    module of the same architecture: the count does not depend on the engine or the weights.
+    ``threads``: the threads ``model`` runs with when they are not torch's (onnxruntime):
+    the peaks are then measured with as many torch threads, so that the fractions compare
+    like with like. None: torch's current threads.
 
     Returns ``{"model", "flop_convention", "threads", "device", "sizes": [...], "matmul": {...},
     "conv": {...}, "limit_gflops_per_s", "linker": {...}}``; each size entry holds ``input_size``
     [w, h], ``median_ms``, ``p90_ms``, ``gflop`` (per frame), ``gflops_per_s`` (achieved),
     ``fraction_of_matmul_peak`` and ``fraction_of_limit`` (the larger of matmul and conv peaks).
     """
-    model = model.to(device).eval()
-    peak = matmul_peak(n=settings.matmul_size, repeats=settings.peak_repeats, device=device)
-    conv = conv_peak(channels=settings.conv_channels, size=settings.conv_size, repeats=settings.peak_repeats,
-                     device=device)
+    if isinstance(model, torch.nn.Module):
+        model = model.to(device).eval()
+    counted = flops_model if flops_model is not None else model
+    if not isinstance(counted, torch.nn.Module):
+        raise ValueError("model_sweep needs a torch flops_model to count the FLOPs of a non-torch model")
+    counted = counted.to(device).eval()
+    saved = torch.get_num_threads()
+    threads = saved if threads is None else threads
+    torch.set_num_threads(threads)
+    try:
+        peak = matmul_peak(n=settings.matmul_size, repeats=settings.peak_repeats, device=device)
+        conv = conv_peak(channels=settings.conv_channels, size=settings.conv_size, repeats=settings.peak_repeats,
+                         device=device)
+    finally:
+        torch.set_num_threads(saved)
     limit = max(peak["gflops_per_s"], conv["gflops_per_s"])
     sizes = []
     for size in settings.sizes:
-        flops = forward_flops(model=model, size=size, device=device)
+        flops = forward_flops(model=counted, size=size, device=device)
         ms = time_forward(model=model, size=size, repeats=settings.repeats, warmup=settings.warmup, device=device)
         median_ms = float(np.median(ms))
         achieved = flops / (median_ms / 1e3) / 1e9
@@ -215,7 +234,7 @@ def model_sweep(
     return {
         "model": model_label,
         "flop_convention": FLOP_CONVENTION,
-        "threads": torch.get_num_threads(),
+        "threads": threads,
         "device": str(device),
         "sizes": sizes,
         "matmul": peak,

@@ -105,6 +105,12 @@ class ModelConfig:
         return (max(w, 32), max(h, 32))
 
     @property
+    def size_multiple(self) -> int:
+        """Input height and width must be multiples of this: 32 for yolox_nano (its coarsest
+        level is stride 32), the output stride (4) for the others."""
+        return 32 if self.backbone == "yolox_nano" else STRIDE
+
+    @property
     def input_size(self) -> tuple[int, int]:
         """(width, height) of the network input in pixels, as the letterbox expects it."""
         return (self.input_width, self.input_height)

@@ -8,7 +8,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from aetrack.model.config import STRIDE, ModelConfig
+from aetrack.model.config import ModelConfig
 from aetrack.model.heads import Heads
 from aetrack.model.hourglass import StackedHourglass
 from aetrack.model.small import SmallBackbone
@@ -83,7 +83,7 @@ class Detector(nn.Module):
         if images.ndim != 4 or images.shape[1] != 3:
             raise ValueError(f"images must be (B, 3, H, W), got {tuple(images.shape)}")
         h, w = images.shape[-2:]
-        multiple = 32 if self.cfg.backbone == "yolox_nano" else STRIDE
+        multiple = self.cfg.size_multiple
         if h % multiple or w % multiple:
             raise ValueError(f"image height and width must be multiples of {multiple}, got {h}x{w}")
         if self.cfg.backbone == "yolox_nano":  # pretrained on raw BGR; the net scales it itself
