@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 AET    := $(VENV)/bin/aetrack
 STAMP  := $(VENV)/.installed
 
-.PHONY: venv demo test fuzz bench ablation pseudo weights weights-synthetic soak clean
+.PHONY: venv demo test fuzz bench bench-engines ablation pseudo weights weights-synthetic soak clean
 
 # torch==2.13.0 goes in first and explicitly: on these machines it is a local CPU build,
 # while letting pip resolve a bare "torch" would pull gigabytes of CUDA packages.
@@ -61,6 +61,12 @@ bench: venv
 	$(AET) synth bench_data/synth-medium --sequences 4 --seed 1000 --difficulty medium --overwrite
 	$(AET) benchmark bench_data/synth-medium --weights synthetic --out bench_out/synth-medium --linker tags_motion --linker tags --linker motion --linker iou
 	$(AET) benchmark ../shared/data/MOT17-train --dets --linker iou --linker motion --out bench_out/mot17 --no-speed
+
+# Engines at 640x360 (BENCHMARKS.md, "Speed"): both embedded models on torch and onnxruntime,
+# interleaved round by round, end to end and per stage; then GFLOP per frame.
+bench-engines: venv
+	$(PY) -m aetrack.bench.engines e2e --threads 2 --rounds 3 --frames 150 --variants torch onnxruntime
+	$(PY) -m aetrack.bench.engines flops
 
 # Loss/model ablations on synthetic data (BENCHMARKS.md, "Ablations"): each variant trains
 # 1200 steps (~5 min on 2 cores), then tracks seeds 1000-1003 with three linkers on its own

@@ -1,4 +1,5 @@
-"""Which engine runs the detector: torch (the default) or onnxruntime.
+"""Which engine runs the detector: torch or onnxruntime (``auto``, the CLI's default: onnxruntime
+on the CPU when installed, else torch).
 
 ``load_detector`` turns what a user names (None, an embedded name, a checkpoint or weights file,
 or an exported ``.onnx`` file) and a backend into the detector, its model config and the decode
@@ -28,7 +29,7 @@ from aetrack.errors import AetrackError
 from aetrack.linker import LinkerConfig
 from aetrack.model.config import ModelConfig
 
-BACKENDS = ("torch", "onnxruntime")
+BACKENDS = ("auto", "torch", "onnxruntime")
 
 
 @dataclass
@@ -56,6 +57,22 @@ def check_backend(backend: str, *, device: str = "cpu") -> None:
                            f"(use --backend torch for {device})")
 
 
+def resolve_backend(backend: str, *, weights: str | Path | None = None, device: str = "cpu") -> str:
+    """The engine ``backend`` means: an .onnx ``weights`` file runs on onnxruntime; ``auto`` is
+    onnxruntime on the CPU when it is installed (1.6-2.7x faster end to end than torch here,
+    BENCHMARKS.md "Speed"), else torch. Refuses an unknown backend in one line."""
+    check_backend(backend, device=device)
+    if is_onnx_file(weights):
+        return "onnxruntime"
+    if backend != "auto":
+        return backend
+    if str(device) != "cpu":
+        return "torch"
+    import importlib.util
+
+    return "onnxruntime" if importlib.util.find_spec("onnxruntime") is not None else "torch"
+
+
 def load_detector(
     weights: str | Path | None = None,
     *,
@@ -71,9 +88,7 @@ def load_detector(
     """
     from aetrack.tracker import resolve_weights
 
-    if is_onnx_file(weights):
-        backend = "onnxruntime"
-    check_backend(backend, device=device)
+    backend = resolve_backend(backend, weights=weights, device=device)
     if backend == "torch":
         from aetrack.train.checkpoint import load_checkpoint
 
@@ -104,7 +119,7 @@ def apply_threads(threads: int | None, *, backend: str = "torch") -> int | None:
     takes ``threads``), and torch, which then only decodes small maps, gets one thread whatever
     ``threads`` says: torch's idle OpenMP threads spin after each parallel op and took the cores
     from onnxruntime's (on the crowded 2-core machine decoding took 14-37 ms a frame instead of
-    1.5, notes/BENCH_onnx.md).
+    1.5, BENCHMARKS.md, "Speed").
     """
     if threads is not None and threads < 1:
         raise AetrackError(f"--threads must be >= 1, got {threads}")

@@ -53,16 +53,16 @@ class TrackSettings:
     # ``--linker-config``: a YAML of linker settings (e.g. from aetrack tune) over the base's,
     # applied before ``linker`` and ``overrides``.
     linker_config: str | None = None
-    # The engine that runs the model: torch, or onnxruntime (CPU; aetrack.backend). An .onnx
-    # ``weights`` file always runs on onnxruntime.
-    backend: str = "torch"
+    # The engine that runs the model: auto (onnxruntime on the CPU when installed, else torch),
+    # torch, or onnxruntime (aetrack.backend.resolve_backend). An .onnx file runs on onnxruntime.
+    backend: str = "auto"
 
     @property
     def effective_backend(self) -> str:
-        """``backend``, or onnxruntime for an .onnx weights file."""
-        from aetrack.backend import is_onnx_file
+        """The engine ``backend`` resolves to for these weights and device."""
+        from aetrack.backend import resolve_backend
 
-        return "onnxruntime" if is_onnx_file(self.weights) else self.backend
+        return resolve_backend(self.backend, weights=self.weights, device=self.device)
 
     @property
     def use_model(self) -> bool:

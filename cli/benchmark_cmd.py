@@ -97,7 +97,7 @@ def benchmark(
         Optional[str], typer.Option(help="Network input WIDTHxHEIGHT (default: the model's).")
     ] = None,
     warmup: Annotated[int, typer.Option(help="Frames per sequence left out of the timing medians.")] = 5,
-    backend: Annotated[str, typer.Option(help=BACKEND_HELP)] = "torch",
+    backend: Annotated[str, typer.Option(help=BACKEND_HELP)] = "auto",
     speed: Annotated[
         bool, typer.Option("--speed/--no-speed", help="Also run the model speed sweep, matmul peak and linker timing.")
     ] = True,
@@ -113,19 +113,24 @@ def benchmark(
     ] = None,
 ) -> None:
     """Track every sequence, evaluate (HOTA, IDF1, MOTA...), time each stage; write summary.json/md and plots."""
-    from aetrack.backend import check_backend, is_onnx_file
+    from aetrack.backend import check_backend, resolve_backend
     from aetrack.bench import SweepSettings, run_benchmark
     from cli.common import print_metrics, set_threads
     from aetrack.linker.config_file import load_linker_config
     from aetrack.track_job import tracker_settings
     from cli.common import check_half
 
-    backend = "onnxruntime" if is_onnx_file(weights) else backend
-    check_backend(backend, device=device)
+    use_model = not dets or weights is not None
+    if use_model:
+        backend = resolve_backend(backend, weights=weights, device=device)
+    elif backend not in ("auto", "torch"):
+        check_backend(backend, device=device)
+        raise AetrackError("--backend applies to a model; model-free --dets runs have none (add --weights)")
+    else:
+        backend = "torch"
     threads = set_threads(threads, backend=backend)
     window = parse_frame_range(frames)
     size = _input_size(input_size) if input_size is not None else None
-    use_model = not dets or weights is not None
     model = model_cfg = None
     if use_model:
         from aetrack.backend import load_detector
@@ -135,8 +140,6 @@ def benchmark(
         base_linker, base_decode = loaded.linker, loaded.decode
         label = (str(weights) if weights is not None else "embedded default") + f" ({loaded.backend})"
     else:
-        if backend != "torch":
-            raise AetrackError("--backend applies to a model; model-free --dets runs have none (add --weights)")
         if size is not None:
             raise AetrackError("--input-size applies to a model; model-free --dets runs have none (add --weights)")
         from aetrack.linker.config import detections_config

@@ -16,8 +16,9 @@ from aetrack.errors import AetrackError
 F = TypeVar("F", bound=Callable[..., Any])
 
 # --backend of track, demo and benchmark (aetrack.backend); no square brackets: rich would eat them.
-BACKEND_HELP = ("Engine of the detector: torch, or onnxruntime (CPU; the onnxruntime extra of aetrack; "
-                "weights are exported to ~/.cache/aetrack on first use). An .onnx --weights file runs on onnxruntime.")
+BACKEND_HELP = ("Engine of the detector: auto (onnxruntime on the CPU when installed, else torch), torch, "
+                "or onnxruntime (CPU; weights are exported to ~/.cache/aetrack on first use). "
+                "An .onnx --weights file runs on onnxruntime.")
 
 
 def user_errors(fn: F) -> F:

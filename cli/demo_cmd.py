@@ -38,13 +38,13 @@ def demo(
         show_default=False)] = None,
     seed: Annotated[int, typer.Option(help="--synthetic: seed of the generated clip.")] = DEMO_SEED,
     threads: Annotated[Optional[int], typer.Option(help="CPU threads for the model.")] = None,
-    backend: Annotated[str, typer.Option(help=BACKEND_HELP)] = "torch",
+    backend: Annotated[str, typer.Option(help=BACKEND_HELP)] = "auto",
 ) -> None:
     """Track a real clip with the embedded default weights (or --synthetic), save video + tracks."""
-    from aetrack.backend import check_backend
+    from aetrack.backend import resolve_backend
     from cli.common import set_threads
 
-    check_backend(backend)
+    backend = resolve_backend(backend)
     threads = set_threads(threads, backend=backend)
     start = time.perf_counter()
     if frames is not None and frames < 1:

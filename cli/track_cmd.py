@@ -65,7 +65,7 @@ def track(
     threads: Annotated[Optional[int], typer.Option(
         help="CPU threads for the model (with several inputs: per input; default: the CPUs shared among "
              "the workers, 1 per Ray task).")] = None,
-    backend: Annotated[str, typer.Option(help=BACKEND_HELP)] = "torch",
+    backend: Annotated[str, typer.Option(help=BACKEND_HELP)] = "auto",
     fps: Annotated[Optional[float], typer.Option(help="Frame rate if the source does not say.")] = None,
     evaluate: Annotated[bool, typer.Option(
         help="Evaluate against gt/gt.txt of a MOT sequence folder (one input; several: aetrack eval DATA OUT).")] = True,

@@ -1,10 +1,10 @@
 """Issue 19/15: is onnxruntime faster than torch on this CPU? Forward variants, end to end, FLOPs.
 
-    .venv/bin/python notes/bench_onnx.py forward --threads 2 --repeats 30
-    .venv/bin/python notes/bench_onnx.py e2e --threads 2 --rounds 3 --frames 150
-    .venv/bin/python notes/bench_onnx.py forward --threads 2 --repeats 40 --only "ort (shipped" "ort no DAZ"
-    .venv/bin/python notes/bench_onnx.py forward --threads 2 --repeats 40 --only "ort (shipped" "ort 1 intra"
-    .venv/bin/python notes/bench_onnx.py flops
+    python -m aetrack.bench.engines forward --threads 2 --repeats 30
+    python -m aetrack.bench.engines e2e --threads 2 --rounds 3 --frames 150
+    python -m aetrack.bench.engines forward --threads 2 --repeats 40 --only "ort (shipped" "ort no DAZ"
+    python -m aetrack.bench.engines forward --threads 2 --repeats 40 --only "ort (shipped" "ort 1 intra"
+    python -m aetrack.bench.engines flops
 
 ``forward``: the detector's forward on one real 640x360 frame letterboxed as the tracker does
 (both embedded models run it at 512x288), every variant interleaved round by round (the
@@ -38,7 +38,6 @@ import cv2
 import numpy as np
 import torch
 
-REPO = Path(__file__).resolve().parents[1]
 CLIP_640 = Path(tempfile.gettempdir()) / "aetrack_bench_onnx" / "corridor_640x360.mp4"
 
 
