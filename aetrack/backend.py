@@ -59,7 +59,7 @@ def check_backend(backend: str, *, device: str = "cpu") -> None:
 
 def resolve_backend(backend: str, *, weights: str | Path | None = None, device: str = "cpu") -> str:
     """The engine ``backend`` means: an .onnx ``weights`` file runs on onnxruntime; ``auto`` is
-    onnxruntime on the CPU when it is installed (1.6-2.7x faster end to end than torch here,
+    onnxruntime on the CPU when it is installed (1.6-2.4x faster end to end than torch here,
     BENCHMARKS.md "Speed"), else torch. Refuses an unknown backend in one line."""
     check_backend(backend, device=device)
     if is_onnx_file(weights):
@@ -119,7 +119,7 @@ def apply_threads(threads: int | None, *, backend: str = "torch") -> int | None:
     takes ``threads``), and torch, which then only decodes small maps, gets one thread whatever
     ``threads`` says: torch's idle OpenMP threads spin after each parallel op and took the cores
     from onnxruntime's (on the crowded 2-core machine decoding took 14-37 ms a frame instead of
-    1.5, BENCHMARKS.md, "Speed").
+    1.5, `git show 7df07a7:notes/BENCH_onnx.md`).
     """
     if threads is not None and threads < 1:
         raise AetrackError(f"--threads must be >= 1, got {threads}")

@@ -187,7 +187,7 @@ class Tracker:
         always runs on onnxruntime. ``threads``: onnxruntime's intra-op threads (None: one per
         core); torch's are ``torch.set_num_threads``. With onnxruntime, torch only decodes
         small maps: ``torch.set_num_threads(1)`` keeps its idle threads off onnxruntime's cores
-        (the CLI does so; BENCHMARKS.md, "Speed").
+        (the CLI does so; `git show 7df07a7:notes/BENCH_onnx.md`).
         """
         from aetrack.backend import load_detector
 
@@ -311,7 +311,7 @@ class Tracker:
             x = torch.from_numpy(boxed).to(self.device).permute(2, 0, 1)[None].float().div_(255.0)  # (1, 3, H, W)
         else:  # onnxruntime: the same values made in numpy, so that torch's thread pool stays idle
             # (its threads spin after a parallel op and took the cores from onnxruntime's on the
-            # crowded 2-core machine: preprocessing 31-44 ms instead of 2, BENCHMARKS.md, "Speed")
+            # crowded 2-core machine: preprocessing 31-44 ms instead of 2, `git show 7df07a7:notes/BENCH_onnx.md`)
             x = np.divide(boxed.transpose(2, 0, 1)[None], 255.0, dtype=np.float32, order="C")  # (1, 3, H, W)
         t1 = time.perf_counter()
         with torch.inference_mode(), denormals_flushed():

@@ -103,8 +103,8 @@ class LinkerConfig:
     # Tag confidence in the first tags_motion stage: a pair's tag term counts only if the
     # detection's tag is at least this much farther from every other candidate track
     # (appearance.margins); 0 = always. "sum": an unconfident pair is left to the IoU stages.
-    # 0.2 and 0.4 both cost HOTA on the tuning seeds (hard "min" 59.4 -> 58.7, medium 71.8 ->
-    # 70.4; BENCHMARKS.md "Tags (issue 16)"): a look-alike's tag is often the only hint in a crossing.
+    # 0.2 cost HOTA on the tuning seeds (hard "min" 58.3 -> 57.7, medium 70.5 -> 69.1;
+    # `git show ad55cac:notes/BENCH_tags.md`): a look-alike's tag is often the only hint in a crossing.
     tag_margin: float = 0.0
     # Tag revival: a tags-only stage of "tags_motion", after the IoU stages and before the
     # tentative tracks: lost tracks, lost for at least revival_after_s (beyond what motion still

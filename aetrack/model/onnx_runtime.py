@@ -34,7 +34,7 @@ INSTALL_HINT = "pip install 'aetrack[onnxruntime]'"
 
 @dataclass(frozen=True)
 class OrtSettings:
-    """How the onnxruntime session runs (measured in BENCHMARKS.md, "Speed")."""
+    """How the onnxruntime session runs (measured in `git show 7df07a7:notes/BENCH_onnx.md`)."""
 
     # Intra-op threads; None is onnxruntime's default (one per physical core).
     threads: int | None = None
@@ -43,7 +43,7 @@ class OrtSettings:
     optimization: str = "all"
     # Treat denormal floats as zero in onnxruntime's threads (session.set_denormal_as_zero).
     # YOLOX's SiLU makes denormals, which cost torch 12x (aetrack.device.denormals_flushed); in
-    # onnxruntime the flag measured no difference (42.6 vs 42.8 ms, BENCHMARKS.md, "Speed"): its
+    # onnxruntime the flag measured no difference (42.6 vs 42.8 ms, `git show 7df07a7:notes/BENCH_onnx.md`): its
     # kernels do not meet them. On as a guard; values below 1.2e-38 change no detection.
     denormals_as_zero: bool = True
     # Let idle pool threads spin-wait for the next op (onnxruntime's default). Off: on a machine
