@@ -122,6 +122,9 @@ def benchmark(
 
     use_model = not dets or weights is not None
     if use_model:
+        # The multi-scale test resizes torch tensors: with --scales, auto means torch.
+        if scales is not None and backend == "auto":
+            backend = "torch"
         backend = resolve_backend(backend, weights=weights, device=device)
     elif backend not in ("auto", "torch"):
         check_backend(backend, device=device)

@@ -190,3 +190,15 @@ def test_benchmark_refuses_bad_gaps_and_scales(tiny: Path, tmp_path: Path, args:
     r = CliRunner().invoke(app, ["benchmark", str(tiny), "--no-speed", "--out", str(tmp_path), *args])
     assert r.exit_code == 2
     assert "Traceback" not in r.output
+
+
+def test_benchmark_multiscale_runs_on_torch_under_the_default_engine(tiny: Path, tmp_path: Path) -> None:
+    # --backend auto picks onnxruntime on a CPU, but the multi-scale test resizes torch tensors:
+    # with --scales, auto means torch (an explicit --backend onnxruntime is refused in one line).
+    r = CliRunner().invoke(app, ["benchmark", str(tiny), "--weights", "synthetic", "--no-speed", "--out",
+                                 str(tmp_path), "--scales", "0.75,1"])
+    assert r.exit_code == 0, r.output
+    assert json.loads((tmp_path / "summary.json").read_text())["config"]["scales"] == [0.75, 1.0]
+    r = CliRunner().invoke(app, ["benchmark", str(tiny), "--weights", "synthetic", "--no-speed", "--out",
+                                 str(tmp_path / "b"), "--scales", "0.75,1", "--backend", "onnxruntime"])
+    assert r.exit_code == 2 and "torch backend only" in r.output
