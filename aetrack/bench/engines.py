@@ -181,14 +181,14 @@ def e2e(args: argparse.Namespace) -> None:
     results: dict[tuple[str, str], list[dict[str, float]]] = {c: [] for c in configs}
     env = {**os.environ, "OMP_NUM_THREADS": str(args.threads)}
     for w in ("default", "synthetic"):  # first use: the onnxruntime export into the cache, outside the timing
-        subprocess.run([exe, "track", str(clip), "--out", "/tmp/aetrack_bench_onnx/out", "--weights", w,
+        subprocess.run([exe, "track", str(clip), "--out", str(CLIP_640.parent / "out"), "--weights", w,
                         "--backend", "onnxruntime", "--frames", "1:2", "--threads", str(args.threads)], env=env,
                        capture_output=True, check=True)
     print(f"load before: {load()}", flush=True)
     for r in range(args.rounds):
         for w, b in configs:
             run_env = {**env, "OMP_WAIT_POLICY": "PASSIVE"} if b.endswith(" passive") else env
-            res = subprocess.run([exe, "track", str(clip), "--out", "/tmp/aetrack_bench_onnx/out", "--weights", w,
+            res = subprocess.run([exe, "track", str(clip), "--out", str(CLIP_640.parent / "out"), "--weights", w,
                                   "--backend", b.split()[0], "--frames", f"1:{args.frames}",
                                   "--threads", str(args.threads)],
                                  env=run_env, capture_output=True, text=True, check=True)
