@@ -47,7 +47,8 @@ class DecodeConfig:
     # than people because its training data held few of them. Empty: scores as the model gives.
     class_score_gain: dict[str, float] = field(default_factory=dict)
     # Peaks of different classes whose boxes overlap by IoU >= this are one object read twice
-    # (a car also read as a bus): only the higher-scoring one is kept. None: classes never
+    # (a car also read as a bus): a peak goes when a higher one of another class overlaps it
+    # that much (decode.cross_class_duplicates, which pseudo-labelling shares). None: classes never
     # suppress each other (peaks are only suppressed within a class, by the max-pool above).
     cross_class_iou: float | None = None
 
@@ -139,9 +140,11 @@ def decode(
     for i in range(batch):
         sel = keep[i]
         if cfg.cross_class_iou is not None:
-            sel = sel & torch.from_numpy(_cross_class_keep(
-                boxes[i].cpu().numpy(), classes[i].cpu().numpy(), sel.cpu().numpy(), cfg.cross_class_iou
-            )).to(sel.device)
+            k = sel.cpu().numpy()
+            dup = cross_class_duplicates(boxes[i][sel].cpu().numpy(), top_scores[i][sel].cpu().numpy(),
+                                         classes[i][sel].cpu().numpy(), iou=cfg.cross_class_iou)
+            k[np.flatnonzero(k)[dup]] = False
+            sel = torch.from_numpy(k).to(sel.device)
         box_np = boxes[i][sel].cpu().numpy().astype(np.float64)
         if letterboxes is not None:
             box_np = letterboxes[i].boxes_to_original(box_np)
@@ -171,26 +174,18 @@ def _class_gains(gains: dict[str, float], names: Sequence[str] | None, num_class
     return torch.tensor([float(gains.get(n, 1.0)) for n in names], dtype=torch.float32)
 
 
-def _cross_class_keep(boxes: np.ndarray, classes: np.ndarray, keep: np.ndarray, iou_threshold: float) -> np.ndarray:
-    """(K,) bool: ``keep`` less every peak whose box overlaps a higher-scoring kept peak of
-    ANOTHER class by IoU >= ``iou_threshold``. Rows come sorted by score (top-k order), so a
-    row is only ever suppressed by an earlier one."""
-    out = keep.copy()
-    b = boxes.astype(np.float64)
-    area = np.clip(b[:, 2] - b[:, 0], 0, None) * np.clip(b[:, 3] - b[:, 1], 0, None)
-    for i in np.flatnonzero(keep):
-        if not out[i]:
-            continue
-        later = np.arange(i + 1, len(b))
-        later = later[out[later] & (classes[later] != classes[i])]
-        if len(later) == 0:
-            continue
-        iw = np.clip(np.minimum(b[later, 2], b[i, 2]) - np.maximum(b[later, 0], b[i, 0]), 0, None)
-        ih = np.clip(np.minimum(b[later, 3], b[i, 3]) - np.maximum(b[later, 1], b[i, 1]), 0, None)
-        inter = iw * ih
-        iou = inter / np.maximum(area[later] + area[i] - inter, 1e-12)
-        out[later[iou >= iou_threshold]] = False
-    return out
+def cross_class_duplicates(boxes: np.ndarray, scores: np.ndarray, classes: np.ndarray, *, iou: float) -> np.ndarray:
+    """(n,) bool: boxes that overlap a higher-scoring box of ANOTHER class by IoU >= ``iou``:
+    one object read as two classes (a car also read as a bus). Used by decoding
+    (``DecodeConfig.cross_class_iou``) and by pseudo-labelling the teacher's boxes."""
+    from aetrack.linker.matching import iou_matrix
+
+    if len(boxes) < 2:
+        return np.zeros(len(boxes), bool)
+    overlap = iou_matrix(boxes, boxes)
+    higher = scores[None, :] > scores[:, None]  # [i, j]: j scores higher than i
+    other = classes[None, :] != classes[:, None]
+    return ((overlap >= iou) & higher & other).any(axis=1)
 
 
 def tags_at_boxes(

@@ -32,6 +32,7 @@ import cv2
 import numpy as np
 
 from aetrack.data.sources import FrameSource
+from aetrack.decode import cross_class_duplicates
 from aetrack.errors import AetrackError
 from aetrack.io.atomic import atomic_write
 from aetrack.linker import Linker, LinkerConfig
@@ -58,7 +59,7 @@ class PseudoLabelConfig:
     # A link is trusted only if the box overlaps its track's previous box by at least this IoU.
     link_iou: float = 0.3
     # The teacher's NMS is per class, so one vehicle often comes back as a car, a truck and a
-    # bus: a box overlapping a higher-scoring box of another class by more than this IoU is
+    # bus: a box overlapping a higher-scoring box of another class by this IoU or more is
     # the same object and is dropped.
     same_object_iou: float = 0.7
     # Label every n-th frame of the source (1 = all); the sequence's frame rate divides by n.
@@ -173,7 +174,7 @@ def pseudolabel(source: FrameSource, out_root: str | Path, *, teacher, cfg: Pseu
                 raise AetrackError(f"{source.name}: frame size changes from {size[0]}x{size[1]} to {w}x{h}")
             det = teacher.detect(frame)
             keep = (det.scores >= cfg.ignore_score) & np.isin(det.classes, COCO_IDS)
-            keep &= ~_shadowed(det.boxes, det.scores, det.classes, iou=cfg.same_object_iou)
+            keep &= ~cross_class_duplicates(det.boxes, det.scores, det.classes, iou=cfg.same_object_iou)
             cls = np.array([coco_to_class[int(c)] for c in det.classes[keep]], dtype=np.int64)
             per_frame.append((det.boxes[keep].astype(np.float64), det.scores[keep].astype(np.float64), cls))
             ok, buf = cv2.imencode(".jpg", frame, [cv2.IMWRITE_JPEG_QUALITY, cfg.jpeg_quality])
@@ -214,16 +215,6 @@ def pseudolabel(source: FrameSource, out_root: str | Path, *, teacher, cfg: Pseu
         f.write(f"[Sequence]\nname={source.name}\nimDir=img1\nframeRate={fps:g}\nseqLength={len(per_frame)}\n"
                 f"imWidth={size[0]}\nimHeight={size[1]}\nimExt=.jpg\nclasses={','.join(CLASS_NAMES)}\n")
     return stats
-
-
-def _shadowed(boxes: np.ndarray, scores: np.ndarray, classes: np.ndarray, *, iou: float) -> np.ndarray:
-    """(n,) bool: boxes overlapping a higher-scoring box of another class by IoU > ``iou``."""
-    if len(boxes) < 2:
-        return np.zeros(len(boxes), bool)
-    overlap = iou_matrix(boxes.astype(np.float64), boxes.astype(np.float64))
-    higher = scores[None, :] > scores[:, None]  # [i, j]: j scores higher than i
-    other = classes[None, :] != classes[:, None]
-    return ((overlap > iou) & higher & other).any(axis=1)
 
 
 def _row(frame: int, track_id: int, box: np.ndarray, flag: int, cls: int) -> str:
