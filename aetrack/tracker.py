@@ -125,6 +125,8 @@ class Tracker:
             raise ValueError("model_cfg is required when a model is given")
         if frame_rate <= 0:
             raise ValueError(f"frame_rate must be positive, got {frame_rate}")
+        # Multi-scale test (aetrack/model/multiscale.py): input resize factors; (1.0,) = one pass.
+        self.scales = parse_scales(scales)
         self.device: torch.device | None = None
         self.model: Detector | OnnxDetector | None = None
         if model is not None:
@@ -133,9 +135,12 @@ class Tracker:
             from aetrack.device import resolve_device
 
             self.device = resolve_device(device) if isinstance(device, str) else device
-            if not isinstance(model, torch.nn.Module) and self.device.type != "cpu":
+            on_torch = isinstance(model, torch.nn.Module)
+            if not on_torch and self.device.type != "cpu":
                 raise AetrackError(f"the onnxruntime backend runs on the CPU only, not on device {self.device}")
-            self.model = model.to(self.device).eval() if isinstance(model, torch.nn.Module) else model
+            if not on_torch and self.scales != (1.0,):
+                raise AetrackError("the multi-scale test (--scales) runs on the torch backend only, not onnxruntime")
+            self.model = model.to(self.device).eval() if on_torch else model
         self.model_cfg = model_cfg
         self.decode_cfg = decode_cfg or DecodeConfig()
         linker_cfg = linker_cfg or LinkerConfig()
@@ -157,10 +162,6 @@ class Tracker:
         self._keep_classes = None if classes is None else class_indices(classes, self.class_names)
         self.timings: dict[str, float] = {s: 0.0 for s in STAGES}  # ms of the last frame per stage
         self._frame_size: tuple[int, int] | None = None  # (width, height) of the last frame
-        # Multi-scale test (aetrack/model/multiscale.py): input resize factors; (1.0,) = one pass.
-        self.scales = parse_scales(scales)
-        if self.scales != (1.0,) and self.model is not None and not hasattr(self.model, "parameters"):
-            raise AetrackError("the multi-scale test (--scales) runs on the torch backend only, not onnxruntime")
 
     # -- construction -------------------------------------------------------------------------
     @classmethod
