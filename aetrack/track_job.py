@@ -58,13 +58,6 @@ class TrackSettings:
     backend: str = "auto"
 
     @property
-    def effective_backend(self) -> str:
-        """The engine ``backend`` resolves to for these weights and device."""
-        from aetrack.backend import resolve_backend
-
-        return resolve_backend(self.backend, weights=self.weights, device=self.device)
-
-    @property
     def use_model(self) -> bool:
         """Whether the tracker runs a detector (no --dets) or samples tags (--dets with --weights)."""
         return self.dets is None or self.weights is not None
@@ -134,7 +127,7 @@ def build_tracker(settings: TrackSettings, *, frame_rate: float, threads: int | 
                                       classes=parse_classes(settings.classes, ("person",)))
     from aetrack.backend import load_detector
 
-    loaded = load_detector(settings.weights, backend=settings.effective_backend, threads=threads,
+    loaded = load_detector(settings.weights, backend=settings.backend, threads=threads,
                            device=settings.device)
     lcfg, dcfg = tracker_settings(base_linker=base(loaded.linker), base_decode=loaded.decode,
                                   linker=settings.linker, overrides=overrides)
@@ -173,12 +166,11 @@ def track_input(source: str, *, out_dir: str | Path, settings: TrackSettings, de
 
     if settings.threads is not None and settings.threads < 1:
         raise AetrackError(f"--threads must be >= 1, got {settings.threads}")
-    backend = settings.effective_backend
+    from aetrack.backend import apply_threads, resolve_backend
+
+    backend = resolve_backend(settings.backend, weights=settings.weights, device=settings.device)  # refuses a typo
     model_threads = settings.threads
     if settings.use_model:  # no model: no torch to import
-        from aetrack.backend import apply_threads, check_backend
-
-        check_backend(backend, device=settings.device)
         model_threads = apply_threads(settings.threads, backend=backend)
     dets = settings.dets if dets is None else dets
     src = open_input(source, settings)
