@@ -60,7 +60,8 @@ def track_source(
 
     With ``dets`` (MOT detections, xywh pixels) the tracker links those detections instead of
     running its own detector (they have no class: all are class 0, person); files are written
-    atomically when the run ends.
+    atomically when the run ends, with the gaps of revived tracks filled
+    (:attr:`Tracker.fill_gap_frames`, :mod:`aetrack.io.gap_fill`; the video shows live rows).
     """
     out = Path(out_dir)
     remove_stale_temps(out)  # left by an earlier run killed outright (kill -9) in this folder
@@ -71,7 +72,7 @@ def track_source(
         from aetrack.io.video import AnnotatedVideoWriter  # OpenCV: only when writing a video
 
         video = AnnotatedVideoWriter(path=out / f"{source.name}.mp4", fps=source.fps, class_names=tracker.class_names)
-    writer = ResultWriter(out_dir=out, name=source.name, jsonl=jsonl)
+    writer = ResultWriter(out_dir=out, name=source.name, jsonl=jsonl, fill_gaps=tracker.fill_gap_frames)
     bar = Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
                    TextColumn("{task.fields[fps]:.1f} frames/s"), TimeElapsedColumn(), TimeRemainingColumn(),
                    disable=not progress, transient=False)

@@ -151,6 +151,9 @@ class Tracker:
                 f"(set decode.score_threshold={linker_cfg.low_score})"
             )
         self.linker = Linker(cfg=linker_cfg, frame_rate=frame_rate)
+        # Longest gap of a revived track that results files fill (LinkerConfig.interpolate_s);
+        # update() itself returns each frame's rows at once, unfilled.
+        self.fill_gap_frames = linker_cfg.interpolate_frames(frame_rate)
         # Camera-motion compensation needs pixels: frames given to update / update_detections.
         self.camera = None
         if linker_cfg.camera_motion:

@@ -22,6 +22,8 @@ from aetrack.data.sources import FrameNumbers
 from aetrack.data.synth import SynthConfig, write_sequence
 from aetrack.errors import AetrackError
 from aetrack.eval import evaluate
+from aetrack.io.gap_fill import GapFiller
+from aetrack.io.results import ResultRow
 from aetrack.linker import Linker, LinkerConfig
 from aetrack.model import ModelConfig, build_detector
 from aetrack.pipeline import ALL_STAGES
@@ -121,20 +123,24 @@ def test_stage_timings(cli_run: tuple[Path, dict]) -> None:
 
 
 def test_second_linker_links_the_recorded_detections(cli_run: tuple[Path, dict], data_root: Path) -> None:
-    """The motion results equal a fresh motion linker run over the sequence's own det.txt rows."""
+    """The motion results equal a fresh motion linker run over the sequence's own det.txt rows,
+    with the gaps of revived tracks filled as results files are (LinkerConfig.interpolate_s)."""
     out, _ = cli_run
     name = f"synth-easy-{SEEDS[0]}"
     dets = read_mot_file(data_root / name / "det" / "det.txt", kind="det")
     rows = dets.by_frame()
-    linker = Linker(cfg=LinkerConfig(mode="motion"), frame_rate=30.0)
+    cfg = LinkerConfig(mode="motion")
+    linker = Linker(cfg=cfg, frame_rate=30.0)
+    filler = GapFiller(max_gap=cfg.interpolate_frames(30.0))
     expected = []
     for frame in range(1, FRAMES + 1):
         idx = rows.get(frame, np.zeros(0, dtype=np.int64))
         xywh = dets.boxes[idx]
         boxes = np.column_stack([xywh[:, :2], xywh[:, :2] + xywh[:, 2:]])
         keep = (boxes[:, 2] > boxes[:, 0]) & (boxes[:, 3] > boxes[:, 1])
-        for t in linker.update(boxes=boxes[keep], scores=dets.conf[idx][keep]):
-            expected.append((frame, t.track_id))
+        tracks = linker.update(boxes=boxes[keep], scores=dets.conf[idx][keep])
+        expected += filler.push([ResultRow(frame=frame, track_id=t.track_id, box=t.box, state=t.state) for t in tracks])
+    expected = [(r.frame, r.track_id) for r in expected + filler.flush()]
     got = read_mot_file(out / "motion" / f"{name}.txt", kind="results")
     assert list(zip(got.frame.tolist(), got.ids.tolist())) == expected
 

@@ -155,7 +155,8 @@ def _replay(
     linker = Linker(cfg=cfg, frame_rate=frame_rate)
     times: dict[str, list[float]] = {"link": [], "write": []}
     task = progress.add_task(f"linking {name} ({cfg.mode})", total=len(inputs))
-    with ResultWriter(out_dir=out_dir, name=name, jsonl=False) as writer:
+    with ResultWriter(out_dir=out_dir, name=name, jsonl=False,
+                      fill_gaps=cfg.interpolate_frames(frame_rate)) as writer:
         for item in inputs:
             t0 = time.perf_counter()
             tracks = linker.update(boxes=item.boxes, scores=item.scores, tags=item.tags, classes=item.classes)

@@ -6,10 +6,13 @@ the model's class names (person = 1, MOTChallenge's pedestrian class, so MOT eva
 those rows and, in aetrack, only those; files written before classes hold -1 there, read as
 person). JSON lines: one object per track per frame with ``frame``, ``id``, ``class`` (the class
 name, e.g. "person"), ``box`` (x1, y1, x2, y2 pixels), ``score``, ``state`` ("confirmed", or
-"lost" for a track reported at its motion prediction while hidden) and optional ``tag``.
+"lost" for a track reported at its motion prediction while hidden, or "interpolated" for a
+box filled into the gap of a track that was matched again, :mod:`aetrack.io.gap_fill`) and
+optional ``tag``.
 
 :class:`ResultWriter` streams rows to temp files while tracking and renames them into place on
-:meth:`ResultWriter.close`, so an interrupted run never leaves a half-written result.
+:meth:`ResultWriter.close`, so an interrupted run never leaves a half-written result. With
+``fill_gaps`` it fills the gaps of revived tracks (rows reach the files ``fill_gaps`` frames late).
 """
 
 from __future__ import annotations
@@ -69,10 +72,15 @@ class ResultWriter:
     """Streams rows to ``<out>/<name>.txt`` and ``<out>/<name>.jsonl`` through temp files.
 
     Use as a context manager: on success both files appear atomically; on an exception the
-    temp files are removed and any earlier results are left untouched.
+    temp files are removed and any earlier results are left untouched. ``fill_gaps``: the
+    longest gap (frames) of a revived track filled by interpolation (0 = none; see
+    :class:`aetrack.io.gap_fill.GapFiller`).
     """
 
-    def __init__(self, *, out_dir: str | Path, name: str, jsonl: bool = True) -> None:
+    def __init__(self, *, out_dir: str | Path, name: str, jsonl: bool = True, fill_gaps: int = 0) -> None:
+        from aetrack.io.gap_fill import GapFiller
+
+        self._filler = GapFiller(max_gap=fill_gaps) if fill_gaps else None
         self.out_dir = Path(out_dir)
         self.out_dir.mkdir(parents=True, exist_ok=True)
         self.targets: list[Path] = [self.out_dir / f"{name}.txt"]
@@ -86,6 +94,16 @@ class ResultWriter:
 
     def write(self, rows: Sequence[ResultRow]) -> None:
         """Append one frame's rows (already in id order)."""
+        if self._filler is not None:
+            rows = self._filler.push(rows)
+        self._write(rows)
+
+    @property
+    def rows_filled(self) -> int:
+        """Rows added by gap filling so far."""
+        return 0 if self._filler is None else self._filler.filled
+
+    def _write(self, rows: Sequence[ResultRow]) -> None:
         mot = self._tmp[0][1]
         for r in rows:
             mot.write(r.mot_line())
@@ -96,6 +114,8 @@ class ResultWriter:
         self.rows_written += len(rows)
 
     def close(self) -> None:
+        if self._filler is not None and self._tmp:
+            self._write(self._filler.flush())
         for (tmp, f), target in zip(self._tmp, self.targets):
             f.flush()
             os.fsync(f.fileno())

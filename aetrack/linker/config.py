@@ -154,6 +154,18 @@ class LinkerConfig:
     # tracks that never came back), and the issue reports 10 MOTA lost on other real footage:
     # the default is 0 (report matched tracks only). The embedded weights store 0.2.
     report_lost_s: float = 0.0
+    # Longest gap (seconds) between two matches of one track that results files fill with
+    # boxes on the straight line between the two matched boxes (aetrack.io.gap_fill; 0 = off).
+    # The linker itself never uses it: files get the filled rows interpolate_s late, and
+    # Tracker.update's live rows are never filled. The linker has already joined both ends, so
+    # filling costs no identity and recovers the frames the detector missed, without the false
+    # positives of report_lost_s (a track that never comes back adds nothing). On the tuning
+    # halves (2026-11-27; BENCHMARKS.md "Linking given detections") filling every gap of a
+    # revived track gave MOT17 public detections HOTA 54.4 -> 56.0 / IDF1 62.5 -> 63.7 (20
+    # frames: 55.1 / 63.0), PETS 1-397 YOLOX-nano boxes 46.7 -> 47.5, PETS 1-397 with the
+    # embedded default model 48.6 -> 49.0; longer gaps gained more, so 3.0 s covers every
+    # lost_time_s default (a track is removed after lost_time_s, so no gap is longer).
+    interpolate_s: float = 3.0
     # Whether a match with a low-score detection updates the track's tag average. Low scores
     # usually mean partial occlusion, where the tag read at the centre may be an occluder's.
     low_score_updates_tag: bool = False
@@ -256,6 +268,7 @@ class LinkerConfig:
             raise ValueError(f"LinkerConfig.min_hits must be an integer >= 1, got {self.min_hits!r}")
         _check_number("lost_time_s", self.lost_time_s, low=0.0)
         _check_number("report_lost_s", self.report_lost_s, low=0.0)
+        _check_number("interpolate_s", self.interpolate_s, low=0.0)
         _check_number("direction_weight", self.direction_weight, low=0.0)
         if isinstance(self.direction_frames, bool) or not isinstance(self.direction_frames, int) or self.direction_frames < 1:
             raise ValueError(f"LinkerConfig.direction_frames must be an integer >= 1, got {self.direction_frames!r}")
@@ -286,6 +299,11 @@ class LinkerConfig:
     def revival_after_frames(self, frame_rate: float) -> int:
         """Frames a track must have been lost for the tags-only revival stage: round(revival_after_s * fps)."""
         return round(self.revival_after_s * frame_rate)
+
+    def interpolate_frames(self, frame_rate: float) -> int:
+        """Longest gap (frames) of a revived track that results files fill: round(interpolate_s *
+        fps), at most :meth:`lost_frames` (no longer gap can occur)."""
+        return min(round(self.interpolate_s * frame_rate), self.lost_frames(frame_rate))
 
     def report_lost_frames(self, frame_rate: float) -> int:
         """Frames a lost track is still reported after its last match: round(report_lost_s *

@@ -118,25 +118,30 @@ def _camera(seq: MotSequence, *, cache_dir: str | Path | None, progress: bool) -
 
 def link(cfg: LinkerConfig, seq: CachedSequence, window: FrameRange | None) -> MotTable:
     """Results table of linking ``seq``'s detections over ``window`` (all frames: None) with a
-    fresh linker, as MOT results files hold them (boxes to 0.01 px, as written)."""
+    fresh linker, as MOT results files hold them (boxes to 0.01 px, as written; the gaps of
+    revived tracks filled as :class:`aetrack.io.results.ResultWriter` fills them)."""
+    from aetrack.io.gap_fill import GapFiller
+    from aetrack.io.results import ResultRow
+
     first = window.first if window is not None and window.first else 1
     last = window.last if window is not None and window.last else seq.length
     linker = Linker(cfg=cfg, frame_rate=seq.frame_rate)
+    filler = GapFiller(max_gap=cfg.interpolate_frames(seq.frame_rate))
     use_camera = cfg.camera_motion and seq.camera is not None
-    frames, ids, boxes, conf = [], [], [], []
+    rows: list[ResultRow] = []
     for f in range(first, min(last, seq.length) + 1):
         if use_camera and f > first:
             linker.apply_camera_motion(seq.camera[f - 1])
-        for t in linker.update(boxes=seq.boxes[f - 1], scores=seq.scores[f - 1]):
-            frames.append(f)
-            ids.append(t.track_id)
-            boxes.append(t.box)
-            conf.append(t.score)
-    n = len(frames)
-    b = np.asarray(boxes, dtype=np.float64).reshape(n, 4)
+        rows.extend(filler.push([ResultRow(frame=f, track_id=t.track_id, box=t.box, score=t.score, state=t.state)
+                                 for t in linker.update(boxes=seq.boxes[f - 1], scores=seq.scores[f - 1])]))
+    rows.extend(filler.flush())
+    n = len(rows)
+    b = np.asarray([r.box for r in rows], dtype=np.float64).reshape(n, 4)
     xywh = np.round(np.column_stack([b[:, :2], b[:, 2:] - b[:, :2]]), 2)
-    return MotTable(np.asarray(frames, dtype=np.int64), np.asarray(ids, dtype=np.int64), xywh,
-                    np.asarray(conf, dtype=np.float64), np.ones(n, dtype=np.int64), np.ones(n), "mot16")
+    return MotTable(np.asarray([r.frame for r in rows], dtype=np.int64),
+                    np.asarray([r.track_id for r in rows], dtype=np.int64), xywh,
+                    np.asarray([r.score for r in rows], dtype=np.float64), np.ones(n, dtype=np.int64), np.ones(n),
+                    "mot16")
 
 
 def score(
