@@ -316,7 +316,19 @@ class LinkerConfig:
 #: common-motion compensation, each chosen on the MOT17 public-detection tuning halves
 #: (BENCHMARKS.md "Linking given detections"). The embedded models keep them off (their weights files store
 #: every older setting; new ones take the LinkerConfig defaults).
-DETECTIONS_DEFAULTS = {"mode": "motion", "fuse_score": True, "direction_weight": 0.2, "common_motion": True}
+#:
+#: ``min_hits`` 3 with a looser IoU gate for tentative tracks (0.85: IoU >= 0.15) makes the
+#: defaults hold on detectors other than MOT17's FRCNN. A newborn track has no velocity yet, so
+#: its prediction lags a walker, and at a low frame rate (PETS: 7 fps) consecutive boxes of one
+#: person overlap little: the gate must be loose for the three matches that confirm it, and three
+#: matches keep a noisy detector's one-off boxes from starting tracks. Chosen on three tuning sets
+#: together, first halves (2026-11-27, HOTA / IDF1 / IDSW, gap filling on): MOT17 FRCNN 56.0 /
+#: 63.7 / 259 -> 56.0 / 64.0 / 230; PETS 1-397 with YOLOX-nano boxes (scores 0.1-1) 47.5 / 63.3 ->
+#: 50.1 / 68.3; PETS 1-397 with its MOT15 ACF detections (unnormalised scores up to 139, so every
+#: box counts as "high") 36.0 / 42.2 -> 37.2 / 47.9. A stronger direction term (0.35) scored
+#: higher on the ACF boxes but swung by 3 HOTA between 0.30 and 0.35: noise, not taken.
+DETECTIONS_DEFAULTS = {"mode": "motion", "fuse_score": True, "direction_weight": 0.2, "common_motion": True,
+                       "min_hits": 3, "iou_threshold_tentative": 0.85}
 
 
 def detections_config() -> LinkerConfig:
