@@ -62,6 +62,14 @@ def test_pseudolabel_command_writes_a_training_sequence(tmp_path):
     # The training reader takes it as it is: targets carry the model's class indices.
     data = SequenceData(seq=seq, frames=None, min_visibility=0.25, class_names=CLASS_NAMES)
     assert all(set(data.classes(f).tolist()) <= set(range(6)) for f in range(1, 6))
+    # det/det.txt: the same person boxes as gt.txt's person rows (targets and ignore regions,
+    # both >= ignore_score), with their teacher scores.
+    det = seq.det()
+    person = gt.cls == 1
+    assert len(det.frame) == int(person.sum()) > 0
+    key = lambda frames, boxes: sorted(zip(frames.tolist(), np.round(boxes, 2).tolist()))  # noqa: E731
+    assert key(det.frame, det.boxes) == key(gt.frame[person], gt.boxes[person])
+    assert det.conf.min() >= PseudoLabelConfig().ignore_score and det.conf.max() <= 1.0
 
 
 def test_pseudolabel_refuses_a_missing_teacher_file(tmp_path):

@@ -19,7 +19,10 @@ one identity never spans a doubtful link (the tag loss would pull two people tog
 
 Output: ``OUT/<name>/`` with ``seqinfo.ini`` (``classes=person,bicycle,...`` names the class
 column), ``img1/000001.jpg ...`` and ``gt/gt.txt`` in the MOT16 column set
-``frame,id,x,y,w,h,flag,class,visibility`` (class 1-based in ``classes``, visibility 1).
+``frame,id,x,y,w,h,flag,class,visibility`` (class 1-based in ``classes``, visibility 1), and
+``det/det.txt``: every person box the teacher kept (score >= ``ignore_score``) with its score, as
+MOT public detections (``frame,-1,x,y,w,h,score,-1,-1,-1``), so that the teacher's boxes can be
+linked with ``aetrack track SEQ --dets`` against a sequence's real ground truth.
 """
 
 from __future__ import annotations
@@ -153,7 +156,7 @@ def pseudolabel(source: FrameSource, out_root: str | Path, *, teacher, cfg: Pseu
     out = Path(out_root) / source.name
     img_dir = out / "img1"
     img_dir.mkdir(parents=True, exist_ok=True)
-    for stale in (out / "seqinfo.ini", out / "gt" / "gt.txt"):
+    for stale in (out / "seqinfo.ini", out / "gt" / "gt.txt", out / "det" / "det.txt"):
         stale.unlink(missing_ok=True)  # written last: until then the folder is not a sequence
     coco_to_class = {c: i for i, c in enumerate(COCO_IDS)}
     size: tuple[int, int] | None = None
@@ -209,12 +212,21 @@ def pseudolabel(source: FrameSource, out_root: str | Path, *, teacher, cfg: Pseu
     ignore_ids = itertools.count(offset + 1)
     rows = [(f, i or next(ignore_ids), box, flag, c) for f, i, box, flag, c in rows]
     rows.sort(key=lambda r: r[:2])
+    (out / "det").mkdir(exist_ok=True)
+    with atomic_write(out / "det" / "det.txt") as f:
+        f.writelines(_det_row(k, box, score) for k, (b, s, cl) in enumerate(per_frame, start=1)
+                     for box, score in zip(b[cl == 0], s[cl == 0]))
     with atomic_write(out / "gt" / "gt.txt") as f:
         f.writelines(_row(*r) for r in rows)
     with atomic_write(out / "seqinfo.ini") as f:
         f.write(f"[Sequence]\nname={source.name}\nimDir=img1\nframeRate={fps:g}\nseqLength={len(per_frame)}\n"
                 f"imWidth={size[0]}\nimHeight={size[1]}\nimExt=.jpg\nclasses={','.join(CLASS_NAMES)}\n")
     return stats
+
+
+def _det_row(frame: int, box: np.ndarray, score: float) -> str:
+    x1, y1, x2, y2 = (float(v) for v in box)
+    return f"{frame},-1,{x1:.2f},{y1:.2f},{x2 - x1:.2f},{y2 - y1:.2f},{score:.4f},-1,-1,-1\n"
 
 
 def _row(frame: int, track_id: int, box: np.ndarray, flag: int, cls: int) -> str:
