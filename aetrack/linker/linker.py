@@ -166,11 +166,13 @@ class Linker:
 
         high = np.flatnonzero(scores >= cfg.high_score)
         low = np.flatnonzero((scores >= cfg.low_score) & (scores < cfg.high_score))
+        centres = (boxes[:, :2] + boxes[:, 2:]) / 2                           # (n, 2) pixels
         if cfg.common_motion:
-            self._follow_common_motion(boxes[high], frame)
-        det_of_track = np.full(len(table), -1, dtype=np.int64)
+            self._follow_common_motion(centres[high], frame)
         if len(table) and boxes.shape[0]:
-            det_of_track = self._associate(boxes, scores, tags, classes, high, low)
+            det_of_track = self._associate(boxes, centres, scores, tags, classes, high, low)
+        else:
+            det_of_track = np.full(len(table), -1, dtype=np.int64)
         rows = np.flatnonzero(det_of_track >= 0)
         dets = det_of_track[rows]
         if cfg.observation_recovery:
@@ -230,32 +232,35 @@ class Linker:
             raise ValueError(f"affine must be invertible, got {a.tolist()}")
         self._tracks.warp(a)
 
-    def _follow_common_motion(self, boxes: np.ndarray, frame: int) -> None:
+    def _follow_common_motion(self, centres: np.ndarray, frame: int) -> None:
         """Shift every track by the motion its neighbours share but the filters did not predict:
         the median offset from each tracked track's prediction to its nearest high detection,
         over the pairs that are each other's nearest and closer than ``common_motion_radius`` box
         heights. A camera that pans or shakes moves every object alike; walkers' own motions
         differ and cancel out in the median. Needs ``common_motion_pairs`` such pairs; else
         nothing moves. (Tried on the MOT17 tuning halves and dropped: a second pair-and-median
-        round, HOTA 54.45 against 54.43; a least-squares similarity instead of the shift, 53.68.)"""
+        round, HOTA 54.45 against 54.43; a least-squares similarity instead of the shift, 53.68.)
+
+        ``centres`` (C, 2): pixel centres of the frame's high detections."""
         table, cfg = self._tracks, self.cfg
         rows = np.flatnonzero((table.state == CONFIRMED) & (table.last_frame == frame - 1))
-        if rows.shape[0] < cfg.common_motion_pairs or boxes.shape[0] < cfg.common_motion_pairs:
+        if rows.shape[0] < cfg.common_motion_pairs or centres.shape[0] < cfg.common_motion_pairs:
             return
-        cx = (boxes[:, 0] + boxes[:, 2]) / 2                                       # (C,)
-        cy = (boxes[:, 1] + boxes[:, 3]) / 2
         pred = table.mean[rows, :4]                                                # (R, 4) x, y, a, h
-        dx = cx[None, :] - pred[:, 0:1]                                            # (R, C) pixels
-        dy = cy[None, :] - pred[:, 1:2]
+        dx = centres[None, :, 0] - pred[:, 0:1]                                    # (R, C) pixels
+        dy = centres[None, :, 1] - pred[:, 1:2]
         dist = np.hypot(dx, dy) / pred[:, 3:4]                                     # in box heights
         nearest_det = dist.argmin(axis=1)                                          # (R,)
-        mutual = dist.argmin(axis=0)[nearest_det] == np.arange(rows.shape[0])
-        r = np.flatnonzero(mutual & (dist[np.arange(rows.shape[0]), nearest_det] < cfg.common_motion_radius))
-        if r.shape[0] < cfg.common_motion_pairs:
+        each_row = np.arange(rows.shape[0])
+        mutual = dist.argmin(axis=0)[nearest_det] == each_row
+        r = np.flatnonzero(mutual & (dist[each_row, nearest_det] < cfg.common_motion_radius))
+        k = r.shape[0]
+        if k < cfg.common_motion_pairs:
             return
-        offsets = np.sort(np.stack([dx[r, nearest_det[r]], dy[r, nearest_det[r]]], axis=1), axis=0)  # (K, 2)
-        k = offsets.shape[0]
-        table.translate((offsets[(k - 1) // 2] + offsets[k // 2]) / 2)    # the median, without np.median's overhead
+        c = nearest_det[r]
+        ox, oy = np.sort(dx[r, c]), np.sort(dy[r, c])                              # (K,) each
+        # The median of each, without np.median's overhead.
+        table.translate(np.array([(ox[(k - 1) // 2] + ox[k // 2]) / 2, (oy[(k - 1) // 2] + oy[k // 2]) / 2]))
 
     def live_tracks(self) -> list[Track]:
         """Snapshots of every live track (tentative, confirmed and lost), sorted by id; an
@@ -263,42 +268,43 @@ class Linker:
         return self._snapshots(np.arange(len(self._tracks)))
 
     def _iou_cost(
-        self, rows: np.ndarray, cols: np.ndarray, boxes: np.ndarray, scores: np.ndarray, pred_boxes: np.ndarray,
-        stage: _Stage,
+        self, rows: np.ndarray, cols: np.ndarray, boxes: np.ndarray, centres: np.ndarray, fuse_scores: np.ndarray | None,
+        pred_boxes: np.ndarray, stage: _Stage,
     ) -> np.ndarray:
         """(R, C) ``1 - IoU`` of predicted track boxes and detections; over high detections
-        ``1 - IoU * score`` with ``fuse_score``, plus the direction term with
-        ``direction_weight`` (pairs beyond the stage's IoU limit are inf first)."""
+        ``1 - IoU * score`` with ``fuse_score`` (``fuse_scores``: the (n,) scores clipped to
+        [0, 1]), plus the direction term with ``direction_weight`` (pairs beyond the stage's IoU
+        limit are inf first). ``centres`` (n, 2): the detections' pixel centres."""
         cfg, table = self.cfg, self._tracks
         iou = matching.iou_matrix(pred_boxes[rows], boxes[cols])
         high = stage.detections == "high"
-        # Fusion reads scores as probabilities: unnormalised ones (MOT15's det.txt: up to 139)
-        # are clipped to [0, 1], so they neither turn costs negative nor favour far boxes.
-        cost = 1.0 - (iou * np.clip(scores[cols], 0.0, 1.0)[None, :] if cfg.fuse_score and high else iou)
+        cost = 1.0 - (iou * fuse_scores[cols][None, :] if fuse_scores is not None and high else iou)
         if cfg.direction_weight > 0 and high and stage.states != (TENTATIVE,):
-            cost = np.where(cost <= getattr(cfg, stage.limit), cost, np.inf)
+            cost[cost > getattr(cfg, stage.limit)] = np.inf
             anchor = table.anchors()[rows]                                         # (R, 2)
             direction = table.direction[rows]                                      # (R, 2) unit or 0
-            cx = (boxes[cols, 0] + boxes[cols, 2]) / 2                             # (C,)
-            cy = (boxes[cols, 1] + boxes[cols, 3]) / 2
-            dx = cx[None, :] - anchor[:, 0:1]                                      # (R, C)
-            dy = cy[None, :] - anchor[:, 1:2]
+            dx = centres[None, cols, 0] - anchor[:, 0:1]                           # (R, C)
+            dy = centres[None, cols, 1] - anchor[:, 1:2]
             norm = np.hypot(dx, dy)
             cos = (dx * direction[:, 0:1] + dy * direction[:, 1:2]) / np.maximum(norm, 1e-12)
-            angle = np.arccos(np.clip(cos, -1.0, 1.0))                             # (R, C) radians
-            known = (norm > 0) & (direction != 0).any(axis=1)[:, None]
-            cost = cost + np.where(known, cfg.direction_weight * (angle / np.pi - 0.5), 0.0)
+            cos = np.minimum(np.maximum(cos, -1.0, out=cos), 1.0, out=cos)         # clipped to [-1, 1]
+            angle = np.arccos(cos, out=cos)                                        # (R, C) radians
+            known = (norm > 0) & ((direction[:, 0] != 0) | (direction[:, 1] != 0))[:, None]
+            np.add(cost, cfg.direction_weight * (angle / np.pi - 0.5), out=cost, where=known)
         return cost
 
     def _associate(
-        self, boxes: np.ndarray, scores: np.ndarray, tags: np.ndarray | None, classes: np.ndarray, high: np.ndarray,
-        low: np.ndarray,
+        self, boxes: np.ndarray, centres: np.ndarray, scores: np.ndarray, tags: np.ndarray | None,
+        classes: np.ndarray, high: np.ndarray, low: np.ndarray,
     ) -> np.ndarray:
         """Run the mode's stages; returns (N,) detection index per track row, -1 if unmatched."""
         cfg, table = self.cfg, self._tracks
         det_of_track = np.full(len(table), -1, dtype=np.int64)
         free = {"high": high, "low": low}
         pred_boxes = table.predicted_boxes()                                  # (N, 4)
+        # Fusion reads scores as probabilities: unnormalised ones (MOT15's det.txt: up to 139)
+        # are clipped to [0, 1], so they neither turn costs negative nor favour far boxes.
+        fuse_scores = np.minimum(np.maximum(scores, 0.0), 1.0) if cfg.fuse_score else None
         # Class 0 everywhere (a one-class model, or no classes given): no pair to forbid.
         one_class = not (table.cls.any() or classes.any())
         # Without tags the tag modes fall back to motion + IoU; "iou" stays SORT-like.
@@ -314,7 +320,7 @@ class Linker:
             if rows.shape[0] == 0 or cols.shape[0] == 0:
                 continue
             if stage.cost == "iou":
-                cost = self._iou_cost(rows, cols, boxes, scores, pred_boxes, stage)
+                cost = self._iou_cost(rows, cols, boxes, centres, fuse_scores, pred_boxes, stage)
             elif stage.cost == "fused_min":
                 iou_cost = 1.0 - matching.iou_matrix(pred_boxes[rows], boxes[cols])
                 tag_d = self._track_tag_distance(rows, tags[cols])
@@ -392,30 +398,26 @@ class Linker:
         return cost
 
     def _snapshots(self, rows: np.ndarray) -> list[Track]:
-        """Snapshots of the given table rows; boxes converted in one batched call."""
+        """Snapshots of the given table rows: every field read for all rows at once (one batched
+        box conversion, one ``tolist`` per field), then one :class:`Track` per row."""
         t = self._tracks
         boxes = kalman.xyah_to_xyxy(t.mean[rows])                              # (K, 4)
         if self.cfg.output_box == "detection":
             matched = t.last_frame[rows] == self._frame
             boxes[matched] = t.box[rows[matched]]
-        return [self._snapshot(int(i), box) for i, box in zip(rows, boxes.tolist())]
-
-    def _snapshot(self, i: int, box: list[float]) -> Track:
-        t = self._tracks
-        tag = None
-        if t.tags is not None and t.has_tag[i]:
-            tag = t.tags[i].copy()
-            tag.flags.writeable = False
-        return Track(
-            track_id=int(t.ids[i]),
-            box=(box[0], box[1], box[2], box[3]),
-            score=float(t.score[i]),
-            tag=tag,
-            state=STATE_NAMES[int(t.state[i])],
-            age=int(self._frame - t.start_frame[i] + 1),
-            hits=int(t.hits[i]),
-            class_id=int(t.cls[i]),
-        )
+        tags: list[np.ndarray | None] = [None] * rows.shape[0]
+        if t.tags is not None:
+            block = t.tags[rows]                                               # (K, D) copy
+            block.flags.writeable = False                                      # its rows are read-only views
+            tags = [tag if has else None for tag, has in zip(block, t.has_tag[rows].tolist())]
+        ages = (self._frame - t.start_frame[rows] + 1).tolist()
+        return [
+            Track(track_id=i, box=(b[0], b[1], b[2], b[3]), score=score, tag=tag, state=STATE_NAMES[state],
+                  age=age, hits=hits, class_id=c)
+            for i, b, score, tag, state, age, hits, c in zip(
+                t.ids[rows].tolist(), boxes.tolist(), t.score[rows].tolist(), tags, t.state[rows].tolist(), ages,
+                t.hits[rows].tolist(), t.cls[rows].tolist())
+        ]
 
     def _check_inputs(
         self, boxes: np.ndarray, scores: np.ndarray, tags: np.ndarray | None

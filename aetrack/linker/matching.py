@@ -18,13 +18,12 @@ def iou_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     b = np.asarray(b, dtype=np.float64).reshape(-1, 4)
     iw = np.minimum(a[:, None, 2], b[None, :, 2]) - np.maximum(a[:, None, 0], b[None, :, 0])
     ih = np.minimum(a[:, None, 3], b[None, :, 3]) - np.maximum(a[:, None, 1], b[None, :, 1])
-    inter = np.clip(iw, 0.0, None) * np.clip(ih, 0.0, None)                      # (N, M)
+    inter = np.maximum(iw, 0.0, out=iw) * np.maximum(ih, 0.0, out=ih)            # (N, M)
     area_a = (a[:, 2] - a[:, 0]) * (a[:, 3] - a[:, 1])                             # (N,)
     area_b = (b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1])                             # (M,)
     union = area_a[:, None] + area_b[None, :] - inter
-    with np.errstate(divide="ignore", invalid="ignore"):
-        iou = np.where(union > 0, inter / union, 0.0)
-    return iou
+    iou = np.zeros_like(inter)   # 0 where the union is empty (degenerate boxes)
+    return np.divide(inter, union, out=iou, where=union > 0)
 
 
 def tag_distance(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -67,17 +66,26 @@ def assign(cost: np.ndarray, *, cost_limit: float) -> tuple[np.ndarray, np.ndarr
     # exactly cost_limit in lap's extended matrix. Finite values keep the solver well behaved.
     forbidden = 2.0 * cost_limit + 1.0
     safe = np.where(np.isfinite(cost), np.minimum(cost, forbidden), forbidden)
-    _, row_to_col, _ = lap.lapjv(safe, extend_cost=True, cost_limit=cost_limit)
-    rows = np.flatnonzero(row_to_col >= 0)
-    cols = row_to_col[rows].astype(np.int64)
-    keep = safe[rows, cols] <= cost_limit
-    rows, cols = rows[keep], cols[keep]
-    matched_cols = np.zeros(m, dtype=bool)
-    matched_cols[cols] = True
-    matched_rows = np.zeros(n, dtype=bool)
-    matched_rows[rows] = True
-    return (
-        np.stack([rows, cols], axis=1).astype(np.int64),
-        np.flatnonzero(~matched_rows).astype(np.int64),
-        np.flatnonzero(~matched_cols).astype(np.int64),
-    )
+    if n == 1 and m == 1 and safe[0, 0] != cost_limit:
+        # The one pair is the unique optimum below the limit and no pair above it: what
+        # lapjv returns, without its fixed cost (a tie at the limit is left to the solver).
+        matched = bool(safe[0, 0] < cost_limit)
+        rows = np.zeros(int(matched), dtype=np.int64)
+        cols = rows
+    elif safe.min() > cost_limit:
+        rows = cols = np.zeros(0, dtype=np.int64)    # every pair forbidden: nothing to solve
+    else:
+        row_to_col, _ = lap.lapjv(safe, extend_cost=True, cost_limit=cost_limit, return_cost=False)
+        rows = np.flatnonzero(row_to_col >= 0)
+        cols = row_to_col[rows].astype(np.int64)
+        keep = safe[rows, cols] <= cost_limit
+        if not keep.all():
+            rows, cols = rows[keep], cols[keep]
+    matches = np.empty((rows.shape[0], 2), dtype=np.int64)
+    matches[:, 0] = rows
+    matches[:, 1] = cols
+    unmatched_rows = np.ones(n, dtype=bool)
+    unmatched_rows[rows] = False
+    unmatched_cols = np.ones(m, dtype=bool)
+    unmatched_cols[cols] = False
+    return matches, np.flatnonzero(unmatched_rows), np.flatnonzero(unmatched_cols)
