@@ -153,10 +153,10 @@ def update(
     """Correct with a (..., 4) xyah measurement; returns mean (..., 8), covariance (..., 8, 8)."""
     z_mean, s = project(mean, cov, noise)
     pht = cov[..., :, :NDIM]                                   # (..., 8, 4) = cov H^T
-    gain = np.swapaxes(np.linalg.solve(s, np.swapaxes(pht, -1, -2)), -1, -2)  # (..., 8, 4)
+    gain = np.linalg.solve(s, pht.swapaxes(-1, -2)).swapaxes(-1, -2)        # (..., 8, 4)
     innovation = np.asarray(measurement, dtype=np.float64) - z_mean
     new_mean = mean + (gain @ innovation[..., None])[..., 0]
-    new_cov = cov - gain @ s @ np.swapaxes(gain, -1, -2)
+    new_cov = cov - gain @ s @ gain.swapaxes(-1, -2)
     return new_mean, new_cov
 
 

@@ -164,8 +164,10 @@ class Linker:
         if tags is not None:
             table.ensure_tags(tags.shape[1])    # tracks started without tags get has_tag False
 
-        high = np.flatnonzero(scores >= cfg.high_score)
-        low = np.flatnonzero((scores >= cfg.low_score) & (scores < cfg.high_score))
+        # (Index arrays of 1-D masks come from mask.nonzero()[0], np.flatnonzero without its
+        # Python-level overhead: this method runs once a frame on arrays of a few dozen rows.)
+        high = (scores >= cfg.high_score).nonzero()[0]
+        low = ((scores >= cfg.low_score) & (scores < cfg.high_score)).nonzero()[0]
         centres = (boxes[:, :2] + boxes[:, 2:]) / 2                           # (n, 2) pixels
         if cfg.common_motion:
             self._follow_common_motion(centres[high], frame)
@@ -173,11 +175,13 @@ class Linker:
             det_of_track = self._associate(boxes, centres, scores, tags, classes, high, low)
         else:
             det_of_track = np.full(len(table), -1, dtype=np.int64)
-        rows = np.flatnonzero(det_of_track >= 0)
+        rows = (det_of_track >= 0).nonzero()[0]
         dets = det_of_track[rows]
         if cfg.observation_recovery:
             table.recover(rows=rows, boxes=boxes[dets], frame=frame)
-        update_tag = np.full(rows.shape[0], True) if cfg.low_score_updates_tag else scores[dets] >= cfg.high_score
+        update_tag = None
+        if tags is not None:
+            update_tag = np.full(rows.shape[0], True) if cfg.low_score_updates_tag else scores[dets] >= cfg.high_score
         table.match(
             rows=rows,
             boxes=boxes[dets],
@@ -208,10 +212,10 @@ class Linker:
             frame=frame,
             confirmed=cfg.min_hits == 1 or (cfg.confirm_on_first_frame and frame == 1),
         )
-        matched_now = (table.state == CONFIRMED) & (table.last_frame == frame)
-        recently_lost = (table.state == LOST) & (frame - table.last_frame <= self.report_lost_frames)
-        out = np.flatnonzero(matched_now | recently_lost)
-        return self._snapshots(out)
+        report = (table.state == CONFIRMED) & (table.last_frame == frame)     # matched now
+        if self.report_lost_frames > 0:  # (with 0 none: a track matched now is not lost)
+            report |= (table.state == LOST) & (frame - table.last_frame <= self.report_lost_frames)
+        return self._snapshots(report.nonzero()[0])
 
     def rescale(self, *, sx: float, sy: float) -> None:
         """Carry every track over to frames resized by ``sx`` (width) and ``sy`` (height), e.g.
@@ -243,7 +247,7 @@ class Linker:
 
         ``centres`` (C, 2): pixel centres of the frame's high detections."""
         table, cfg = self._tracks, self.cfg
-        rows = np.flatnonzero((table.state == CONFIRMED) & (table.last_frame == frame - 1))
+        rows = ((table.state == CONFIRMED) & (table.last_frame == frame - 1)).nonzero()[0]
         if rows.shape[0] < cfg.common_motion_pairs or centres.shape[0] < cfg.common_motion_pairs:
             return
         pred = table.mean[rows, :4]                                                # (R, 4) x, y, a, h
@@ -253,7 +257,7 @@ class Linker:
         nearest_det = dist.argmin(axis=1)                                          # (R,)
         each_row = np.arange(rows.shape[0])
         mutual = dist.argmin(axis=0)[nearest_det] == each_row
-        r = np.flatnonzero(mutual & (dist[each_row, nearest_det] < cfg.common_motion_radius))
+        r = (mutual & (dist[each_row, nearest_det] < cfg.common_motion_radius)).nonzero()[0]
         k = r.shape[0]
         if k < cfg.common_motion_pairs:
             return
@@ -313,7 +317,7 @@ class Linker:
             in_stage = table.state == stage.states[0]
             for state in stage.states[1:]:
                 in_stage |= table.state == state
-            rows = np.flatnonzero(in_stage & (det_of_track < 0))
+            rows = (in_stage & (det_of_track < 0)).nonzero()[0]
             if stage.cost == "revive":
                 rows = rows[self._frame - 1 - table.last_frame[rows] >= self.revival_after_frames]
             cols = free[stage.detections]
@@ -401,10 +405,13 @@ class Linker:
         """Snapshots of the given table rows: every field read for all rows at once (one batched
         box conversion, one ``tolist`` per field), then one :class:`Track` per row."""
         t = self._tracks
-        boxes = kalman.xyah_to_xyxy(t.mean[rows])                              # (K, 4)
         if self.cfg.output_box == "detection":
-            matched = t.last_frame[rows] == self._frame
-            boxes[matched] = t.box[rows[matched]]
+            boxes = t.box[rows]                                                # (K, 4)
+            unmatched = t.last_frame[rows] != self._frame
+            if unmatched.any():
+                boxes[unmatched] = kalman.xyah_to_xyxy(t.mean[rows[unmatched]])
+        else:
+            boxes = kalman.xyah_to_xyxy(t.mean[rows])
         tags: list[np.ndarray | None] = [None] * rows.shape[0]
         if t.tags is not None:
             block = t.tags[rows]                                               # (K, D) copy
@@ -434,13 +441,11 @@ class Linker:
             scores = scores.reshape(0)
         if scores.shape != (n,):
             raise ValueError(f"scores must have shape ({n},) to match boxes, got {scores.shape}")
-        bad = ~np.isfinite(boxes).all(axis=1)
-        if bad.any():
-            i = int(np.flatnonzero(bad)[0])
+        if not np.isfinite(boxes).all():
+            i = int(np.flatnonzero(~np.isfinite(boxes).all(axis=1))[0])
             raise ValueError(f"boxes must be finite, row {i} is {boxes[i].tolist()}")
-        bad = (boxes[:, 2] <= boxes[:, 0]) | (boxes[:, 3] <= boxes[:, 1])
-        if bad.any():
-            i = int(np.flatnonzero(bad)[0])
+        if not (boxes[:, 2:] > boxes[:, :2]).all():
+            i = int(np.flatnonzero((boxes[:, 2] <= boxes[:, 0]) | (boxes[:, 3] <= boxes[:, 1]))[0])
             raise ValueError(f"boxes must have x2 > x1 and y2 > y1, row {i} is {boxes[i].tolist()}")
         if not np.isfinite(scores).all():
             i = int(np.flatnonzero(~np.isfinite(scores))[0])

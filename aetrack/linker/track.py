@@ -161,19 +161,19 @@ class TrackTable:
         boxes: np.ndarray,
         scores: np.ndarray,
         tags: np.ndarray | None,
-        update_tag: np.ndarray,
+        update_tag: np.ndarray | None,
         frame: int,
         momentum: float,
         min_hits: int,
     ) -> None:
         """Apply K matches: rows (K,) into the table, boxes (K, 4) xyxy, scores (K,), tags
-        (K, D) or None, update_tag (K,) bool = whether that detection's tag enters the average."""
+        (K, D) or None, update_tag (K,) bool = whether that detection's tag enters the average
+        (None without tags)."""
         if rows.shape[0] == 0:
             return
-        self.mean[rows], self.cov[rows] = kalman.update(
-            self.mean[rows], self.cov[rows], kalman.xyxy_to_xyah(boxes), self.noise
-        )
-        self.obs_mean[rows], self.obs_cov[rows] = self.mean[rows], self.cov[rows]
+        mean, cov = kalman.update(self.mean[rows], self.cov[rows], kalman.xyxy_to_xyah(boxes), self.noise)
+        self.mean[rows], self.cov[rows] = mean, cov
+        self.obs_mean[rows], self.obs_cov[rows] = mean, cov
         if self.centres.shape[1] > 1:
             centre = (boxes[:, :2] + boxes[:, 2:]) / 2                          # (K, 2)
             hist = np.concatenate([self.centres[rows, 1:], centre[:, None]], axis=1)
