@@ -67,25 +67,23 @@ DEFAULT_NOISE = KalmanNoise()
 def xyxy_to_xyah(boxes: np.ndarray) -> np.ndarray:
     """(..., 4) x1, y1, x2, y2 pixels -> (..., 4) centre x, centre y, w / h, h."""
     b = np.asarray(boxes, dtype=np.float64)
-    out = np.empty(b.shape[:-1] + (4,))
-    w = b[..., 2] - b[..., 0]
-    h = np.subtract(b[..., 3], b[..., 1], out=out[..., 3])
-    np.add(b[..., 0], w / 2, out=out[..., 0])
-    np.add(b[..., 1], h / 2, out=out[..., 1])
-    np.divide(w, h, out=out[..., 2])
+    out = np.empty(b.shape)
+    size = b[..., 2:] - b[..., :2]                                   # (..., 2) w, h
+    np.add(b[..., :2], size / 2, out=out[..., :2])                   # centre x, y
+    np.divide(size[..., 0], size[..., 1], out=out[..., 2])
+    out[..., 3] = size[..., 1]
     return out
 
 
 def xyah_to_xyxy(xyah: np.ndarray) -> np.ndarray:
     """(..., >=4) centre x, centre y, a, h (extra trailing entries ignored) -> (..., 4) xyxy."""
     m = np.asarray(xyah, dtype=np.float64)
+    size = np.empty(m.shape[:-1] + (2,))                             # (..., 2) w, h
+    np.multiply(m[..., 2], m[..., 3], out=size[..., 0])
+    size[..., 1] = m[..., 3]
     out = np.empty(m.shape[:-1] + (4,))
-    w = m[..., 2] * m[..., 3]
-    h = m[..., 3]
-    x0 = np.subtract(m[..., 0], w / 2, out=out[..., 0])
-    y0 = np.subtract(m[..., 1], h / 2, out=out[..., 1])
-    np.add(x0, w, out=out[..., 2])
-    np.add(y0, h, out=out[..., 3])
+    np.subtract(m[..., :2], size / 2, out=out[..., :2])              # x1, y1
+    np.add(out[..., :2], size, out=out[..., 2:])                     # x2, y2
     return out
 
 

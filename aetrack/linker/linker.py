@@ -194,24 +194,27 @@ class Linker:
         )
 
         unmatched = det_of_track < 0
-        table.state[unmatched & (table.state == CONFIRMED)] = LOST
-        expired = (table.state == LOST) & (frame - table.last_frame > self.max_lost_frames)
-        table.keep(~(unmatched & (table.state == TENTATIVE)) & ~expired)
+        state = table.state
+        state[unmatched & (state == CONFIRMED)] = LOST
+        drop = (unmatched & (state == TENTATIVE)) | ((state == LOST) & (frame - table.last_frame > self.max_lost_frames))
+        if drop.any():
+            table.keep(~drop)
 
         taken = np.zeros(boxes.shape[0], dtype=bool)
         taken[dets] = True
         born = high[~taken[high] & (scores[high] >= cfg.new_track_score)]
-        ids = np.arange(self._next_id, self._next_id + born.shape[0], dtype=np.int64)
-        self._next_id += born.shape[0]
-        table.add(
-            ids=ids,
-            boxes=boxes[born],
-            scores=scores[born],
-            classes=classes[born],
-            tags=None if tags is None else tags[born],
-            frame=frame,
-            confirmed=cfg.min_hits == 1 or (cfg.confirm_on_first_frame and frame == 1),
-        )
+        if born.shape[0]:
+            ids = np.arange(self._next_id, self._next_id + born.shape[0], dtype=np.int64)
+            self._next_id += born.shape[0]
+            table.add(
+                ids=ids,
+                boxes=boxes[born],
+                scores=scores[born],
+                classes=classes[born],
+                tags=None if tags is None else tags[born],
+                frame=frame,
+                confirmed=cfg.min_hits == 1 or (cfg.confirm_on_first_frame and frame == 1),
+            )
         report = (table.state == CONFIRMED) & (table.last_frame == frame)     # matched now
         if self.report_lost_frames > 0:  # (with 0 none: a track matched now is not lost)
             report |= (table.state == LOST) & (frame - table.last_frame <= self.report_lost_frames)
@@ -262,7 +265,9 @@ class Linker:
         if k < cfg.common_motion_pairs:
             return
         c = nearest_det[r]
-        ox, oy = np.sort(dx[r, c]), np.sort(dy[r, c])                              # (K,) each
+        ox, oy = dx[r, c], dy[r, c]                                                # (K,) each
+        ox.sort()
+        oy.sort()
         # The median of each, without np.median's overhead.
         table.translate(np.array([(ox[(k - 1) // 2] + ox[k // 2]) / 2, (oy[(k - 1) // 2] + oy[k // 2]) / 2]))
 
@@ -285,10 +290,11 @@ class Linker:
         cost = 1.0 - (iou * fuse_scores[cols][None, :] if fuse_scores is not None and high else iou)
         if cfg.direction_weight > 0 and high and stage.states != (TENTATIVE,):
             cost[cost > getattr(cfg, stage.limit)] = np.inf
-            anchor = table.anchors()[rows]                                         # (R, 2)
+            anchor = table.anchors(rows)                                           # (R, 2)
             direction = table.direction[rows]                                      # (R, 2) unit or 0
-            dx = centres[None, cols, 0] - anchor[:, 0:1]                           # (R, C)
-            dy = centres[None, cols, 1] - anchor[:, 1:2]
+            c = centres[cols]                                                      # (C, 2)
+            dx = c[None, :, 0] - anchor[:, 0:1]                                    # (R, C)
+            dy = c[None, :, 1] - anchor[:, 1:2]
             norm = np.hypot(dx, dy)
             cos = (dx * direction[:, 0:1] + dy * direction[:, 1:2]) / np.maximum(norm, 1e-12)
             cos = np.minimum(np.maximum(cos, -1.0, out=cos), 1.0, out=cos)         # clipped to [-1, 1]

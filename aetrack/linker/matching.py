@@ -21,12 +21,13 @@ def iou_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """(N, 4) and (M, 4) xyxy pixel boxes -> (N, M) intersection over union in [0, 1]."""
     a = np.asarray(a, dtype=np.float64).reshape(-1, 4)
     b = np.asarray(b, dtype=np.float64).reshape(-1, 4)
-    iw = np.minimum(a[:, None, 2], b[None, :, 2]) - np.maximum(a[:, None, 0], b[None, :, 0])
-    ih = np.minimum(a[:, None, 3], b[None, :, 3]) - np.maximum(a[:, None, 1], b[None, :, 1])
-    inter = np.maximum(iw, 0.0, out=iw) * np.maximum(ih, 0.0, out=ih)            # (N, M)
-    area_a = (a[:, 2] - a[:, 0]) * (a[:, 3] - a[:, 1])                             # (N,)
-    area_b = (b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1])                             # (M,)
-    union = area_a[:, None] + area_b[None, :] - inter
+    # x and y side by side in the last axis: one call for both.
+    overlap = np.minimum(a[:, None, 2:], b[None, :, 2:]) - np.maximum(a[:, None, :2], b[None, :, :2])  # (N, M, 2)
+    np.maximum(overlap, 0.0, out=overlap)
+    inter = overlap[..., 0] * overlap[..., 1]                                      # (N, M)
+    size_a = a[:, 2:] - a[:, :2]                                                   # (N, 2) w, h
+    size_b = b[:, 2:] - b[:, :2]                                                   # (M, 2)
+    union = (size_a[:, 0] * size_a[:, 1])[:, None] + (size_b[:, 0] * size_b[:, 1])[None, :] - inter
     iou = np.zeros(inter.shape)   # 0 where the union is empty (degenerate boxes)
     return np.divide(inter, union, out=iou, where=union > 0)
 
@@ -73,12 +74,13 @@ def assign(cost: np.ndarray, *, cost_limit: float) -> tuple[np.ndarray, np.ndarr
     safe = np.where(np.isfinite(cost), np.minimum(cost, forbidden), forbidden)
     margin = _CLEAR_MARGIN * (1.0 + cost_limit)
     below = safe < cost_limit - margin                                              # (N, M) pairs to take
-    if ((below | (safe > cost_limit + margin)).all()
-            and below.sum(axis=0).max() <= 1 and below.sum(axis=1).max() <= 1):
+    per_row, per_col = below.sum(axis=1), below.sum(axis=0)                         # (N,), (M,) candidates
+    if per_row.max() <= 1 and per_col.max() <= 1 and (below | (safe > cost_limit + margin)).all():
         # No track and no detection has two candidates below the limit, and no cost lies near
         # it: taking every candidate pair beats every other assignment by more than the margin,
         # so it is lapjv's answer too (the usual case when objects are apart), without lapjv.
         rows, cols = below.nonzero()
+        free_rows, free_cols = (per_row == 0).nonzero()[0], (per_col == 0).nonzero()[0]
     else:
         row_to_col, _ = lap.lapjv(safe, extend_cost=True, cost_limit=cost_limit, return_cost=False)
         rows = (row_to_col >= 0).nonzero()[0]
@@ -86,11 +88,12 @@ def assign(cost: np.ndarray, *, cost_limit: float) -> tuple[np.ndarray, np.ndarr
         keep = safe[rows, cols] <= cost_limit
         if not keep.all():
             rows, cols = rows[keep], cols[keep]
+        matched_rows = np.zeros(n, dtype=bool)
+        matched_rows[rows] = True
+        matched_cols = np.zeros(m, dtype=bool)
+        matched_cols[cols] = True
+        free_rows, free_cols = (~matched_rows).nonzero()[0], (~matched_cols).nonzero()[0]
     matches = np.empty((rows.shape[0], 2), dtype=np.int64)
     matches[:, 0] = rows
     matches[:, 1] = cols
-    matched_rows = np.zeros(n, dtype=bool)
-    matched_rows[rows] = True
-    matched_cols = np.zeros(m, dtype=bool)
-    matched_cols[cols] = True
-    return matches, (~matched_rows).nonzero()[0], (~matched_cols).nonzero()[0]
+    return matches, free_rows, free_cols

@@ -128,9 +128,9 @@ class TrackTable:
         if self.centres.shape[1] != frames + 1:
             self.centres = np.zeros((len(self), frames + 1, 2))
 
-    def anchors(self) -> np.ndarray:
-        """(N, 2) oldest kept observed centre per track (pixels)."""
-        return self.centres[:, 0]
+    def anchors(self, rows: np.ndarray) -> np.ndarray:
+        """(R, 2) oldest kept observed centre (pixels) of each of the tracks ``rows`` (R,)."""
+        return self.centres[rows, 0]
 
     def recover(self, *, rows: np.ndarray, boxes: np.ndarray, frame: int) -> None:
         """Observation-centric re-update (OC-SORT's ORU) of tracks matched after a gap.
@@ -191,13 +191,13 @@ class TrackTable:
             self.tags[r] = blended
             self.has_tag[r] = True
             self.gallery.push(r, new)
-        self.hits[rows] += 1
+        hits = self.hits[rows] + 1
+        self.hits[rows] = hits
         self.last_frame[rows] = frame
         self.box[rows] = boxes
         self.score[rows] = scores
-        state = self.state[rows]
-        promote = (state == LOST) | ((state == TENTATIVE) & (self.hits[rows] >= min_hits))
-        self.state[rows[promote]] = CONFIRMED
+        # A lost track is revived, a tentative one confirmed with min_hits (confirmed stays).
+        self.state[rows[(self.state[rows] != TENTATIVE) | (hits >= min_hits)]] = CONFIRMED
 
     def keep(self, mask: np.ndarray) -> None:
         """Drop the rows where the (N,) bool ``mask`` is false."""
