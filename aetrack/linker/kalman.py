@@ -26,8 +26,10 @@ import numpy as np
 
 NDIM = 4  # measurement dimension: x, y, a, h
 
-# Transition F (8, 8): position += velocity (dt = one frame), written out in predict().
-# Observation H (4, 8): the position part, written out as slices in project() and update().
+# Transition (8, 8): position += velocity (dt = one frame). The observation H (4, 8), the
+# position part, is written as slices in project() and update().
+_F = np.eye(2 * NDIM)
+_F[:NDIM, NDIM:] = np.eye(NDIM)
 
 
 @dataclass(frozen=True)
@@ -105,6 +107,8 @@ def _var2(h: np.ndarray, w1: float, a1: float, w2: float, a2: float) -> np.ndarr
 
 def _diagonal(m: np.ndarray) -> np.ndarray:
     """Writable view of the diagonals of a C-contiguous (..., k, k) array, shape (..., k)."""
+    if not m.flags.c_contiguous:  # reshape would copy, and writes would be lost
+        raise ValueError("_diagonal needs a C-contiguous array")
     k = m.shape[-1]
     return m.reshape(m.shape[:-2] + (k * k,))[..., :: k + 1]
 
@@ -123,19 +127,11 @@ def initiate(measurement: np.ndarray, noise: KalmanNoise = DEFAULT_NOISE) -> tup
 
 def predict(mean: np.ndarray, cov: np.ndarray, noise: KalmanNoise = DEFAULT_NOISE) -> tuple[np.ndarray, np.ndarray]:
     """One frame ahead: ``mean' = F mean``, ``cov' = F cov F^T + Q(h)``; shapes as given.
-
-    F only adds each velocity to its position (dt = one frame), so the products are written as
-    those additions: the same two-term sums a matrix product with F's ones and zeros rounds to,
-    in a few array operations instead of two batched products. Q is diagonal.
-    """
-    new_mean = mean.copy()
-    new_mean[..., :NDIM] += mean[..., NDIM:]                   # F mean
-    fc = cov.copy()
-    fc[..., :NDIM, :] += cov[..., NDIM:, :]                    # F cov
-    fc[..., :, :NDIM] += fc[..., :, NDIM:]                     # (F cov) F^T
-    _diagonal(fc)[...] += _var2(mean[..., 3], noise.position_weight, noise.aspect_std,
-                                noise.velocity_weight, noise.aspect_velocity_std)   # + Q(h)
-    return new_mean, fc
+    Q is diagonal: added on a view of the diagonal, not built as (..., 8, 8)."""
+    cov = _F @ cov @ _F.T
+    _diagonal(cov)[...] += _var2(mean[..., 3], noise.position_weight, noise.aspect_std,
+                                 noise.velocity_weight, noise.aspect_velocity_std)
+    return mean @ _F.T, cov
 
 
 def project(mean: np.ndarray, cov: np.ndarray, noise: KalmanNoise = DEFAULT_NOISE) -> tuple[np.ndarray, np.ndarray]:

@@ -254,9 +254,8 @@ class Linker:
         if rows.shape[0] < cfg.common_motion_pairs or centres.shape[0] < cfg.common_motion_pairs:
             return
         pred = table.mean[rows, :4]                                                # (R, 4) x, y, a, h
-        dx = centres[None, :, 0] - pred[:, 0:1]                                    # (R, C) pixels
-        dy = centres[None, :, 1] - pred[:, 1:2]
-        dist = np.hypot(dx, dy) / pred[:, 3:4]                                     # in box heights
+        d = centres[None] - pred[:, None, :2]                                      # (R, C, 2) dx, dy pixels
+        dist = np.hypot(d[..., 0], d[..., 1]) / pred[:, 3:4]                       # (R, C) in box heights
         nearest_det = dist.argmin(axis=1)                                          # (R,)
         each_row = np.arange(rows.shape[0])
         mutual = dist.argmin(axis=0)[nearest_det] == each_row
@@ -264,12 +263,9 @@ class Linker:
         k = r.shape[0]
         if k < cfg.common_motion_pairs:
             return
-        c = nearest_det[r]
-        ox, oy = dx[r, c], dy[r, c]                                                # (K,) each
-        ox.sort()
-        oy.sort()
-        # The median of each, without np.median's overhead.
-        table.translate(np.array([(ox[(k - 1) // 2] + ox[k // 2]) / 2, (oy[(k - 1) // 2] + oy[k // 2]) / 2]))
+        offsets = d[r, nearest_det[r]]                                             # (K, 2)
+        offsets.sort(axis=0)
+        table.translate((offsets[(k - 1) // 2] + offsets[k // 2]) / 2)    # the median, without np.median's overhead
 
     def live_tracks(self) -> list[Track]:
         """Snapshots of every live track (tentative, confirmed and lost), sorted by id; an
@@ -277,29 +273,27 @@ class Linker:
         return self._snapshots(np.arange(len(self._tracks)))
 
     def _iou_cost(
-        self, rows: np.ndarray, cols: np.ndarray, boxes: np.ndarray, centres: np.ndarray, fuse_scores: np.ndarray | None,
-        pred_boxes: np.ndarray, stage: _Stage,
+        self, rows: np.ndarray, cols: np.ndarray, iou: np.ndarray, centres: np.ndarray, fuse_scores: np.ndarray | None,
+        stage: _Stage,
     ) -> np.ndarray:
-        """(R, C) ``1 - IoU`` of predicted track boxes and detections; over high detections
-        ``1 - IoU * score`` with ``fuse_score`` (``fuse_scores``: the (n,) scores clipped to
-        [0, 1]), plus the direction term with ``direction_weight`` (pairs beyond the stage's IoU
-        limit are inf first). ``centres`` (n, 2): the detections' pixel centres."""
+        """(R, C) ``1 - IoU`` of predicted track boxes and detections (``iou`` (R, C)); over high
+        detections ``1 - IoU * score`` with ``fuse_score`` (``fuse_scores``: the (n,) scores
+        clipped to [0, 1]), plus the direction term with ``direction_weight`` (pairs beyond the
+        stage's IoU limit are inf first). ``centres`` (n, 2): the detections' pixel centres."""
         cfg, table = self.cfg, self._tracks
-        iou = matching.iou_matrix(pred_boxes[rows], boxes[cols])
         high = stage.detections == "high"
         cost = 1.0 - (iou * fuse_scores[cols][None, :] if fuse_scores is not None and high else iou)
         if cfg.direction_weight > 0 and high and stage.states != (TENTATIVE,):
             cost[cost > getattr(cfg, stage.limit)] = np.inf
-            anchor = table.anchors(rows)                                           # (R, 2)
-            direction = table.direction[rows]                                      # (R, 2) unit or 0
-            c = centres[cols]                                                      # (C, 2)
-            dx = c[None, :, 0] - anchor[:, 0:1]                                    # (R, C)
-            dy = c[None, :, 1] - anchor[:, 1:2]
-            norm = np.hypot(dx, dy)
-            cos = (dx * direction[:, 0:1] + dy * direction[:, 1:2]) / np.maximum(norm, 1e-12)
+            direction = table.direction[rows][:, None]                             # (R, 1, 2) unit or 0
+            d = centres[cols][None] - table.anchors(rows)[:, None]                 # (R, C, 2) dx, dy pixels
+            norm = np.hypot(d[..., 0], d[..., 1])                                  # (R, C)
+            dot = d * direction
+            cos = (dot[..., 0] + dot[..., 1]) / np.maximum(norm, 1e-12)
             cos = np.minimum(np.maximum(cos, -1.0, out=cos), 1.0, out=cos)         # clipped to [-1, 1]
             angle = np.arccos(cos, out=cos)                                        # (R, C) radians
-            known = (norm > 0) & ((direction[:, 0] != 0) | (direction[:, 1] != 0))[:, None]
+            moving = direction != 0
+            known = (norm > 0) & (moving[..., 0] | moving[..., 1])
             np.add(cost, cfg.direction_weight * (angle / np.pi - 0.5), out=cost, where=known)
         return cost
 
@@ -311,14 +305,16 @@ class Linker:
         cfg, table = self.cfg, self._tracks
         det_of_track = np.full(len(table), -1, dtype=np.int64)
         free = {"high": high, "low": low}
-        pred_boxes = table.predicted_boxes()                                  # (N, 4)
+        # Without tags the tag modes fall back to motion + IoU; "iou" stays SORT-like.
+        mode = cfg.mode if tags is not None or cfg.mode == "iou" else "motion"
+        # IoU of every predicted track box with every detection, once for all stages (each
+        # reads its rows and columns); "tags" alone has no IoU term.
+        iou_all = None if mode == "tags" else matching.iou_matrix(table.predicted_boxes(), boxes)   # (N, n)
         # Fusion reads scores as probabilities: unnormalised ones (MOT15's det.txt: up to 139)
         # are clipped to [0, 1], so they neither turn costs negative nor favour far boxes.
         fuse_scores = np.minimum(np.maximum(scores, 0.0), 1.0) if cfg.fuse_score else None
         # Class 0 everywhere (a one-class model, or no classes given): no pair to forbid.
         one_class = not (table.cls.any() or classes.any())
-        # Without tags the tag modes fall back to motion + IoU; "iou" stays SORT-like.
-        mode = cfg.mode if tags is not None or cfg.mode == "iou" else "motion"
         for stage in _stages(cfg, mode):
             in_stage = table.state == stage.states[0]
             for state in stage.states[1:]:
@@ -329,10 +325,11 @@ class Linker:
             cols = free[stage.detections]
             if rows.shape[0] == 0 or cols.shape[0] == 0:
                 continue
+            iou = None if iou_all is None else iou_all[rows[:, None], cols]        # (R, C)
             if stage.cost == "iou":
-                cost = self._iou_cost(rows, cols, boxes, centres, fuse_scores, pred_boxes, stage)
+                cost = self._iou_cost(rows, cols, iou, centres, fuse_scores, stage)
             elif stage.cost == "fused_min":
-                iou_cost = 1.0 - matching.iou_matrix(pred_boxes[rows], boxes[cols])
+                iou_cost = 1.0 - iou
                 tag_d = self._track_tag_distance(rows, tags[cols])
                 if cfg.tag_proximity >= 1.0:  # no overlap needed: FairMOT's Mahalanobis gate instead
                     d2 = kalman.gating_distance(table.mean[rows], table.cov[rows],
@@ -345,7 +342,7 @@ class Linker:
             elif stage.cost == "revive":
                 cost = self._revive_cost(rows, tags[cols])
             else:
-                cost = self._tag_cost(rows, cols, boxes, tags, pred_boxes, gated=stage.cost == "tag_gated")
+                cost = self._tag_cost(rows, cols, boxes, tags, iou, gated=stage.cost == "tag_gated")
             if not one_class:  # (R, C): never pair across classes
                 cost[table.cls[rows][:, None] != classes[cols][None, :]] = np.inf
             pairs, _, left = matching.assign(cost, cost_limit=getattr(cfg, stage.limit))
@@ -359,14 +356,14 @@ class Linker:
         cols: np.ndarray,
         boxes: np.ndarray,
         tags: np.ndarray,
-        pred_boxes: np.ndarray,
+        iou: np.ndarray | None,
         *,
         gated: bool,
     ) -> np.ndarray:
         """(R, C) tag distances, inf for untagged tracks. If ``gated``: inf outside the motion
         gate unless the track is lost and its tag within ``revive_tag_distance``, and
-        ``tag_iou_weight * (1 - IoU)`` of the predicted and detected boxes added (the limit is
-        ``LinkerConfig.tag_gated_limit``)."""
+        ``tag_iou_weight * (1 - IoU)`` of the predicted and detected boxes (``iou`` (R, C)) added
+        (the limit is ``LinkerConfig.tag_gated_limit``)."""
         table, cfg = self._tracks, self.cfg
         cost = self._track_tag_distance(rows, tags[cols])
         if gated:
@@ -377,7 +374,7 @@ class Linker:
             revive = (table.state[rows] == LOST)[:, None] & (cost <= cfg.revive_tag_distance)
             cost = matching.gate(cost, d2, threshold=cfg.motion_gate, exempt=revive)
             if cfg.tag_iou_weight > 0:  # inf (outside the gates) stays inf
-                cost = cost + cfg.tag_iou_weight * (1.0 - matching.iou_matrix(pred_boxes[rows], boxes[cols]))
+                cost = cost + cfg.tag_iou_weight * (1.0 - iou)
         return cost
 
     def _track_tag_distance(self, rows: np.ndarray, det_tags: np.ndarray) -> np.ndarray:
