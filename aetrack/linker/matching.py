@@ -68,20 +68,22 @@ def assign(cost: np.ndarray, *, cost_limit: float) -> tuple[np.ndarray, np.ndarr
     n, m = cost.shape
     if n == 0 or m == 0:
         return np.zeros((0, 2), dtype=np.int64), np.arange(n, dtype=np.int64), np.arange(m, dtype=np.int64)
-    # Any value above the limit is never chosen: leaving both row and column unmatched costs
-    # exactly cost_limit in lap's extended matrix. Finite values keep the solver well behaved.
-    forbidden = 2.0 * cost_limit + 1.0
-    safe = np.where(np.isfinite(cost), np.minimum(cost, forbidden), forbidden)
     margin = _CLEAR_MARGIN * (1.0 + cost_limit)
-    below = safe < cost_limit - margin                                              # (N, M) pairs to take
+    # Pairs to take: below the limit by more than the margin (NaN, +inf and -inf are not).
+    below = (cost < cost_limit - margin) & (cost > -np.inf)                         # (N, M)
     per_row, per_col = below.sum(axis=1), below.sum(axis=0)                         # (N,), (M,) candidates
-    if per_row.max() <= 1 and per_col.max() <= 1 and (below | (safe > cost_limit + margin)).all():
-        # No track and no detection has two candidates below the limit, and no cost lies near
-        # it: taking every candidate pair beats every other assignment by more than the margin,
-        # so it is lapjv's answer too (the usual case when objects are apart), without lapjv.
+    if per_row.max() <= 1 and per_col.max() <= 1 and (below | (cost > cost_limit + margin)).all():
+        # No track and no detection has two candidates, every other pair is forbidden or above
+        # the limit by more than the margin: taking every candidate pair beats every other
+        # assignment by more than the margin, so it is lapjv's answer too (the usual case when
+        # objects are apart), without lapjv.
         rows, cols = below.nonzero()
         free_rows, free_cols = (per_row == 0).nonzero()[0], (per_col == 0).nonzero()[0]
     else:
+        # Any value above the limit is never chosen: leaving both row and column unmatched costs
+        # exactly cost_limit in lap's extended matrix. Finite values keep the solver well behaved.
+        forbidden = 2.0 * cost_limit + 1.0
+        safe = np.where(np.isfinite(cost), np.minimum(cost, forbidden), forbidden)
         row_to_col, _ = lap.lapjv(safe, extend_cost=True, cost_limit=cost_limit, return_cost=False)
         rows = (row_to_col >= 0).nonzero()[0]
         cols = row_to_col[rows].astype(np.int64)
