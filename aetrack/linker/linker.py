@@ -196,7 +196,8 @@ class Linker:
         unmatched = det_of_track < 0
         state = table.state
         state[unmatched & (state == CONFIRMED)] = LOST
-        drop = (unmatched & (state == TENTATIVE)) | ((state == LOST) & (frame - table.last_frame > self.max_lost_frames))
+        expired = (state == LOST) & (table.last_frame < frame - self.max_lost_frames)    # lost too long
+        drop = (unmatched & (state == TENTATIVE)) | expired
         if drop.any():
             table.keep(~drop)
 
@@ -215,7 +216,7 @@ class Linker:
             )
         report = (table.state == CONFIRMED) & (table.last_frame == frame)     # matched now
         if self.report_lost_frames > 0:  # (with 0 none: a track matched now is not lost)
-            report |= (table.state == LOST) & (frame - table.last_frame <= self.report_lost_frames)
+            report |= (table.state == LOST) & (table.last_frame >= frame - self.report_lost_frames)
         return self._snapshots(report.nonzero()[0])
 
     def rescale(self, *, sx: float, sy: float) -> None:
