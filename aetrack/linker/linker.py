@@ -215,8 +215,9 @@ class Linker:
                 confirmed=cfg.min_hits == 1 or (cfg.confirm_on_first_frame and frame == 1),
             )
         report = (table.state == CONFIRMED) & (table.last_frame == frame)     # matched now
-        if self.report_lost_frames > 0:  # (with 0 none: a track matched now is not lost)
-            report |= (table.state == LOST) & (table.last_frame >= frame - self.report_lost_frames)
+        if self.report_lost_frames == 0:  # (then none lost: a track matched now is not lost)
+            return self._snapshots(report.nonzero()[0], matched=True)
+        report |= (table.state == LOST) & (table.last_frame >= frame - self.report_lost_frames)
         return self._snapshots(report.nonzero()[0])
 
     def rescale(self, *, sx: float, sy: float) -> None:
@@ -404,14 +405,15 @@ class Linker:
             cost = np.where(m >= cfg.revival_margin, cost, np.inf)
         return cost
 
-    def _snapshots(self, rows: np.ndarray) -> list[Track]:
-        """Snapshots of the given table rows: every field read for all rows at once (one batched
-        box conversion, one ``tolist`` per field), then one :class:`Track` per row."""
+    def _snapshots(self, rows: np.ndarray, *, matched: bool = False) -> list[Track]:
+        """Snapshots of the given table rows (``matched``: all matched in this frame): every
+        field read for all rows at once (one batched box conversion, one ``tolist`` per field),
+        then one :class:`Track` per row."""
         t = self._tracks
         if self.cfg.output_box == "detection":
             boxes = t.box[rows]                                                # (K, 4)
-            unmatched = t.last_frame[rows] != self._frame
-            if unmatched.any():
+            if not matched:
+                unmatched = t.last_frame[rows] != self._frame
                 boxes[unmatched] = kalman.xyah_to_xyxy(t.mean[rows[unmatched]])
         else:
             boxes = kalman.xyah_to_xyxy(t.mean[rows])
