@@ -423,9 +423,10 @@ class Linker:
             block.flags.writeable = False                                      # its rows are read-only views
             tags = [tag if has else None for tag, has in zip(block, t.has_tag[rows].tolist())]
         ages = (self._frame - t.start_frame[rows] + 1).tolist()
-        # Positional, in Track's field order: keyword arguments cost a third more per snapshot.
+        # Positional, in Track's field order (id, box, score, tag, state, age, hits, class):
+        # keyword arguments cost a third more per snapshot.
         return [
-            Track(i, tuple(b), score, tag, STATE_NAMES[state], age, hits, c)   # id, box, score, tag, state, age, hits, class
+            Track(i, tuple(b), score, tag, STATE_NAMES[state], age, hits, c)
             for i, b, score, tag, state, age, hits, c in zip(
                 t.ids[rows].tolist(), boxes.tolist(), t.score[rows].tolist(), tags, t.state[rows].tolist(), ages,
                 t.hits[rows].tolist(), t.cls[rows].tolist())
