@@ -26,10 +26,10 @@ import numpy as np
 
 NDIM = 4  # measurement dimension: x, y, a, h
 
-# Transition (8, 8): position += velocity (dt = one frame). Observation (4, 8): position part.
+# Transition (8, 8): position += velocity (dt = one frame). The observation H (4, 8), the
+# position part, is written as slices in project() and update().
 _F = np.eye(2 * NDIM)
 _F[:NDIM, NDIM:] = np.eye(NDIM)
-_H = np.eye(NDIM, 2 * NDIM)
 
 
 @dataclass(frozen=True)
@@ -69,61 +69,76 @@ DEFAULT_NOISE = KalmanNoise()
 def xyxy_to_xyah(boxes: np.ndarray) -> np.ndarray:
     """(..., 4) x1, y1, x2, y2 pixels -> (..., 4) centre x, centre y, w / h, h."""
     b = np.asarray(boxes, dtype=np.float64)
-    w = b[..., 2] - b[..., 0]
-    h = b[..., 3] - b[..., 1]
-    return np.stack([b[..., 0] + w / 2, b[..., 1] + h / 2, w / h, h], axis=-1)
+    out = np.empty(b.shape)
+    size = b[..., 2:] - b[..., :2]                                   # (..., 2) w, h
+    np.add(b[..., :2], size / 2, out=out[..., :2])                   # centre x, y
+    np.divide(size[..., 0], size[..., 1], out=out[..., 2])
+    out[..., 3] = size[..., 1]
+    return out
 
 
 def xyah_to_xyxy(xyah: np.ndarray) -> np.ndarray:
     """(..., >=4) centre x, centre y, a, h (extra trailing entries ignored) -> (..., 4) xyxy."""
     m = np.asarray(xyah, dtype=np.float64)
-    w = m[..., 2] * m[..., 3]
-    h = m[..., 3]
-    x0 = m[..., 0] - w / 2
-    y0 = m[..., 1] - h / 2
-    return np.stack([x0, y0, x0 + w, y0 + h], axis=-1)
-
-
-def _diag(std: np.ndarray) -> np.ndarray:
-    """(..., k) standard deviations -> (..., k, k) diagonal covariance."""
-    var = std * std
-    out = np.zeros(var.shape + (var.shape[-1],))
-    idx = np.arange(var.shape[-1])
-    out[..., idx, idx] = var
+    size = np.empty(m.shape[:-1] + (2,))                             # (..., 2) w, h
+    np.multiply(m[..., 2], m[..., 3], out=size[..., 0])
+    size[..., 1] = m[..., 3]
+    out = np.empty(m.shape[:-1] + (4,))
+    np.subtract(m[..., :2], size / 2, out=out[..., :2])              # x1, y1
+    np.add(out[..., :2], size, out=out[..., 2:])                     # x2, y2
     return out
 
 
-def _std(h: np.ndarray, weight: float, aspect: float) -> np.ndarray:
-    """(...,) heights -> (..., 4) std for x, y, a, h: ``weight * h`` except the fixed aspect."""
-    s = weight * h
-    return np.stack([s, s, np.full_like(s, aspect), s], axis=-1)
+def _var(h: np.ndarray, weight: float, aspect: float) -> np.ndarray:
+    """(...,) heights -> (..., 4) variances of x, y, a, h: ``(weight * h)^2``, except the fixed
+    aspect std squared."""
+    return _var2(h, weight, aspect, weight, aspect)[..., :NDIM]
+
+
+def _var2(h: np.ndarray, w1: float, a1: float, w2: float, a2: float) -> np.ndarray:
+    """(...,) heights -> (..., 8) variances of a position part (weight ``w1``, aspect std ``a1``)
+    and a velocity part (``w2``, ``a2``), each as :func:`_var`, in one pass."""
+    std = h[..., None] * np.array([w1, w1, 0.0, w1, w2, w2, 0.0, w2])     # (..., 8) weight * h
+    var = std * std
+    var[..., 2] = a1 * a1
+    var[..., 6] = a2 * a2
+    return var
+
+
+def _diagonal(m: np.ndarray) -> np.ndarray:
+    """Writable view of the diagonals of a C-contiguous (..., k, k) array, shape (..., k)."""
+    if not m.flags.c_contiguous:  # reshape would copy, and writes would be lost
+        raise ValueError("_diagonal needs a C-contiguous array")
+    k = m.shape[-1]
+    return m.reshape(m.shape[:-2] + (k * k,))[..., :: k + 1]
 
 
 def initiate(measurement: np.ndarray, noise: KalmanNoise = DEFAULT_NOISE) -> tuple[np.ndarray, np.ndarray]:
     """(..., 4) xyah -> mean (..., 8) with zero velocity, covariance (..., 8, 8)."""
     z = np.asarray(measurement, dtype=np.float64)
-    h = z[..., 3]
     # The factors widen x, y, h only; the aspect keeps its per-frame std (as in deep_sort).
-    std_pos = _std(h, noise.initial_position_factor * noise.position_weight, noise.aspect_std)
-    std_vel = _std(h, noise.initial_velocity_factor * noise.velocity_weight, noise.aspect_velocity_std)
+    var = _var2(z[..., 3], noise.initial_position_factor * noise.position_weight, noise.aspect_std,
+                noise.initial_velocity_factor * noise.velocity_weight, noise.aspect_velocity_std)
     mean = np.concatenate([z, np.zeros_like(z)], axis=-1)
-    return mean, _diag(np.concatenate([std_pos, std_vel], axis=-1))
+    cov = np.zeros(var.shape + (2 * NDIM,))
+    _diagonal(cov)[...] = var
+    return mean, cov
 
 
 def predict(mean: np.ndarray, cov: np.ndarray, noise: KalmanNoise = DEFAULT_NOISE) -> tuple[np.ndarray, np.ndarray]:
-    """One frame ahead: ``mean' = F mean``, ``cov' = F cov F^T + Q(h)``; shapes as given."""
-    h = mean[..., 3]
-    q = _diag(np.concatenate([
-        _std(h, noise.position_weight, noise.aspect_std),
-        _std(h, noise.velocity_weight, noise.aspect_velocity_std),
-    ], axis=-1))
-    return mean @ _F.T, _F @ cov @ _F.T + q
+    """One frame ahead: ``mean' = F mean``, ``cov' = F cov F^T + Q(h)``; shapes as given.
+    Q is diagonal: added on a view of the diagonal, not built as (..., 8, 8)."""
+    cov = _F @ cov @ _F.T
+    _diagonal(cov)[...] += _var2(mean[..., 3], noise.position_weight, noise.aspect_std,
+                                 noise.velocity_weight, noise.aspect_velocity_std)
+    return mean @ _F.T, cov
 
 
 def project(mean: np.ndarray, cov: np.ndarray, noise: KalmanNoise = DEFAULT_NOISE) -> tuple[np.ndarray, np.ndarray]:
     """State -> measurement space: mean (..., 4) and innovation covariance ``H cov H^T + R``."""
-    r = _diag(_std(mean[..., 3], noise.position_weight, noise.aspect_measurement_std))
-    return mean[..., :NDIM], cov[..., :NDIM, :NDIM] + r
+    s = cov[..., :NDIM, :NDIM].copy()
+    _diagonal(s)[...] += _var(mean[..., 3], noise.position_weight, noise.aspect_measurement_std)   # + R (diagonal)
+    return mean[..., :NDIM], s
 
 
 def update(
@@ -132,10 +147,10 @@ def update(
     """Correct with a (..., 4) xyah measurement; returns mean (..., 8), covariance (..., 8, 8)."""
     z_mean, s = project(mean, cov, noise)
     pht = cov[..., :, :NDIM]                                   # (..., 8, 4) = cov H^T
-    gain = np.swapaxes(np.linalg.solve(s, np.swapaxes(pht, -1, -2)), -1, -2)  # (..., 8, 4)
+    gain = np.linalg.solve(s, pht.swapaxes(-1, -2)).swapaxes(-1, -2)        # (..., 8, 4)
     innovation = np.asarray(measurement, dtype=np.float64) - z_mean
     new_mean = mean + (gain @ innovation[..., None])[..., 0]
-    new_cov = cov - gain @ s @ np.swapaxes(gain, -1, -2)
+    new_cov = cov - gain @ s @ gain.swapaxes(-1, -2)
     return new_mean, new_cov
 
 

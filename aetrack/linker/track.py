@@ -128,9 +128,9 @@ class TrackTable:
         if self.centres.shape[1] != frames + 1:
             self.centres = np.zeros((len(self), frames + 1, 2))
 
-    def anchors(self) -> np.ndarray:
-        """(N, 2) oldest kept observed centre per track (pixels)."""
-        return self.centres[:, 0]
+    def anchors(self, rows: np.ndarray) -> np.ndarray:
+        """(R, 2) oldest kept observed centre (pixels) of each of the tracks ``rows`` (R,)."""
+        return self.centres[rows, 0]
 
     def recover(self, *, rows: np.ndarray, boxes: np.ndarray, frame: int) -> None:
         """Observation-centric re-update (OC-SORT's ORU) of tracks matched after a gap.
@@ -161,19 +161,19 @@ class TrackTable:
         boxes: np.ndarray,
         scores: np.ndarray,
         tags: np.ndarray | None,
-        update_tag: np.ndarray,
+        update_tag: np.ndarray | None,
         frame: int,
         momentum: float,
         min_hits: int,
     ) -> None:
         """Apply K matches: rows (K,) into the table, boxes (K, 4) xyxy, scores (K,), tags
-        (K, D) or None, update_tag (K,) bool = whether that detection's tag enters the average."""
+        (K, D) or None, update_tag (K,) bool = whether that detection's tag enters the average
+        (None without tags)."""
         if rows.shape[0] == 0:
             return
-        self.mean[rows], self.cov[rows] = kalman.update(
-            self.mean[rows], self.cov[rows], kalman.xyxy_to_xyah(boxes), self.noise
-        )
-        self.obs_mean[rows], self.obs_cov[rows] = self.mean[rows], self.cov[rows]
+        mean, cov = kalman.update(self.mean[rows], self.cov[rows], kalman.xyxy_to_xyah(boxes), self.noise)
+        self.mean[rows], self.cov[rows] = mean, cov
+        self.obs_mean[rows], self.obs_cov[rows] = mean, cov
         if self.centres.shape[1] > 1:
             centre = (boxes[:, :2] + boxes[:, 2:]) / 2                          # (K, 2)
             hist = np.concatenate([self.centres[rows, 1:], centre[:, None]], axis=1)
@@ -191,13 +191,13 @@ class TrackTable:
             self.tags[r] = blended
             self.has_tag[r] = True
             self.gallery.push(r, new)
-        self.hits[rows] += 1
+        hits = self.hits[rows] + 1
+        self.hits[rows] = hits
         self.last_frame[rows] = frame
         self.box[rows] = boxes
         self.score[rows] = scores
-        state = self.state[rows]
-        promote = (state == LOST) | ((state == TENTATIVE) & (self.hits[rows] >= min_hits))
-        self.state[rows[promote]] = CONFIRMED
+        # A lost track is revived, a tentative one confirmed with min_hits (confirmed stays).
+        self.state[rows[(self.state[rows] != TENTATIVE) | (hits >= min_hits)]] = CONFIRMED
 
     def keep(self, mask: np.ndarray) -> None:
         """Drop the rows where the (N,) bool ``mask`` is false."""
