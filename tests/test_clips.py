@@ -371,3 +371,21 @@ def test_named_classes_map_onto_the_models_classes(tmp_path):
     data = SequenceData(seq=MotSequence.open(seq.root), frames=None, min_visibility=0.25,
                         class_names=("person", "bicycle", "car"))
     assert data.objects(1)[1].tolist() == [5] and data.classes(1).tolist() == [0]
+
+
+def test_global_identities_follow_the_folder_not_the_entry(seq, tmp_path):
+    # Entries 0 and 1 are one folder (two frame ranges, the same people), entry 2 another folder
+    # with the same gt ids 5, 7, 9. Folder numbers in order of first appearance: 0, 0, 1, so a
+    # global identity is folder * 2**32 + gt id.
+    other = write_sequence(tmp_path / "other")
+    ds = dataset([(seq, parse_frame_range("1:6")), (seq, parse_frame_range("7:12")), (other, None)])
+    seen = {}
+    for i in range(30):
+        clip, item = ds.sample(i), ds[i]
+        valid = item["ident"] >= 0
+        assert (item["global_ident"] >= 0).equal(valid)
+        folder = 0 if clip.sequence < 2 else 1
+        expected = clip.object_ids[item["ident"][valid]] + folder * 2**32
+        assert item["global_ident"][valid].tolist() == expected.tolist()
+        seen.setdefault(folder, set()).update(item["global_ident"][valid].tolist())
+    assert seen == {0: {5, 7, 9}, 1: {2**32 + 5, 2**32 + 7, 2**32 + 9}}

@@ -10,7 +10,7 @@ import torch
 
 from aetrack.errors import AetrackError
 from aetrack.config import from_dict
-from aetrack.losses import LossConfig, ae_loss, compute_losses, focal_loss, masked_l1
+from aetrack.losses import LossConfig, ae_loss, batch_push, compute_losses, focal_loss, masked_l1
 from aetrack.model import ModelConfig, build_targets
 
 
@@ -270,3 +270,91 @@ def test_loss_config_validation() -> None:
         LossConfig(size_weight=-1.0)
     with pytest.raises(AetrackError, match="unknown key"):
         from_dict(LossConfig, {"pull_wieght": 1.0})
+
+
+def _two_clips() -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Two clips (B=2), L=3 slots, D=1; clip-local identities 0 and 1 in each, slot 2 padding.
+
+    clip 0: id0 tags 0, 0 -> hbar 0;       id1 tag 3   -> hbar 3
+    clip 1: id0 tags 0.25, 0.75 -> hbar 0.5; id1 tag 3.5 -> hbar 3.5
+    (slots: clip 0 = [id0 0, id0 0, id1 3] and clip 1 = [id0 0.25, id1 3.5, id0 0.75])
+    """
+    tags = torch.tensor([[0.0, 0.0, 3.0], [0.25, 3.5, 0.75]]).view(2, 3, 1)
+    ident = torch.tensor([[0, 0, 1], [0, 1, 0]])
+    return tags, ident, ident >= 0
+
+
+def test_batch_push_by_hand_and_shared_identity_is_not_pushed() -> None:
+    # Margin 1. Within each clip the two means are 3 apart: clip push 0 (ae_loss unchanged).
+    # Cross-clip distances: c0id0-c1id0 |0 - 0.5| = 0.5 -> 1 - 0.5 = 0.5; c0id0-c1id1 3.5 -> 0;
+    # c0id1-c1id0 2.5 -> 0; c0id1-c1id1 |3 - 3.5| = 0.5 -> 0.5.
+    # Four different global identities: 4 unordered pairs = 8 ordered, sum 2 * (0.5 + 0.5) = 2,
+    # batch push = 2 / 8 = 0.25.
+    tags, ident, mask = _two_clips()
+    _, clip_push = ae_loss(tags, ident, mask, push="margin", margin=1.0)
+    assert clip_push.item() == 0.0
+    distinct = torch.tensor([[10, 10, 11], [20, 21, 20]])
+    assert batch_push(tags, ident, mask, distinct, push="margin", margin=1.0).item() == pytest.approx(0.25)
+    # Clip 1's id1 is clip 0's id1 (one sequence, one person, global 11): that pair is not
+    # pushed; 3 unordered pairs = 6 ordered remain, sum 2 * 0.5 = 1, batch push = 1 / 6.
+    shared = torch.tensor([[10, 10, 11], [20, 11, 20]])
+    value = batch_push(tags, ident, mask, shared, push="margin", margin=1.0)
+    assert value.item() == pytest.approx(1 / 6)
+    # Its gradient moves only the pushed pair (c0id0 at 0, c1id0 at 0.5): each ordered pair adds
+    # (1 - (b - a)) / 6, so d/da = +1/6 and d/db = -1/6 per ordered pair, 2/6 on each mean, split
+    # over its 2 tags: +1/6 on clip 0's id0 tags, -1/6 on clip 1's (descent moves them apart).
+    tags.requires_grad_(True)
+    batch_push(tags, ident, mask, shared, push="margin", margin=1.0).backward()
+    assert tags.grad.flatten().tolist() == pytest.approx([1 / 6, 1 / 6, 0.0, -1 / 6, 0.0, -1 / 6])
+
+
+def test_batch_push_exp_form_and_padding() -> None:
+    # exp push, sigma 1: cross pairs d^2 = 0.25, 12.25, 6.25, 0.25 ->
+    # mean of exp(-d^2 / 2) over 4 unordered pairs (ordered pairs double numerator and count).
+    tags, ident, mask = _two_clips()
+    distinct = torch.tensor([[10, 10, 11], [20, 21, 20]])
+    expected = (2 * math.exp(-0.125) + math.exp(-6.125) + math.exp(-3.125)) / 4
+    assert batch_push(tags, ident, mask, distinct).item() == pytest.approx(expected, rel=1e-6)
+    # A padded slot (ident -1) changes nothing whatever its tag and global id.
+    padded_tags = torch.cat([tags, torch.full((2, 1, 1), 99.0)], dim=1)
+    padded_ident = torch.cat([ident, torch.full((2, 1), -1)], dim=1)
+    padded_gid = torch.cat([distinct, torch.full((2, 1), -1)], dim=1)
+    value = batch_push(padded_tags, padded_ident, padded_ident >= 0, padded_gid)
+    assert value.item() == pytest.approx(expected, rel=1e-6)
+
+
+def test_batch_push_single_clip_is_zero_and_rejects_inconsistent_ids() -> None:
+    tags, ident, mask = _two_clips()
+    one = batch_push(tags[:1].requires_grad_(True), ident[:1], mask[:1], torch.tensor([[10, 10, 11]]))
+    assert one.item() == 0.0 and one.requires_grad  # no pair from two clips: 0 with a graph
+    with pytest.raises(ValueError, match="several global"):
+        batch_push(tags, ident, mask, torch.tensor([[10, 12, 11], [20, 21, 20]]))
+
+
+def _two_tiny_clips(weight: float) -> dict[str, torch.Tensor]:
+    """_tiny_clip's targets for two clips; clip 1's tag maps hold id0 at 1 and id1 at 5.
+    Global identities: clip 0 ids 0, 1 -> 10, 11; clip 1 ids 0, 1 -> 20, 11 (id1 shared)."""
+    (out0,), targets = _tiny_clip()
+    out1 = dict(out0, tags=torch.tensor([[1.0, 9.0], [9.0, 5.0], [9.0, 1.0], [5.0, 9.0]]).view(2, 1, 2, 2))
+    outputs = [{k: torch.cat([out0[k], out1[k]]) for k in out0}]
+    batch = {k: torch.cat([v, v]) for k, v in targets.items()}  # (B=2, T=2, ...)
+    lut = torch.tensor([[10, 11], [20, 11]])
+    ident = batch["ident"]
+    batch["global_ident"] = torch.where(ident >= 0, torch.gather(lut, 1, ident.clamp(min=0).flatten(1)).view_as(ident), -1)
+    return compute_losses(outputs, batch, cfg=LossConfig(batch_push_weight=weight))
+
+
+def test_compute_losses_batch_push_by_hand() -> None:
+    # Clip means: clip 0 id0 0.5, id1 3 (as _tiny_clip); clip 1 id0 1, id1 5 (pull 0).
+    # Clip push (exp, sigma 1): (exp(-2.5^2 / 2) + exp(-4^2 / 2)) / 2 clips.
+    # Batch push: cross pairs 0.5-1 (d^2 0.25), 0.5-5 (20.25), 3-1 (4); 3-5 share global id 11.
+    clip_push = (math.exp(-3.125) + math.exp(-8.0)) / 2
+    cross = (math.exp(-0.125) + math.exp(-10.125) + math.exp(-2.0)) / 3
+    off, on = _two_tiny_clips(0.0), _two_tiny_clips(0.5)
+    for losses in (off, on):
+        assert losses["push"].item() == pytest.approx(clip_push, rel=1e-6)
+        assert losses["batch_push"].item() == pytest.approx(cross, rel=1e-6)  # measured either way
+        assert losses["pull"].item() == pytest.approx(0.125 / 2, rel=1e-6)  # clip 0's 0.125, clip 1's 0
+    # Off: the total is the clip-local loss; on: plus 0.5 * the batch push.
+    assert not off["batch_push"].requires_grad
+    assert on["total"].item() == pytest.approx(off["total"].item() + 0.5 * cross, rel=1e-6)

@@ -3,7 +3,9 @@
 A clip is what the temporal associative-embedding loss needs (see DESIGN.md): frames
 ``f, f + g1, f + g1 + g2, ...`` with gaps ``g`` drawn from ``1..max_gap``, all transformed by
 the *same* random scale, shift, flip and colour jitter, so an object keeps its identity and its
-geometry stays consistent across the clip. Identities are relabelled ``0..N-1`` per clip.
+geometry stays consistent across the clip. Identities are relabelled ``0..N-1`` per clip; each
+item also carries every object's global identity (its sequence folder and gt id), which the
+batch push of :mod:`aetrack.losses` needs: clips of one sequence can show the same person.
 
 Sampling is a pure function of ``(seed, index)``: :meth:`ClipDataset.__getitem__` seeds its own
 generator from the two, so the sample stream does not depend on worker processes, and resuming
@@ -34,6 +36,9 @@ from aetrack.model.targets import build_targets
 # JPEG quality of in-memory video frames: 95 keeps re-encoding artefacts well below the
 # detector's stride-4 resolution while storing a frame in ~1/10 of its raw size.
 _CACHE_JPEG_QUALITY = 95
+
+# A global identity is folder number << 32 | gt id (ClipDataset): gt ids are below 2**32.
+_GLOBAL_ID_BITS = 32
 
 
 @dataclass(frozen=True)
@@ -279,6 +284,7 @@ class Clip:
     affine: Affine  # the original -> input map of the first frame (shared by all but static clips)
     ignored: list[np.ndarray] | None = None  # per frame (m_t, 4) xyxy input pixels of non-targets
     classes: list[np.ndarray] | None = None  # per frame (n_t,) int64 0-based class (None: all 0)
+    object_ids: np.ndarray | None = None  # (N,) int64 the sequence's gt id of clip id 0..N-1
 
 
 def filter_to_input(boxes: np.ndarray, size: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
@@ -317,8 +323,14 @@ class ClipDataset(torch.utils.data.Dataset):
 
     Any non-negative index is valid (the training sampler hands out a global sample counter);
     ``len()`` is the number of frames, a nominal epoch. An item is a dict with ``images``
-    (T, 3, H, W) float32 in [0, 1], BGR, and the :func:`aetrack.model.targets.build_targets`
-    tensors (T, ...); the default collate makes them (B, T, ...).
+    (T, 3, H, W) float32 in [0, 1], BGR, the :func:`aetrack.model.targets.build_targets`
+    tensors (T, ...) and ``global_ident`` (T, K) int64, the ``ident`` slots' identities across
+    the dataset (-1 for padding); the default collate makes them (B, T, ...).
+
+    A global identity is ``folder * 2**32 + gt id``, ``folder`` numbering the distinct sequence
+    folders in order of first appearance: two entries of one folder (other frame ranges, a
+    static and a moving source) share their people, as they should. MOT gt ids are positive
+    and below 2**32.
     """
 
     def __init__(self, *, sequences: Sequence[tuple[MotSequence, FrameRange | None]], model: ModelConfig,
@@ -355,6 +367,8 @@ class ClipDataset(torch.utils.data.Dataset):
             if data.num_frames < clip_len and not source.static:
                 raise AetrackError(f"{seq.root}: {data.num_frames} frames in range, fewer than clip_len={clip_len}")
             self.sequences.append(data)
+        numbers: dict[str, int] = {}  # distinct folder -> its number, in order of first appearance
+        self._folder = [numbers.setdefault(str(seq.root.resolve()), len(numbers)) for seq, _ in sequences]
         counts = np.array([s.num_frames * src.weight for s, src in zip(self.sequences, self.sources)])
         self._weights = counts / counts.sum()  # sequences drawn in proportion to frames x weight
 
@@ -429,7 +443,7 @@ class ClipDataset(torch.utils.data.Dataset):
         uniq = np.unique(np.concatenate(raw_ids + [np.zeros(0, np.int64)]))
         ids = [np.searchsorted(uniq, r).astype(np.int64) for r in raw_ids]
         return Clip(images=images, boxes=boxes, ids=ids, frames=frames, sequence=k, affine=affine, ignored=ignored,
-                    classes=classes)
+                    classes=classes, object_ids=uniq.astype(np.int64))
 
     def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
         clip = self.sample(index)
@@ -438,7 +452,10 @@ class ClipDataset(torch.utils.data.Dataset):
                                 classes=clip.classes or [np.zeros(len(i), np.int64) for i in clip.ids],
                                 cfg=self.model, max_objects=self.max_objects, input_size=self.crop_size,
                                 ignore=clip.ignored)
-        return {"images": images, **targets}
+        ident = targets["ident"]  # (T, K) clip ids, -1 for padding
+        global_ids = torch.from_numpy(clip.object_ids + (self._folder[clip.sequence] << _GLOBAL_ID_BITS))
+        global_ident = torch.where(ident >= 0, global_ids[ident.clamp(min=0)], -1) if len(global_ids) else ident.clone()
+        return {"images": images, **targets, "global_ident": global_ident}
 
 
 @dataclass(frozen=True)

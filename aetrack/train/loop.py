@@ -59,7 +59,7 @@ from aetrack.train.checkpoint import check_fits, cpu_state_dict, read_checkpoint
 from aetrack.train.ema import WeightAverage
 from aetrack.train.plots import plot_losses, plot_tags
 
-LOSS_KEYS = ("total", "heatmap", "size", "offset", "pull", "push")
+LOSS_KEYS = ("total", "heatmap", "size", "offset", "pull", "push", "batch_push")
 
 
 @dataclass
@@ -450,7 +450,7 @@ def _train(cfg: ExperimentConfig, tc: TrainConfig, out: Path, dinfo: D.DistInfo,
                        "data_wait_frac": window_wait / elapsed}
                 _append(metrics_path, rec)
                 text = (f"loss {values['total']:.3f} hm {values['heatmap']:.3f} pull {values['pull']:.3f} "
-                        f"push {values['push']:.3f} | {rec['images_per_s']:.0f} img/s")
+                        f"push {values['push']:.3f} batch push {values['batch_push']:.3f} | {rec['images_per_s']:.0f} img/s")
                 if bar:
                     bar.update(task, completed=step, info=text)
                 else:

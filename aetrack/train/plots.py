@@ -17,7 +17,7 @@ import numpy as np  # noqa: E402
 
 from aetrack.io.atomic import atomic_write  # noqa: E402
 
-LOSS_TERMS = ("total", "heatmap", "size", "offset", "pull", "push")
+LOSS_TERMS = ("total", "heatmap", "size", "offset", "pull", "push", "batch_push")
 VAL_METRICS = (("val_ap50", "detection AP50"), ("val_tag_auc", "tag ROC-AUC"))
 
 
