@@ -1,7 +1,9 @@
-"""``aetrack tune DATA... --dets --out DIR``: search linker settings on given detections.
+"""``aetrack tune DATA... --dets --out DIR``: search linker settings on given detections, or
+``--weights W``: on a model's own detections and tags (tag settings too).
 
     aetrack tune ../shared/data/MOT17-train ../shared/data/PETS09-S2L1 --dets --out tune_out --trials 60
     aetrack benchmark ../shared/data/MOT17-train --dets --half second --linker-config tune_out/best.yaml --out b
+    aetrack tune bench_data/tune-hard --weights synthetic --space configs/tune_tags_space.yaml --frames 1:300
 
 Tunes on the first half of every sequence by default (``--half first``; the second half is
 for reporting). Writes ``DIR/best.yaml`` (for ``--linker-config``), ``DIR/trials.csv``,
@@ -23,8 +25,13 @@ def tune(
     data: Annotated[list[Path], typer.Argument(help="MOT sequence folders, or folders of them, each with det/det.txt "
                                                     "and gt/gt.txt.")],
     out: Annotated[Path, typer.Option("--out", help="Output folder (study.db, best.yaml, trials.csv, trials.png).")] = Path("tune_out"),
-    dets: Annotated[bool, typer.Option("--dets", help="Link each sequence's det/det.txt (required: the tuner "
-                                                      "links given detections).")] = False,
+    dets: Annotated[bool, typer.Option("--dets", help="Link each sequence's det/det.txt (this or --weights).")] = False,
+    weights: Annotated[Optional[str], typer.Option(help="Link this model's own detections and tags instead "
+                                                        "(default, synthetic or a weights file; computed once, "
+                                                        "cached in OUT/cache); the search starts from its "
+                                                        "stored linker settings.")] = None,
+    backend: Annotated[str, typer.Option(help="Engine of the model with --weights: auto, torch or onnxruntime.")] = "auto",
+    threads: Annotated[Optional[int], typer.Option(help="CPU threads for the model with --weights.")] = None,
     trials: Annotated[int, typer.Option(help="Trials in the study in all; a re-run continues up to this.")] = 50,
     objective: Annotated[str, typer.Option(help="What to maximise: hota or idf1.")] = "hota",
     space: Annotated[Optional[Path], typer.Option(help="YAML search space (default: the built-in space; see "
@@ -49,8 +56,9 @@ def tune(
     from cli.common import check_half
     from aetrack.track_job import tracker_settings
 
-    if not dets:
-        raise AetrackError("aetrack tune links given detections: add --dets (each sequence's det/det.txt)")
+    if dets == (weights is not None):
+        raise AetrackError("aetrack tune links given detections (--dets, each sequence's det/det.txt) or a "
+                           "model's own (--weights W): give one of them")
     if objective not in OBJECTIVES:
         raise AetrackError(f"--objective {objective!r}: choose one of {', '.join(OBJECTIVES)}")
     params = load_space(space)
@@ -60,14 +68,29 @@ def tune(
         raise AetrackError("give --half or --frames, not both")
     if window is None and half is None:
         half = "first"
-    base = detections_config()
+    loaded = None
+    if weights is not None:
+        from aetrack.backend import apply_threads, load_detector, resolve_backend
+
+        engine = resolve_backend(backend, weights=weights, device="cpu")
+        loaded = load_detector(weights, backend=engine, threads=apply_threads(threads, backend=engine))
+    base = detections_config() if loaded is None else loaded.linker
     if linker_config is not None:
         base = load_linker_config(linker_config, base=base)
-    base, _ = tracker_settings(base_linker=base, base_decode=DecodeConfig(), linker=None, overrides=list(set_ or []))
-    if base.mode not in ("motion", "iou"):
+    base, dcfg = tracker_settings(base_linker=base, base_decode=DecodeConfig() if loaded is None else loaded.decode,
+                                  linker=None, overrides=list(set_ or []))
+    if loaded is None and base.mode not in ("motion", "iou"):
         raise AetrackError(f"linker mode {base.mode!r} needs tags from a model; the tuner links given detections "
-                           f"(motion or iou)")
-    seqs = load_sequences(data, camera_motion=camera_motion, cache_dir=out / "cache", progress=True)
+                           f"(motion or iou) unless --weights is given")
+    if loaded is None:
+        seqs = load_sequences(data, camera_motion=camera_motion, cache_dir=out / "cache", progress=True)
+    else:
+        from aetrack.tracker import Tracker
+        from aetrack.tune.protocol import load_model_sequences, weights_id
+
+        tracker = Tracker(model=loaded.model, model_cfg=loaded.model_cfg, decode_cfg=dcfg, linker_cfg=base)
+        seqs = load_model_sequences(data, tracker=tracker, weights_id=weights_id(weights, dcfg),
+                                    cache_dir=out / "cache", progress=True)
     label = ", ".join(sorted(s.name for s in seqs))
     result = run_study(seqs=seqs, space=params, base=base, out_dir=out, trials=trials, objective=objective,
                        frames=window, half=half, seed=seed, label=label)

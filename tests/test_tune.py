@@ -76,7 +76,7 @@ def test_tune_missing_detections_is_one_line(tmp_path: Path) -> None:
     res = CliRunner().invoke(app, ["tune", str(seq), "--dets", "--out", str(tmp_path / "o")])
     one_error_line(res, "det.txt", "detections file not found")
     res = CliRunner().invoke(app, ["tune", str(seq), "--out", str(tmp_path / "o")])
-    one_error_line(res, "add --dets")
+    one_error_line(res, "--dets", "--weights", "give one of them")
 
 
 @needs_mot17
@@ -111,3 +111,36 @@ def test_benchmark_half_is_the_frame_range_of_that_half(tmp_path: Path) -> None:
     one_error_line(res, "--half 'third'", "first, second")
     res = runner.invoke(app, [*common, "--half", "first", "--frames", "1:9", "--out", str(tmp_path / "x")])
     one_error_line(res, "not both")
+
+
+def test_tune_on_a_models_own_tags_equals_the_benchmark_of_its_best(tmp_path: Path) -> None:
+    """--weights: the model's detections and tags are computed once and cached; a trial scores
+    what `aetrack benchmark --linker-config best.yaml` scores on the same frames."""
+    pytest.importorskip("optuna")
+    data = tmp_path / "synth"
+    res = CliRunner().invoke(app, ["synth", str(data), "--sequences", "1", "--seed", "7", "--difficulty", "easy",
+                                   "--frames", "40"])
+    assert res.exit_code == 0, res.output
+    out = tmp_path / "tune"
+    args = ["tune", str(data), "--weights", "synthetic", "--space", str(REPO / "configs" / "tune_tags_space.yaml"),
+            "--frames", "1:40", "--out", str(out), "--threads", "1"]
+    res = CliRunner().invoke(app, [*args, "--trials", "2"])
+    assert res.exit_code == 0, res.output
+    (cache,) = (out / "cache").glob("synth-easy-7.*.npz")
+    stamp = cache.stat().st_mtime_ns
+    res = CliRunner().invoke(app, [*args, "--trials", "3"])   # continues the study on the cached tags
+    assert res.exit_code == 0, res.output
+    assert cache.stat().st_mtime_ns == stamp
+    best = float(res.output.split("best HOTA ")[1].split()[0])
+    bench = tmp_path / "bench"
+    res = CliRunner().invoke(app, ["benchmark", str(data), "--weights", "synthetic", "--frames", "1:40", "--no-speed",
+                                   "--threads", "1", "--linker-config", str(out / "best.yaml"), "--out", str(bench)])
+    assert res.exit_code == 0, res.output
+    hota = json.loads((bench / "summary.json").read_text())["combined"]["HOTA"]
+    assert round(hota, 2) == best
+
+
+def test_tune_needs_exactly_one_source_of_detections(tmp_path: Path) -> None:
+    for extra in ([], ["--dets", "--weights", "synthetic"]):
+        res = CliRunner().invoke(app, ["tune", str(tmp_path), *extra, "--out", str(tmp_path / "o")])
+        one_error_line(res, "give one of them")

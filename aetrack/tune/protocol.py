@@ -1,7 +1,9 @@
 """Linking cached detections and scoring the result: one trial of ``aetrack tune``, in seconds.
 
 A :class:`CachedSequence` holds what linking needs, read once: the detections of every frame
-(from ``det/det.txt``: boxes xyxy pixels and scores), the ground truth, the frame rate and,
+(from ``det/det.txt``: boxes xyxy pixels and scores; or, with :func:`load_model_sequences`, a
+model's own detections with their classes and tags, computed once per weights file and cached
+as ``<cache_dir>/<SEQ>.<weights hash>.npz``), the ground truth, the frame rate and,
 when the sequence has its frames (images or a video), the camera motion between consecutive
 frames (:mod:`aetrack.camera_motion`), cached as ``<cache_dir>/<SEQ>.camera.npy`` so that
 trials never touch pixels. :func:`score` links every sequence with one linker config over the
@@ -15,6 +17,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -24,6 +27,9 @@ from aetrack.eval import EvalReport, evaluate_tables
 from aetrack.eval.report import sequence_windows
 from aetrack.linker import Linker, LinkerConfig
 
+if TYPE_CHECKING:
+    from aetrack.tracker import Tracker
+
 
 @dataclass(frozen=True)
 class CachedSequence:
@@ -32,7 +38,8 @@ class CachedSequence:
     ``boxes[f - 1]`` (n, 4) xyxy pixels and ``scores[f - 1]`` (n,) are frame f's detections
     (boxes without area dropped, as :meth:`aetrack.Tracker.update_detections` does);
     ``camera[f - 1]`` (2, 3) maps frame f - 1's pixels to frame f's (identity for f = 1), or
-    ``camera`` is None when the sequence has no frames to estimate it from.
+    ``camera`` is None when the sequence has no frames to estimate it from. ``tags[f - 1]``
+    (n, D) and ``classes[f - 1]`` (n,) are a model's (None for given detections).
     """
 
     name: str
@@ -42,6 +49,8 @@ class CachedSequence:
     boxes: tuple[np.ndarray, ...]
     scores: tuple[np.ndarray, ...]
     camera: np.ndarray | None = None
+    tags: tuple[np.ndarray, ...] | None = None
+    classes: tuple[np.ndarray, ...] | None = None
 
 
 def load_sequences(
@@ -52,15 +61,8 @@ def load_sequences(
     ``det/det.txt`` and ``gt/gt.txt`` (either missing: :class:`AetrackError`). With
     ``camera_motion``, sequences whose frames are all there (images or a video) get their
     camera motion, from ``cache_dir`` when cached there, else estimated and cached."""
-    seqs: list[MotSequence] = []
-    for root in roots:
-        seqs.extend(find_sequences(root))
-    names = [s.name for s in seqs]
-    twice = sorted({n for n in names if names.count(n) > 1})
-    if twice:
-        raise AetrackError(f"sequence {twice[0]!r} found twice; give each sequence once")
     out = []
-    for seq in seqs:
+    for seq in _find_unique(roots):
         if not seq.det_path.is_file():
             raise AetrackError(f"{seq.det_path}: detections file not found (the tuner links det/det.txt)")
         if not seq.gt_path.is_file():
@@ -79,6 +81,79 @@ def load_sequences(
         out.append(CachedSequence(name=seq.name, frame_rate=seq.info.frame_rate, length=seq.info.length,
                                   gt=seq.gt(), boxes=tuple(boxes), scores=tuple(scores), camera=camera))
     return out
+
+
+def load_model_sequences(
+    roots: Sequence[str | Path], *, tracker: Tracker, weights_id: str, cache_dir: str | Path,
+    progress: bool = False,
+) -> list[CachedSequence]:
+    """Every MOT sequence under ``roots`` with ``tracker``'s own detections (boxes, scores,
+    classes, tags: :meth:`aetrack.Tracker.detect` on every frame), read from
+    ``<cache_dir>/<SEQ>.<weights_id>.npz`` when there, else computed and cached. Each sequence
+    needs ``gt/gt.txt`` and all its frames (images or a video)."""
+    from rich.progress import Progress
+
+    from aetrack.data.sources import open_sequence_source
+
+    out = []
+    for seq in _find_unique(roots):
+        if not seq.gt_path.is_file():
+            raise AetrackError(f"{seq.gt_path}: ground truth not found (the tuner scores against gt/gt.txt)")
+        cache = Path(cache_dir) / f"{seq.name}.{weights_id}.npz"
+        if cache.is_file():
+            with np.load(cache) as z:
+                arrays = {k: z[k] for k in z.files}
+        else:
+            src = open_sequence_source(seq)
+            have = src.selected_length()
+            if have is not None and have < seq.info.length:
+                raise AetrackError(f"{seq.root}: frames for only {have} of its {seq.info.length} frames; the "
+                                   f"model needs every frame")
+            per_frame = []
+            with Progress(disable=not progress, transient=True) as bar:
+                task = bar.add_task(f"detecting {seq.name}", total=seq.info.length)
+                for _, img in src:
+                    per_frame.append(tracker.detect(img))
+                    bar.advance(task)
+            arrays = {"counts": np.array([len(d) for d in per_frame], dtype=np.int64),
+                      "boxes": np.concatenate([d.boxes for d in per_frame]).reshape(-1, 4),
+                      "scores": np.concatenate([d.scores for d in per_frame]),
+                      "classes": np.concatenate([d.classes for d in per_frame]),
+                      "tags": np.concatenate([d.tags for d in per_frame])}
+            from aetrack.io.atomic import atomic_write
+
+            cache.parent.mkdir(parents=True, exist_ok=True)
+            with atomic_write(cache, "wb") as f:
+                np.savez(f, **arrays)
+        cuts = np.cumsum(arrays["counts"])[:-1]
+        split = {k: tuple(np.split(arrays[k], cuts)) for k in ("boxes", "scores", "classes", "tags")}
+        out.append(CachedSequence(name=seq.name, frame_rate=seq.info.frame_rate, length=len(arrays["counts"]),
+                                  gt=seq.gt(), boxes=split["boxes"], scores=split["scores"], tags=split["tags"],
+                                  classes=split["classes"]))
+    return out
+
+
+def weights_id(weights: str | Path, decode: object) -> str:
+    """A short hash of a weights file's bytes (``default`` / ``synthetic``: the embedded file)
+    and the decode settings, naming its cached detections."""
+    import hashlib
+
+    from aetrack.tracker import resolve_weights
+
+    h = hashlib.sha1(Path(resolve_weights(weights)).read_bytes())
+    h.update(repr(decode).encode())
+    return h.hexdigest()[:12]
+
+
+def _find_unique(roots: Sequence[str | Path]) -> list[MotSequence]:
+    seqs: list[MotSequence] = []
+    for root in roots:
+        seqs.extend(find_sequences(root))
+    names = [s.name for s in seqs]
+    twice = sorted({n for n in names if names.count(n) > 1})
+    if twice:
+        raise AetrackError(f"sequence {twice[0]!r} found twice; give each sequence once")
+    return seqs
 
 
 def _camera(seq: MotSequence, *, cache_dir: str | Path | None, progress: bool) -> np.ndarray | None:
@@ -133,7 +208,9 @@ def link(cfg: LinkerConfig, seq: CachedSequence, window: FrameRange | None) -> M
         if use_camera and f > first:
             linker.apply_camera_motion(seq.camera[f - 1])
         rows.extend(filler.push([ResultRow(frame=f, track_id=t.track_id, box=t.box, score=t.score, state=t.state)
-                                 for t in linker.update(boxes=seq.boxes[f - 1], scores=seq.scores[f - 1])]))
+                                 for t in linker.update(boxes=seq.boxes[f - 1], scores=seq.scores[f - 1],
+                               tags=None if seq.tags is None else seq.tags[f - 1],
+                               classes=None if seq.classes is None else seq.classes[f - 1])]))
     rows.extend(filler.flush())
     n = len(rows)
     b = np.asarray([r.box for r in rows], dtype=np.float64).reshape(n, 4)
