@@ -68,6 +68,9 @@ def tune(
         raise AetrackError("give --half or --frames, not both")
     if window is None and half is None:
         half = "first"
+    if weights is not None and camera_motion:
+        raise AetrackError("--camera-motion: the tuner estimates camera motion for given detections (--dets) "
+                           "only, not with --weights")
     loaded = None
     if weights is not None:
         from aetrack.backend import apply_threads, load_detector, resolve_backend

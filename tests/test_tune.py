@@ -144,3 +144,6 @@ def test_tune_needs_exactly_one_source_of_detections(tmp_path: Path) -> None:
     for extra in ([], ["--dets", "--weights", "synthetic"]):
         res = CliRunner().invoke(app, ["tune", str(tmp_path), *extra, "--out", str(tmp_path / "o")])
         one_error_line(res, "give one of them")
+    res = CliRunner().invoke(app, ["tune", str(tmp_path), "--weights", "synthetic", "--camera-motion",
+                                   "--out", str(tmp_path / "o")])
+    one_error_line(res, "--camera-motion", "--dets")
