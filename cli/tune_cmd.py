@@ -82,10 +82,10 @@ def tune(
         base = load_linker_config(linker_config, base=base)
     base, dcfg = tracker_settings(base_linker=base, base_decode=DecodeConfig() if loaded is None else loaded.decode,
                                   linker=None, overrides=list(set_ or []))
-    if loaded is None and base.mode not in ("motion", "iou"):
-        raise AetrackError(f"linker mode {base.mode!r} needs tags from a model; the tuner links given detections "
-                           f"(motion or iou) unless --weights is given")
     if loaded is None:
+        if base.mode not in ("motion", "iou"):
+            raise AetrackError(f"linker mode {base.mode!r} needs tags from a model; the tuner links given "
+                               f"detections (motion or iou) unless --weights is given")
         seqs = load_sequences(data, camera_motion=camera_motion, cache_dir=out / "cache", progress=True)
     else:
         from aetrack.tracker import Tracker

@@ -224,11 +224,15 @@ def pseudolabel(source: FrameSource, out_root: str | Path, *, teacher, cfg: Pseu
     return stats
 
 
-def _det_row(frame: int, box: np.ndarray, score: float) -> str:
+def _xywh(box: np.ndarray) -> str:
+    """An xyxy pixel box as MOT text columns ``x,y,w,h``."""
     x1, y1, x2, y2 = (float(v) for v in box)
-    return f"{frame},-1,{x1:.2f},{y1:.2f},{x2 - x1:.2f},{y2 - y1:.2f},{score:.4f},-1,-1,-1\n"
+    return f"{x1:.2f},{y1:.2f},{x2 - x1:.2f},{y2 - y1:.2f}"
+
+
+def _det_row(frame: int, box: np.ndarray, score: float) -> str:
+    return f"{frame},-1,{_xywh(box)},{score:.4f},-1,-1,-1\n"
 
 
 def _row(frame: int, track_id: int, box: np.ndarray, flag: int, cls: int) -> str:
-    x1, y1, x2, y2 = (float(v) for v in box)
-    return f"{frame},{track_id},{x1:.2f},{y1:.2f},{x2 - x1:.2f},{y2 - y1:.2f},{flag},{cls + 1},1\n"
+    return f"{frame},{track_id},{_xywh(box)},{flag},{cls + 1},1\n"

@@ -207,10 +207,11 @@ def link(cfg: LinkerConfig, seq: CachedSequence, window: FrameRange | None) -> M
     for f in range(first, min(last, seq.length) + 1):
         if use_camera and f > first:
             linker.apply_camera_motion(seq.camera[f - 1])
-        rows.extend(filler.push([ResultRow(frame=f, track_id=t.track_id, box=t.box, score=t.score, state=t.state)
-                                 for t in linker.update(boxes=seq.boxes[f - 1], scores=seq.scores[f - 1],
+        tracks = linker.update(boxes=seq.boxes[f - 1], scores=seq.scores[f - 1],
                                tags=None if seq.tags is None else seq.tags[f - 1],
-                               classes=None if seq.classes is None else seq.classes[f - 1])]))
+                               classes=None if seq.classes is None else seq.classes[f - 1])
+        rows.extend(filler.push([ResultRow(frame=f, track_id=t.track_id, box=t.box, score=t.score, state=t.state)
+                                 for t in tracks]))
     rows.extend(filler.flush())
     n = len(rows)
     b = np.asarray([r.box for r in rows], dtype=np.float64).reshape(n, 4)
