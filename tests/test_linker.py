@@ -143,28 +143,57 @@ def test_budget_scales_with_frame_rate() -> None:
     assert run(Linker(cfg=cfg, frame_rate=20.0), hidden_for(6)) == [{"A": 1}] * 3 + [{}] * 6 + [{"A": 1}] * 3
 
 
+def drifted(tag: tuple[float, ...], *, at: tuple[float, float] = (60.0, 150.0), step: float = -10.0) -> list[list[Det]]:
+    """A moves right at 10 px/frame in frames 1-10 (x = 10..100, y = 100), is hidden in frames
+    11-14 and is back in frames 15-17 at ``at``, with tag ``tag``, walking ``step`` px/frame
+    (left by default: it turned)."""
+    seq = [[("A", 10.0 * t, 100.0, 0.9, TAG_A)] for t in range(1, 11)]
+    return seq + [[]] * 4 + [[("A", at[0] + step * t, at[1], 0.9, tag)] for t in range(3)]
+
+
 def test_lost_track_revived_by_tag_after_its_prediction_drifted() -> None:
-    # A moves right at 10 px/frame in frames 1-10 (x = 10..100), is hidden for frames
-    # 11-14, and reappears in frame 15 at x = 400, y = 300 (it turned and walked elsewhere).
-    # Prediction: x ~ 150, y = 100 (lost tracks keep their velocity), far outside the motion
-    # gate (hundreds of px vs an innovation std of a few tens) and with no overlap.
+    # Frame 15: the prediction is x ~ 146, y = 100 (lost tracks keep their velocity); the
+    # detection at (60, 150) is 86 px left and 50 px down of it, squared Mahalanobis distance
+    # 31.3 > motion_gate 9.49, and the boxes (x 126-166 and 40-80) do not overlap.
+    # It is within reach: 64 px from the last matched centre (100, 100), reach (lost_reach 0.5 +
+    # 1.0 / s x 5 frames / 30 fps) x 100 px = 66.7 px.
     # tags_motion: the track is lost and its tag is at distance 0 <= revive_tag_distance 0.3,
     # so the gate is waived: revived as id 1. motion: no tags, no overlap: new track 2,
     # reported from its second frame.
-    seq = [[("A", 10.0 * t, 100.0, 0.9, TAG_A)] for t in range(1, 11)]
-    seq += [[]] * 4 + [[("A", 400.0 + 10.0 * t, 300.0, 0.9, TAG_A)] for t in range(3)]
     before = [{"A": 1}] * 10 + [{}] * 4
-    assert run(Linker(cfg=scripted(mode="tags_motion")), seq) == before + [{"A": 1}] * 3
-    assert run(Linker(cfg=scripted(mode="motion")), seq) == before + [{}, {"A": 2}, {"A": 2}]
+    assert run(Linker(cfg=scripted(mode="tags_motion")), drifted(TAG_A)) == before + [{"A": 1}] * 3
+    assert run(Linker(cfg=scripted(mode="motion")), drifted(TAG_A)) == before + [{}, {"A": 2}, {"A": 2}]
 
 
 def test_drifted_lost_track_with_a_different_tag_is_not_revived() -> None:
     # As above, but the detection in frame 15 has a tag 0.4 away: within tag_max_distance
     # (0.8) but not within revive_tag_distance (0.3), and outside the gate: a new track.
     near = (1.0, 0.4)
+    assert run(Linker(cfg=scripted()), drifted(near)) == [{"A": 1}] * 10 + [{}] * 4 + [{}, {"A": 2}, {"A": 2}]
+
+
+def test_lost_track_is_not_revived_by_tag_out_of_its_reach() -> None:
+    # As above with the same tag, but back at (400, 300) and walking right: 361 px from the last
+    # matched centre (100, 100), 3.6 heights in 5 frames (22 heights a second), beyond the reach
+    # of 66.7 px.
+    # A look-alike elsewhere, not A: a new track. With the reach gate off (a speed of 100
+    # heights a second: 1767 px) the tag revives it as id 1.
+    far = drifted(TAG_A, at=(400.0, 300.0), step=10.0)
+    before = [{"A": 1}] * 10 + [{}] * 4
+    assert run(Linker(cfg=scripted()), far) == before + [{}, {"A": 2}, {"A": 2}]
+    assert run(Linker(cfg=scripted(lost_reach_speed=100.0)), far) == before + [{"A": 1}] * 3
+
+
+def test_lost_track_whose_tag_changed_is_revived_by_overlap() -> None:
+    # A hidden in frames 11-12 and back in frame 13 where its prediction is (x ~ 126: 130 gives
+    # IoU ~ 0.8 with the predicted box, cost 0.2 <= iou_threshold_high 0.8), but with tag B,
+    # 1.41 from its tag: the tag stage refuses the pair (> tag_max_distance 0.8). The IoU stage
+    # of tags_motion takes lost tracks too, as motion does: revived as id 1.
     seq = [[("A", 10.0 * t, 100.0, 0.9, TAG_A)] for t in range(1, 11)]
-    seq += [[]] * 4 + [[("X", 400.0 + 10.0 * t, 300.0, 0.9, near)] for t in range(3)]
-    assert run(Linker(cfg=scripted()), seq) == [{"A": 1}] * 10 + [{}] * 4 + [{}, {"X": 2}, {"X": 2}]
+    seq += [[]] * 2 + [[("A", 130.0 + 10.0 * t, 100.0, 0.9, TAG_B)] for t in range(3)]
+    expected = [{"A": 1}] * 10 + [{}] * 2 + [{"A": 1}] * 3
+    assert run(Linker(cfg=scripted(mode="tags_motion")), seq) == expected
+    assert run(Linker(cfg=scripted(mode="motion")), seq) == expected
 
 
 # ---- the low-score (ByteTrack) stage -------------------------------------------------------

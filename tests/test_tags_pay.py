@@ -86,9 +86,11 @@ def _box(x: float) -> np.ndarray:
     return np.array([[x, 100.0, x + 40.0, 200.0]])
 
 
-def _revive_run(cfg: LinkerConfig, far_tag: np.ndarray, *, other_tag: np.ndarray) -> tuple[int, int]:
+def _revive_run(cfg: LinkerConfig, far_tag: np.ndarray, *, other_tag: np.ndarray, x: float = 120.0) -> tuple[int, int]:
     """Track A (tag (0, 0)) and B (``other_tag``) for 3 frames, 8 empty frames, then one
-    detection with ``far_tag`` 400 px from A's last box: (A's id, the id of that detection)."""
+    detection with ``far_tag`` ``x`` px right of A's last box: (A's id, the id of that detection).
+    The boxes are 100 px tall, so A's reach in frame 12 (lost 9 frames, 0.9 s at 10 fps) is
+    (lost_reach 0.5 + 1.0 / s x 0.9 s) x 100 = 140 px: 120 px is within it, 400 px is not."""
     lk = Linker(cfg=cfg, frame_rate=10.0)
     tags = np.array([[0.0, 0.0], other_tag])
     for _ in range(3):
@@ -96,9 +98,9 @@ def _revive_run(cfg: LinkerConfig, far_tag: np.ndarray, *, other_tag: np.ndarray
     a = out[0].track_id
     for _ in range(8):
         lk.update(boxes=np.zeros((0, 4)), scores=np.zeros(0), tags=np.zeros((0, 2)))
-    lk.update(boxes=_box(400.0), scores=np.array([0.9]), tags=far_tag[None])
+    lk.update(boxes=_box(x), scores=np.array([0.9]), tags=far_tag[None])
     # The track that took the detection: a revived one is reported, a new one is tentative.
-    (taker,) = [t for t in lk.live_tracks() if abs(t.box[0] - 400.0) < 20.0]
+    (taker,) = [t for t in lk.live_tracks() if abs(t.box[0] - x) < 20.0]
     return a, taker.track_id
 
 
@@ -109,9 +111,12 @@ def test_revival_gives_a_long_lost_track_back_its_id_by_tag() -> None:
                        revival_after_s=0.5)
     a, got = _revive_run(cfg, np.array([0.1, 0.0]), other_tag=np.array([3.0, 0.0]))
     assert got == a
-    # Without the stage the box is 400 px away (no overlap, outside the motion gate): a new id.
+    # Without the stage the box does not overlap A's (the "min" cost needs IoU >= 0.5): a new id.
     off = LinkerConfig(tag_cost="min", tag_revival=False)
     a, got = _revive_run(off, np.array([0.1, 0.0]), other_tag=np.array([3.0, 0.0]))
+    assert got != a
+    # 400 px (4 heights in 0.9 s) is beyond A's reach: the same tag does not revive it.
+    a, got = _revive_run(cfg, np.array([0.1, 0.0]), other_tag=np.array([3.0, 0.0]), x=400.0)
     assert got != a
 
 
@@ -133,7 +138,8 @@ def test_revival_keeps_lost_tracks_longer_only_in_tags_motion() -> None:
 
 
 @pytest.mark.parametrize("bad", [{"tag_cost": "max"}, {"tag_gallery_size": -1}, {"revival_margin": -0.1},
-                                 {"tag_proximity": 1.5}, {"tag_revival": 1}])
+                                 {"tag_proximity": 1.5}, {"tag_revival": 1},
+                                 {"lost_reach": -0.5}, {"lost_reach_speed": float("inf")}])
 def test_bad_appearance_settings_are_refused(bad: dict) -> None:
     with pytest.raises(ValueError, match=next(iter(bad))):
         LinkerConfig(**bad)

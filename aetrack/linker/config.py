@@ -23,8 +23,10 @@ class LinkerConfig:
     ``mode`` selects which association stages run (one implementation, stages switched):
 
     - ``"tags_motion"`` (default): confirmed and lost tracks vs high detections on tag distance,
-      gated by motion; remaining tracked tracks vs remaining high detections by IoU; remaining
-      tracked tracks vs low detections by IoU; tentative tracks vs remaining high by IoU.
+      gated by motion and by a lost track's reach; remaining tracked and lost tracks vs
+      remaining high detections by IoU (a lost track whose tag drifted is still revived where
+      its prediction overlaps, as in ``"motion"``); remaining tracked tracks vs low detections
+      by IoU; tentative tracks vs remaining high by IoU.
     - ``"tags"``: tag distance only, no motion gate and no IoU: confirmed and lost tracks, then
       tentative tracks, against high detections.
     - ``"motion"`` (ByteTrack-like): Kalman + IoU, no tags: tracked and lost tracks vs high
@@ -69,6 +71,19 @@ class LinkerConfig:
     # the detection lies outside the motion gate (its prediction drifted while it was hidden).
     # Stricter than tag_max_distance because nothing else confirms the pairing.
     revive_tag_distance: float = 0.3
+    # Reach of a lost track in the tag stages ("tags_motion"): a lost track is paired by tags
+    # only with a detection whose centre lies within (lost_reach + lost_reach_speed * seconds
+    # lost) times the height of the track's last matched box from that box's centre. Objects do
+    # not jump: the motion gate alone widens with every blind predict (and revive_tag_distance
+    # skips it), so after a second or two a look-alike across the scene could take the track,
+    # and gap filling then drew a line of false boxes across the frame. 1.0 height a second is
+    # a walking pace (people walk about 0.8 of their height a second; the synthetic walkers
+    # 0.4-0.8). A large speed (e.g. 100) turns the gate off. Chosen on the tuning seeds with
+    # the embedded synthetic model (2026-11-28, BENCHMARKS.md "Tags (issue 16)"): hard
+    # 5000-5003 HOTA 57.2 -> 58.6, IDSW 35 -> 31, FP 2095 -> 1832; medium 2000-2002 unchanged
+    # (74.8); 1.0 + 1.0 / s, 0.5 + 2.0 / s and 0.3 + 0.5 / s did no better.
+    lost_reach: float = 0.5
+    lost_reach_speed: float = 1.0
     # Weight of the overlap term in the tag stage: cost = tag distance + tag_iou_weight *
     # (1 - IoU(predicted track box, detection)), limit tag_max_distance + tag_iou_weight.
     # Tags alone decide among detections in the motion gate; where a model's tags are weak
@@ -256,6 +271,8 @@ class LinkerConfig:
             _check_number(name, getattr(self, name), low=0.0, low_open=True)
         _check_number("revive_tag_distance", self.revive_tag_distance, low=0.0)
         _check_number("tag_iou_weight", self.tag_iou_weight, low=0.0)
+        _check_number("lost_reach", self.lost_reach, low=0.0)
+        _check_number("lost_reach_speed", self.lost_reach_speed, low=0.0)
         if self.revive_tag_distance > self.tag_max_distance:
             raise ValueError(
                 f"LinkerConfig.revive_tag_distance must be <= tag_max_distance "

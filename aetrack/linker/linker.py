@@ -77,8 +77,13 @@ _FUSED_MIN = _Stage((CONFIRMED, LOST), "high", "fused_min", "iou_threshold_high"
 _REVIVE = _Stage((LOST,), "high", "revive", "revival_max_distance")
 
 # Stages per mode, in order. CONFIRMED here means tracked (confirmed and matched last frame).
+# The IoU stage of "tags_motion" takes lost tracks too (as "motion" does): the tag stage turns
+# away a lost track whose tag drifted during an occlusion, and where its prediction still
+# overlaps a detection, IoU revives it. Tuning seeds, embedded synthetic model, with the reach
+# gate (LinkerConfig.lost_reach): hard 5000-5003 HOTA 58.6 -> 59.2, IDSW 31 -> 31, medium
+# 2000-2002 74.8 -> 74.8 (BENCHMARKS.md "Tags (issue 16)").
 _STAGES: dict[str, tuple[_Stage, ...]] = {
-    "tags_motion": (_TAG_GATED, _IOU_TRACKED_HIGH, _IOU_LOW, _IOU_TENTATIVE),
+    "tags_motion": (_TAG_GATED, _IOU_ALL_HIGH, _IOU_LOW, _IOU_TENTATIVE),
     "tags": (_TAG, _TAG_TENTATIVE),
     "motion": (_IOU_ALL_HIGH, _IOU_LOW, _IOU_TENTATIVE),
     "iou": (_IOU_ALL_HIGH, _IOU_TENTATIVE),
@@ -341,7 +346,7 @@ class Linker:
                                            max_distance=cfg.tag_max_distance, proximity=cfg.tag_proximity,
                                            scale=cfg.tag_cost_scale)
             elif stage.cost == "revive":
-                cost = self._revive_cost(rows, tags[cols])
+                cost = self._revive_cost(rows, tags[cols], boxes[cols])
             else:
                 cost = self._tag_cost(rows, cols, boxes, tags, iou, gated=stage.cost == "tag_gated")
             if not one_class:  # (R, C): never pair across classes
@@ -374,6 +379,7 @@ class Linker:
             )
             revive = (table.state[rows] == LOST)[:, None] & (cost <= cfg.revive_tag_distance)
             cost = matching.gate(cost, d2, threshold=cfg.motion_gate, exempt=revive)
+            cost[self._beyond_reach(rows, boxes[cols])] = np.inf
             if cfg.tag_iou_weight > 0:  # inf (outside the gates) stays inf
                 cost = cost + cfg.tag_iou_weight * (1.0 - iou)
         return cost
@@ -392,11 +398,13 @@ class Linker:
         m = appearance.margins(tag_d, tag_d, np.arange(tag_d.shape[0]))
         return np.where(m >= self.cfg.tag_margin, tag_d, np.inf)
 
-    def _revive_cost(self, rows: np.ndarray, det_tags: np.ndarray) -> np.ndarray:
-        """(R, C) tag distance of long-lost tracks to detections, inf where the detection's tag
-        is not at least ``revival_margin`` farther from every other live tagged track."""
+    def _revive_cost(self, rows: np.ndarray, det_tags: np.ndarray, det_boxes: np.ndarray) -> np.ndarray:
+        """(R, C) tag distance of long-lost tracks to detections, inf beyond a track's reach
+        (:meth:`_beyond_reach`) or where the detection's tag is not at least ``revival_margin``
+        farther from every other live tagged track."""
         t, cfg = self._tracks, self.cfg
         cost = self._track_tag_distance(rows, det_tags)
+        cost[self._beyond_reach(rows, det_boxes)] = np.inf
         if cfg.revival_margin > 0:
             live = np.flatnonzero(t.has_tag & (t.state != TENTATIVE))
             d_all = self._track_tag_distance(live, det_tags)
@@ -404,6 +412,23 @@ class Linker:
             m = appearance.margins(cost, d_all, pos)
             cost = np.where(m >= cfg.revival_margin, cost, np.inf)
         return cost
+
+    def _beyond_reach(self, rows: np.ndarray, det_boxes: np.ndarray) -> np.ndarray:
+        """(R, C) True where track row ``rows[r]`` is lost and detection ``det_boxes[c]`` (xyxy)
+        lies farther from the centre of the track's last matched box than (lost_reach +
+        lost_reach_speed * seconds lost) times that box's height: where the object could not
+        have walked in the time (LinkerConfig.lost_reach)."""
+        t, cfg = self._tracks, self.cfg
+        lost = t.state[rows] == LOST                                               # (R,)
+        out = np.zeros((len(rows), len(det_boxes)), dtype=bool)
+        if not lost.any() or len(det_boxes) == 0:
+            return out
+        last = t.box[rows[lost]]                                                   # (L, 4)
+        seconds = (self._frame - t.last_frame[rows[lost]]) / self.frame_rate
+        reach = (cfg.lost_reach + cfg.lost_reach_speed * seconds) * (last[:, 3] - last[:, 1])
+        gap = (last[:, None, :2] + last[:, None, 2:]) / 2 - (det_boxes[None, :, :2] + det_boxes[None, :, 2:]) / 2
+        out[lost] = np.hypot(gap[..., 0], gap[..., 1]) > reach[:, None]
+        return out
 
     def _snapshots(self, rows: np.ndarray, *, matched: bool = False) -> list[Track]:
         """Snapshots of the given table rows (``matched``: all matched in this frame): every
