@@ -110,6 +110,16 @@ class ModelConfig:
         level is stride 32), the output stride (4) for the others."""
         return 32 if self.backbone == "yolox_nano" else STRIDE
 
+    def check_images(self, shape: tuple[int, ...]) -> None:
+        """ValueError unless ``shape`` is an image batch this model takes: (B, 3, H, W) with H and
+        W multiples of :attr:`size_multiple` (one contract for the torch and onnxruntime engines)."""
+        if len(shape) != 4 or shape[1] != 3:
+            raise ValueError(f"images must be (B, 3, H, W), got {tuple(shape)}")
+        h, w = shape[-2:]
+        m = self.size_multiple
+        if h % m or w % m:
+            raise ValueError(f"image height and width must be multiples of {m}, got {h}x{w}")
+
     @property
     def input_size(self) -> tuple[int, int]:
         """(width, height) of the network input in pixels, as the letterbox expects it."""

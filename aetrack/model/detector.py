@@ -80,12 +80,7 @@ class Detector(nn.Module):
         return self.cfg.stacks if self.cfg.backbone == "hourglass" else 1
 
     def forward(self, images: Tensor) -> list[dict[str, Tensor]]:
-        if images.ndim != 4 or images.shape[1] != 3:
-            raise ValueError(f"images must be (B, 3, H, W), got {tuple(images.shape)}")
-        h, w = images.shape[-2:]
-        multiple = self.cfg.size_multiple
-        if h % multiple or w % multiple:
-            raise ValueError(f"image height and width must be multiples of {multiple}, got {h}x{w}")
+        self.cfg.check_images(tuple(images.shape))
         if self.cfg.backbone == "yolox_nano":  # pretrained on raw BGR; the net scales it itself
             return self.net(images.contiguous(memory_format=torch.channels_last))
         x = ((images - self.mean) / self.std).contiguous(memory_format=torch.channels_last)

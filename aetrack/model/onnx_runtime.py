@@ -112,12 +112,7 @@ class OnnxDetector:
     def __call__(self, images: Tensor | np.ndarray) -> list[dict[str, Tensor]]:
         """(B, 3, H, W) float tensor on the CPU or array, BGR in [0, 1], H and W multiples of
         ``cfg.size_multiple`` -> [dict of (B, ., H/s, W/s) float32 maps]."""
-        if images.ndim != 4 or images.shape[1] != 3:
-            raise ValueError(f"images must be (B, 3, H, W), got {tuple(images.shape)}")
-        h, w = images.shape[-2:]
-        m = self.cfg.size_multiple
-        if h % m or w % m:
-            raise ValueError(f"image height and width must be multiples of {m}, got {h}x{w}")
+        self.cfg.check_images(tuple(images.shape))
         x = images.detach().cpu().numpy() if isinstance(images, Tensor) else images
         x = np.ascontiguousarray(x, dtype=np.float32)
         maps = self.session.run(self.output_names, {self.input_name: x})
