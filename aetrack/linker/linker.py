@@ -69,7 +69,6 @@ class _Stage:
 _TAG_GATED = _Stage((CONFIRMED, LOST), "high", "tag_gated", "tag_gated_limit")
 _TAG = _Stage((CONFIRMED, LOST), "high", "tag", "tag_max_distance")
 _TAG_TENTATIVE = _Stage((TENTATIVE,), "high", "tag", "tag_max_distance")
-_IOU_TRACKED_HIGH = _Stage((CONFIRMED,), "high", "iou", "iou_threshold_high")
 _IOU_ALL_HIGH = _Stage((CONFIRMED, LOST), "high", "iou", "iou_threshold_high")
 _IOU_LOW = _Stage((CONFIRMED,), "low", "iou", "iou_threshold_low")
 _IOU_TENTATIVE = _Stage((TENTATIVE,), "high", "iou", "iou_threshold_tentative")
@@ -346,9 +345,9 @@ class Linker:
                                            max_distance=cfg.tag_max_distance, proximity=cfg.tag_proximity,
                                            scale=cfg.tag_cost_scale)
             elif stage.cost == "revive":
-                cost = self._revive_cost(rows, tags[cols], boxes[cols])
+                cost = self._revive_cost(rows, tags[cols], centres[cols])
             else:
-                cost = self._tag_cost(rows, cols, boxes, tags, iou, gated=stage.cost == "tag_gated")
+                cost = self._tag_cost(rows, cols, boxes, centres, tags, iou, gated=stage.cost == "tag_gated")
             if not one_class:  # (R, C): never pair across classes
                 cost[table.cls[rows][:, None] != classes[cols][None, :]] = np.inf
             pairs, _, left = matching.assign(cost, cost_limit=getattr(cfg, stage.limit))
@@ -361,13 +360,15 @@ class Linker:
         rows: np.ndarray,
         cols: np.ndarray,
         boxes: np.ndarray,
+        centres: np.ndarray,
         tags: np.ndarray,
         iou: np.ndarray | None,
         *,
         gated: bool,
     ) -> np.ndarray:
         """(R, C) tag distances, inf for untagged tracks. If ``gated``: inf outside the motion
-        gate unless the track is lost and its tag within ``revive_tag_distance``, and
+        gate unless the track is lost and its tag within ``revive_tag_distance``, inf beyond a lost
+        track's reach (``centres`` (n, 2): the detections' pixel centres), and
         ``tag_iou_weight * (1 - IoU)`` of the predicted and detected boxes (``iou`` (R, C)) added
         (the limit is ``LinkerConfig.tag_gated_limit``)."""
         table, cfg = self._tracks, self.cfg
@@ -379,7 +380,7 @@ class Linker:
             )
             revive = (table.state[rows] == LOST)[:, None] & (cost <= cfg.revive_tag_distance)
             cost = matching.gate(cost, d2, threshold=cfg.motion_gate, exempt=revive)
-            cost[self._beyond_reach(rows, boxes[cols])] = np.inf
+            cost[self._beyond_reach(rows, centres[cols])] = np.inf
             if cfg.tag_iou_weight > 0:  # inf (outside the gates) stays inf
                 cost = cost + cfg.tag_iou_weight * (1.0 - iou)
         return cost
@@ -398,13 +399,13 @@ class Linker:
         m = appearance.margins(tag_d, tag_d, np.arange(tag_d.shape[0]))
         return np.where(m >= self.cfg.tag_margin, tag_d, np.inf)
 
-    def _revive_cost(self, rows: np.ndarray, det_tags: np.ndarray, det_boxes: np.ndarray) -> np.ndarray:
+    def _revive_cost(self, rows: np.ndarray, det_tags: np.ndarray, det_centres: np.ndarray) -> np.ndarray:
         """(R, C) tag distance of long-lost tracks to detections, inf beyond a track's reach
         (:meth:`_beyond_reach`) or where the detection's tag is not at least ``revival_margin``
         farther from every other live tagged track."""
         t, cfg = self._tracks, self.cfg
         cost = self._track_tag_distance(rows, det_tags)
-        cost[self._beyond_reach(rows, det_boxes)] = np.inf
+        cost[self._beyond_reach(rows, det_centres)] = np.inf
         if cfg.revival_margin > 0:
             live = np.flatnonzero(t.has_tag & (t.state != TENTATIVE))
             d_all = self._track_tag_distance(live, det_tags)
@@ -413,20 +414,20 @@ class Linker:
             cost = np.where(m >= cfg.revival_margin, cost, np.inf)
         return cost
 
-    def _beyond_reach(self, rows: np.ndarray, det_boxes: np.ndarray) -> np.ndarray:
-        """(R, C) True where track row ``rows[r]`` is lost and detection ``det_boxes[c]`` (xyxy)
-        lies farther from the centre of the track's last matched box than (lost_reach +
-        lost_reach_speed * seconds lost) times that box's height: where the object could not
-        have walked in the time (LinkerConfig.lost_reach)."""
+    def _beyond_reach(self, rows: np.ndarray, det_centres: np.ndarray) -> np.ndarray:
+        """(R, C) True where track row ``rows[r]`` is lost and the detection centred at
+        ``det_centres[c]`` (pixels) lies farther from the centre of the track's last matched box
+        than (lost_reach + lost_reach_speed * seconds lost) times that box's height: where the
+        object could not have walked in the time (LinkerConfig.lost_reach)."""
         t, cfg = self._tracks, self.cfg
         lost = t.state[rows] == LOST                                               # (R,)
-        out = np.zeros((len(rows), len(det_boxes)), dtype=bool)
-        if not lost.any() or len(det_boxes) == 0:
+        out = np.zeros((len(rows), len(det_centres)), dtype=bool)
+        if not lost.any() or len(det_centres) == 0:
             return out
         last = t.box[rows[lost]]                                                   # (L, 4)
         seconds = (self._frame - t.last_frame[rows[lost]]) / self.frame_rate
         reach = (cfg.lost_reach + cfg.lost_reach_speed * seconds) * (last[:, 3] - last[:, 1])
-        gap = (last[:, None, :2] + last[:, None, 2:]) / 2 - (det_boxes[None, :, :2] + det_boxes[None, :, 2:]) / 2
+        gap = (last[:, None, :2] + last[:, None, 2:]) / 2 - det_centres[None]      # (L, C, 2)
         out[lost] = np.hypot(gap[..., 0], gap[..., 1]) > reach[:, None]
         return out
 
