@@ -107,7 +107,7 @@ def load_detector(
         decode = from_dict(DecodeConfig, stored["decode"], where=f"{path}: decode")
         linker = from_dict(LinkerConfig, stored["linker"], where=f"{path}: linker")
     if input_size is not None:
-        cfg = dataclasses.replace(cfg, input_width=input_size[0], input_height=input_size[1])
+        cfg = cfg.with_input_size(*input_size)
     return LoadedDetector(model=model, model_cfg=cfg, decode=decode, linker=linker, backend=backend)
 
 

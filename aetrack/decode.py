@@ -1,6 +1,14 @@
-"""Decoding detector maps into detections: peaks, boxes and tags in original frame pixels.
+"""Decoding detector outputs into detections: peaks, boxes and tags in original frame pixels.
 
-Steps for each image of a batch (CenterNet's decoding plus tags): sigmoid of the heatmap
+YOLOX rows (the yolox_nano model's ``cells``), as YOLOX's own post-processing: each cell's
+score is its objectness times its best class probability (the per-class centre heatmap read at
+its peak class); cells under ``score_threshold`` or of a class not in ``classes`` go; class-wise
+NMS at ``nms_iou`` merges the rest across cells and strides; the ``top_k`` best stay; boxes
+come from the cells' regression (:func:`aetrack.model.yolox.decode_boxes`) and the tags are
+read at the boxes from the tag map (:func:`aetrack.model.targets.read_tags`).
+
+Heatmap maps (the small and hourglass models), for each image of a batch (CenterNet's decoding
+plus tags): sigmoid of the heatmap
 logits; max-pool non-maximum suppression (a cell survives only if it is the maximum of its
 ``nms_kernel`` x ``nms_kernel`` neighbourhood in its class channel); the ``top_k`` highest
 cells over all classes; drop those below ``score_threshold``; read size, offset and tags at the
@@ -37,10 +45,18 @@ class DecodeConfig:
     # high and low scores itself (ByteTrack), so weak detections must survive decoding: it
     # must not exceed the linker's low_score (0.1), or the low-score stage never sees any.
     score_threshold: float = 0.1
-    # At most this many peaks per image (over all classes), before the score threshold.
+    # At most this many peaks per image (over all classes): heatmap models before the score
+    # threshold, YOLOX rows after NMS.
     top_k: int = 100
-    # Side of the max-pool window for peak NMS, in cells (odd; 3 = the 8-neighbourhood).
+    # Heatmap models: side of the max-pool window for peak NMS, in cells (odd; 3 = the
+    # 8-neighbourhood).
     nms_kernel: int = 3
+    # YOLOX rows: class-wise NMS merges boxes of one class overlapping by IoU above this
+    # (0.45, the YOLOX authors' default).
+    nms_iou: float = 0.45
+    # Names of the classes to report (others are dropped before NMS); empty: every class of the
+    # model. The default model stores the road users (aetrack.model.coco.TRAFFIC_CLASSES).
+    classes: tuple[str, ...] = ()
     # Per-class score gains by class name, e.g. {car: 2.0}: that class's heatmap scores are
     # multiplied by its gain (capped at 1) before peaks are picked, so the linker's score
     # thresholds act on the class as if divided by the gain. For classes a model scores lower
@@ -56,6 +72,10 @@ class DecodeConfig:
         for name, gain in self.class_score_gain.items():
             if isinstance(gain, bool) or not isinstance(gain, (int, float)) or not 0 < gain < float("inf"):
                 raise ValueError(f"class_score_gain[{name!r}] must be a positive number, got {gain!r}")
+        if not 0.0 < self.nms_iou <= 1.0:
+            raise ValueError(f"nms_iou must be in (0, 1], got {self.nms_iou}")
+        if len(set(self.classes)) != len(self.classes):
+            raise ValueError(f"classes must be distinct names, got {list(self.classes)}")
         if self.cross_class_iou is not None and not 0.0 < self.cross_class_iou <= 1.0:
             raise ValueError(f"cross_class_iou must be in (0, 1] or None, got {self.cross_class_iou}")
         if not 0.0 <= self.score_threshold <= 1.0:
@@ -90,73 +110,176 @@ class Detections:
 
 def decode(
     outputs: dict[str, Tensor], *, cfg: DecodeConfig, letterboxes: list[Letterbox] | None = None,
-    stride: int = STRIDE, class_names: Sequence[str] | None = None,
+    stride: int = STRIDE, class_names: Sequence[str] | None = None, tag_readout: str = "centre",
 ) -> list[Detections]:
     """Detections for each image of a batch.
 
     Args:
         outputs: the LAST stack's dict of a :class:`aetrack.model.Detector` forward: heatmap
-            (B, C, h, w), size (B, 2, h, w), offset (B, 2, h, w), tags (B, D, h, w).
+            (B, C, h, w), size (B, 2, h, w), offset (B, 2, h, w), tags (B, D, h, w); or YOLOX's
+            cells (B, N, 4 + 1 + C) and tags (B, D, h, w).
         cfg: peak selection parameters.
         letterboxes: one per image to return original frame pixels; None keeps input pixels.
-        stride: input pixels per map cell (``ModelConfig.stride``).
-        class_names: the model's class names in channel order; required when
-            ``cfg.class_score_gain`` names classes (ValueError for a name not among them).
+        stride: input pixels per map cell (``ModelConfig.stride``; for YOLOX rows, of the tag map).
+        class_names: the model's class names in channel order; required when ``cfg`` names
+            classes (``classes``, ``class_score_gain``: ValueError for a name not among them).
+        tag_readout: where tags are read (``ModelConfig.tag_readout``): "centre" or "box".
     """
     if not isinstance(outputs, dict):
         raise ValueError(f"outputs must be one stack's dict (the model's outputs[-1]), got {type(outputs).__name__}")
-    heatmap = outputs["heatmap"]
-    if heatmap.ndim != 4:
-        raise ValueError(f"outputs['heatmap'] must be (B, C, h, w), got {tuple(heatmap.shape)}")
-    batch, num_classes, h, w = heatmap.shape
-    if letterboxes is not None and len(letterboxes) != batch:
-        raise ValueError(f"letterboxes must have one entry per image ({batch}), got {len(letterboxes)}")
+    import torch
+
+    with torch.no_grad():
+        find = _cell_candidates if "cells" in outputs else _heatmap_peaks
+        candidates = find(outputs, cfg=cfg, stride=stride, class_names=class_names)
+        if letterboxes is not None and len(letterboxes) != len(candidates):
+            raise ValueError(f"letterboxes must have one entry per image ({len(candidates)}), got {len(letterboxes)}")
+        result = []
+        for i, (b, sc, c, cells) in enumerate(candidates):
+            if cfg.cross_class_iou is not None:
+                keep = ~cross_class_duplicates(b, sc, c, iou=cfg.cross_class_iou)
+                b, sc, c, cells = b[keep], sc[keep], c[keep], None if cells is None else cells[keep]
+            if tag_readout == "centre" and cells is not None:  # the peak's own cell
+                tags = _gather(outputs["tags"][i], cells)
+            else:
+                tags = read_tags(outputs["tags"][i:i + 1], b, stride=stride, readout=tag_readout)
+            box_np = letterboxes[i].boxes_to_original(b) if letterboxes is not None else b
+            result.append(Detections(boxes=box_np.astype(np.float32).reshape(-1, 4), scores=sc.astype(np.float32),
+                                     classes=c.astype(np.int64), tags=tags))
+    return result
+
+
+def _class_mask(cfg: DecodeConfig, names: Sequence[str] | None, num_classes: int) -> np.ndarray | None:
+    """(C,) bool of the classes ``cfg.classes`` keeps, or None for all."""
+    if not cfg.classes:
+        return None
+    if names is None:
+        raise ValueError("decode.classes names classes, so decode needs the model's class_names")
+    if len(names) != num_classes:
+        raise ValueError(f"class_names has {len(names)} names for an output of {num_classes} classes")
+    unknown = [c for c in cfg.classes if c not in names]
+    if unknown:
+        raise ValueError(f"decode.classes names unknown class {unknown[0]!r}; this model's classes are "
+                         f"{', '.join(names)}")
+    return np.isin(np.asarray(names, dtype=object), np.asarray(cfg.classes, dtype=object))
+
+
+# Per image: boxes (n, 4) float64 xyxy input pixels, scores (n,), classes (n,) int64 and the
+# flat tag-map cells of heatmap peaks (n,) int64 (None for YOLOX rows: tags are read at boxes).
+_Candidates = list[tuple[np.ndarray, np.ndarray, np.ndarray, "np.ndarray | None"]]
+
+
+def _gather(tag_map: Tensor, cells: np.ndarray) -> np.ndarray:
+    """(n, D) float32 of a (D, h, w) map at flat cells."""
+    return tag_map.flatten(1)[:, cells].T.float().cpu().numpy().astype(np.float32)
+
+
+def _cell_candidates(
+    outputs: dict[str, Tensor], *, cfg: DecodeConfig, stride: int, class_names: Sequence[str] | None,
+) -> _Candidates:
+    """YOLOX rows -> per image candidates after class-wise NMS and top-k (numpy: the rows are
+    few thousand, and only the cells above the score floor get a box)."""
+    from aetrack.model.yolox import STRIDES
+
+    rows_t = outputs["cells"]
+    if rows_t.ndim != 3 or rows_t.shape[-1] < 6:
+        raise ValueError(f"outputs['cells'] must be (B, N, 4 + 1 + C), got {tuple(rows_t.shape)}")
+    if cfg.class_score_gain:
+        raise ValueError("decode.class_score_gain is for heatmap models; YOLOX's COCO head needs none")
+    rows = rows_t.detach().float().cpu().numpy()  # (B, N, 85)
+    height, width = (n * stride for n in outputs["tags"].shape[-2:])  # the input's size in pixels
+    # Each level's cells in row-major order: first flat row, columns, stride.
+    levels, first = [], 0
+    for s in STRIDES:
+        levels.append((first, width // s, s))
+        first += (height // s) * (width // s)
+    if first != rows.shape[1]:
+        raise ValueError(f"{rows.shape[1]} YOLOX rows do not fit a {width}x{height} input ({first} cells)")
+    starts = np.array([f for f, _, _ in levels])
+    allowed = _class_mask(cfg, class_names, rows.shape[-1] - 5)
+    out: _Candidates = []
+    for r in rows:
+        cls = r[:, 5:].argmax(axis=1)  # (N,): the peak class of each cell
+        score = r[:, 4] * r[np.arange(len(r)), 5 + cls]
+        keep = score >= cfg.score_threshold
+        if allowed is not None:
+            keep &= allowed[cls]
+        idx = np.flatnonzero(keep)
+        level = np.searchsorted(starts, idx, side="right") - 1
+        local = idx - starts[level]
+        cols = np.array([c for _, c, _ in levels])[level]
+        s = np.array([st for _, _, st in levels], dtype=np.float64)[level]
+        cxy = (r[idx, 0:2] + np.stack([local % cols, local // cols], axis=1)) * s[:, None]  # centres, input px
+        half = np.exp(r[idx, 2:4].astype(np.float64)) * s[:, None] / 2
+        b = np.concatenate([cxy - half, cxy + half], axis=1)
+        kept = nms_classwise(b, score[idx], cls[idx], iou=cfg.nms_iou)[: cfg.top_k]
+        out.append((b[kept], score[idx][kept], cls[idx][kept].astype(np.int64), None))
+    return out
+
+
+def _heatmap_peaks(
+    outputs: dict[str, Tensor], *, cfg: DecodeConfig, stride: int, class_names: Sequence[str] | None,
+) -> _Candidates:
+    """CenterNet maps -> per image candidates: the top-k peaks above the score threshold."""
     import torch
     import torch.nn.functional as F
 
     from aetrack.model.targets import decode_size, gather_at_cells
 
-    with torch.no_grad():
-        scores = torch.sigmoid(heatmap.float())  # (B, C, h, w)
-        if cfg.class_score_gain:
-            gain = _class_gains(cfg.class_score_gain, class_names, num_classes).to(scores.device)
-            scores = (scores * gain[None, :, None, None]).clamp_(max=1.0)
-        k = cfg.nms_kernel
-        peaks = F.max_pool2d(scores, kernel_size=k, stride=1, padding=k // 2)
-        scores = scores * (peaks == scores)  # non-maxima -> 0
-        top_scores, top_idx = scores.flatten(1).topk(min(cfg.top_k, num_classes * h * w), dim=1)  # (B, K)
-        classes = top_idx // (h * w)  # (B, K)
-        cells = top_idx % (h * w)  # (B, K) flat y*w + x
-        offset = gather_at_cells(outputs["offset"].float(), cells)  # (B, K, 2) cells
-        size = decode_size(gather_at_cells(outputs["size"].float(), cells))  # (B, K, 2) input px
-        tags = gather_at_cells(outputs["tags"].float(), cells)  # (B, K, D)
-        cx = ((cells % w).to(offset.dtype) + offset[..., 0]) * stride  # (B, K) input px
-        cy = ((cells // w).to(offset.dtype) + offset[..., 1]) * stride
-        half_w, half_h = size[..., 0] / 2, size[..., 1] / 2
-        boxes = torch.stack([cx - half_w, cy - half_h, cx + half_w, cy + half_h], dim=-1)  # (B, K, 4)
-        keep = top_scores >= cfg.score_threshold  # (B, K); topk is sorted, so kept rows stay sorted
+    heatmap = outputs["heatmap"]
+    if heatmap.ndim != 4:
+        raise ValueError(f"outputs['heatmap'] must be (B, C, h, w), got {tuple(heatmap.shape)}")
+    batch, num_classes, h, w = heatmap.shape
+    scores = torch.sigmoid(heatmap.float())  # (B, C, h, w)
+    if cfg.class_score_gain:
+        gain = _class_gains(cfg.class_score_gain, class_names, num_classes).to(scores.device)
+        scores = (scores * gain[None, :, None, None]).clamp_(max=1.0)
+    allowed = _class_mask(cfg, class_names, num_classes)
+    if allowed is not None:
+        scores = scores * torch.from_numpy(allowed).to(scores)[None, :, None, None]
+    k = cfg.nms_kernel
+    peaks = F.max_pool2d(scores, kernel_size=k, stride=1, padding=k // 2)
+    scores = scores * (peaks == scores)  # non-maxima -> 0
+    top_scores, top_idx = scores.flatten(1).topk(min(cfg.top_k, num_classes * h * w), dim=1)  # (B, K)
+    classes = top_idx // (h * w)  # (B, K)
+    cells = top_idx % (h * w)  # (B, K) flat y*w + x
+    offset = gather_at_cells(outputs["offset"].float(), cells)  # (B, K, 2) cells
+    size = decode_size(gather_at_cells(outputs["size"].float(), cells))  # (B, K, 2) input px
+    cx = ((cells % w).to(offset.dtype) + offset[..., 0]) * stride  # (B, K) input px
+    cy = ((cells // w).to(offset.dtype) + offset[..., 1]) * stride
+    half_w, half_h = size[..., 0] / 2, size[..., 1] / 2
+    boxes = torch.stack([cx - half_w, cy - half_h, cx + half_w, cy + half_h], dim=-1)  # (B, K, 4)
+    keep = top_scores >= cfg.score_threshold  # (B, K); topk is sorted, so kept rows stay sorted
+    return [(boxes[i][keep[i]].cpu().numpy().astype(np.float64), top_scores[i][keep[i]].cpu().numpy(),
+             classes[i][keep[i]].cpu().numpy().astype(np.int64), cells[i][keep[i]].cpu().numpy())
+            for i in range(batch)]
 
-    result = []
-    for i in range(batch):
-        sel = keep[i]
-        if cfg.cross_class_iou is not None:
-            k = sel.cpu().numpy()
-            dup = cross_class_duplicates(boxes[i][sel].cpu().numpy(), top_scores[i][sel].cpu().numpy(),
-                                         classes[i][sel].cpu().numpy(), iou=cfg.cross_class_iou)
-            k[np.flatnonzero(k)[dup]] = False
-            sel = torch.from_numpy(k).to(sel.device)
-        box_np = boxes[i][sel].cpu().numpy().astype(np.float64)
-        if letterboxes is not None:
-            box_np = letterboxes[i].boxes_to_original(box_np)
-        result.append(
-            Detections(
-                boxes=box_np.astype(np.float32).reshape(-1, 4),
-                scores=top_scores[i][sel].cpu().numpy().astype(np.float32),
-                classes=classes[i][sel].cpu().numpy().astype(np.int64),
-                tags=tags[i][sel].cpu().numpy().astype(np.float32).reshape(-1, tags.shape[-1]),
-            )
-        )
-    return result
+
+def read_tags(tag_map: Tensor, boxes: np.ndarray, *, stride: int, readout: str) -> np.ndarray:
+    """(n, D) float32 tags of one image's (1, D, h, w) map at (n, 4) xyxy input-pixel boxes
+    (:func:`aetrack.model.targets.read_tags`)."""
+    import torch
+
+    from aetrack.model.targets import read_tags as read
+
+    dim = tag_map.shape[1]
+    if len(boxes) == 0:
+        return np.zeros((0, dim), dtype=np.float32)
+    b = torch.as_tensor(np.asarray(boxes, np.float32), device=tag_map.device)[None]  # (1, n, 4)
+    with torch.no_grad():
+        return read(tag_map.float(), b, stride=stride, readout=readout)[0].cpu().numpy().astype(np.float32)
+
+
+def nms_classwise(boxes: np.ndarray, scores: np.ndarray, classes: np.ndarray, *, iou: float) -> np.ndarray:
+    """Indices kept by class-wise NMS of ``(n, 4)`` xyxy boxes, by descending score."""
+    import cv2
+
+    if len(boxes) == 0:
+        return np.zeros(0, np.int64)
+    xywh = np.concatenate([boxes[:, :2], boxes[:, 2:] - boxes[:, :2]], axis=1).astype(np.float64)
+    keep = cv2.dnn.NMSBoxesBatched(xywh.tolist(), scores.astype(float).tolist(), classes.astype(int).tolist(), 0.0, iou)
+    keep = np.asarray(keep, np.int64).reshape(-1)
+    return keep[np.argsort(-scores[keep], kind="stable")]
 
 
 def _class_gains(gains: dict[str, float], names: Sequence[str] | None, num_classes: int) -> Tensor:
@@ -189,30 +312,18 @@ def cross_class_duplicates(boxes: np.ndarray, scores: np.ndarray, classes: np.nd
 
 
 def tags_at_boxes(
-    outputs: dict[str, Tensor], boxes: np.ndarray, *, letterbox: Letterbox, stride: int = STRIDE
+    outputs: dict[str, Tensor], boxes: np.ndarray, *, letterbox: Letterbox, stride: int = STRIDE,
+    readout: str = "centre",
 ) -> np.ndarray:
-    """(n, D) float32 tags read at the centre cells of given boxes, for one image.
+    """(n, D) float32 tags read at given boxes (``readout`` as :func:`read_tags`), for one image.
 
     ``boxes`` are (n, 4) xyxy in ORIGINAL frame pixels (e.g. public detections); ``outputs``
-    holds maps with batch size 1. A centre outside the input is read at the nearest border cell.
+    holds maps with batch size 1. A box outside the input is read at the nearest border cell.
     """
     tag_map = outputs["tags"]
     if tag_map.ndim != 4 or tag_map.shape[0] != 1:
         raise ValueError(f"outputs['tags'] must be (1, D, h, w) for one image, got {tuple(tag_map.shape)}")
-    _, dim, h, w = tag_map.shape
     b = np.asarray(boxes, dtype=np.float64)
-    if b.size == 0:
-        return np.zeros((0, dim), dtype=np.float32)
-    if b.ndim != 2 or b.shape[1] != 4:
+    if b.size and (b.ndim != 2 or b.shape[1] != 4):
         raise ValueError(f"boxes must have shape (n, 4), got {b.shape}")
-    b_in = letterbox.boxes_to_input(b)  # (n, 4) input pixels
-    cx = np.floor((b_in[:, 0] + b_in[:, 2]) / 2 / stride).clip(0, w - 1).astype(np.int64)  # cells
-    cy = np.floor((b_in[:, 1] + b_in[:, 3]) / 2 / stride).clip(0, h - 1).astype(np.int64)
-    import torch
-
-    from aetrack.model.targets import gather_at_cells
-
-    cells = torch.as_tensor(cy * w + cx, device=tag_map.device)[None]  # (1, n)
-    with torch.no_grad():
-        picked = gather_at_cells(tag_map.float(), cells)[0]  # (n, D)
-    return picked.cpu().numpy().astype(np.float32)
+    return read_tags(tag_map, letterbox.boxes_to_input(b.reshape(-1, 4)), stride=stride, readout=readout)

@@ -46,8 +46,12 @@ class TrackSettings:
     threads: int | None = None
     # Frame rate when the source does not say; None = the source's (30 when it has none).
     fps: float | None = None
-    # Comma-separated class names to keep, e.g. "person,car"; None = all.
+    # Comma-separated class names to keep, e.g. "person,car", or "all"; None = the set stored
+    # with the weights (decode.classes).
     classes: str | None = None
+    # Network input (width, height) replacing the model's own rule (``--input-size``); None =
+    # the stored one (the default model's input follows the frame size).
+    input_size: tuple[int, int] | None = None
     # Keep the frames of a video that ends before its container's frame count.
     allow_truncated: bool = False
     # ``--linker-config``: a YAML of linker settings (e.g. from aetrack tune) over the base's,
@@ -93,12 +97,16 @@ def tracker_settings(
             from_dict(DecodeConfig, data["decode"], where="decode"))
 
 
-def parse_classes(text: str | None, names: tuple[str, ...]) -> list[str] | None:
-    """``--classes person,car`` -> ``["person", "car"]``, each checked against the model's ``names``."""
+def parse_classes(text: str | None, names: tuple[str, ...]) -> list[str] | str | None:
+    """``--classes person,car`` -> ``["person", "car"]``, each checked against the model's
+    ``names`` (``traffic_light`` or ``"traffic light"``); ``all`` -> ``"all"``; None -> None
+    (the set stored with the weights)."""
     from aetrack.tracker import class_indices
 
     if text is None:
         return None
+    if text.strip() == "all":
+        return "all"
     wanted = [c.strip() for c in text.split(",") if c.strip()]
     try:
         class_indices(wanted, names)
@@ -128,7 +136,7 @@ def build_tracker(settings: TrackSettings, *, frame_rate: float, threads: int | 
     from aetrack.backend import load_detector
 
     loaded = load_detector(settings.weights, backend=settings.backend, threads=threads,
-                           device=settings.device)
+                           device=settings.device, input_size=settings.input_size)
     lcfg, dcfg = tracker_settings(base_linker=base(loaded.linker), base_decode=loaded.decode,
                                   linker=settings.linker, overrides=overrides)
     return Tracker(model=loaded.model, model_cfg=loaded.model_cfg, decode_cfg=dcfg, linker_cfg=lcfg,

@@ -13,8 +13,10 @@ Without a model (``Tracker.for_detections``) it links given detections by motion
 with a model, :meth:`Tracker.update_detections` also samples tags at the given boxes.
 
 Every detection and track has a class, a 0-based index into :attr:`Tracker.class_names` (the
-model's class names; ``("person",)`` without a model); ``Tracker(..., classes=["person",
-"car"])`` keeps only detections of those classes.
+model's class names: COCO's 80 for the default model; ``("person",)`` without a model).
+``Tracker(..., classes=["person", "car"])`` keeps only detections of those classes,
+``classes="all"`` every class; by default the set stored with the weights
+(``decode.classes``: for the default model person, bicycle, car, motorcycle, bus and truck).
 
 A tracker without a model never imports torch (linking given detections starts in a fraction
 of a second); loading weights does.
@@ -86,7 +88,7 @@ def load_model(weights: str | Path | None = None, *, input_size: tuple[int, int]
     ckpt = load_checkpoint(resolve_weights(weights))
     model_cfg = ckpt.config.model
     if input_size is not None:
-        model_cfg = dataclasses.replace(model_cfg, input_width=input_size[0], input_height=input_size[1])
+        model_cfg = model_cfg.with_input_size(*input_size)
     return ckpt, model_cfg
 
 
@@ -103,8 +105,9 @@ class Tracker:
         frame_rate: frames per second of the stream (scales the linker's lost-track budget).
         device: where the model runs (unused, and not checked, without a model: then
             :attr:`device` is None).
-        classes: names of the classes to track (others are dropped before linking), or None
-            for all; each must be one of :attr:`class_names`.
+        classes: names of the classes to report and track (others are dropped before
+            linking; ``_`` may stand for a space, ``traffic_light``), ``"all"`` for every class,
+            or None for ``decode_cfg.classes`` (all when that is empty).
         scales: multi-scale test factors, e.g. (0.75, 1.0, 1.25): heatmaps averaged, tags
             concatenated (:mod:`aetrack.model.multiscale`); (1.0,) = one pass.
     """
@@ -118,7 +121,7 @@ class Tracker:
         linker_cfg: LinkerConfig | None = None,
         frame_rate: float = 30.0,
         device: str | torch.device = "cpu",
-        classes: Sequence[str] | None = None,
+        classes: Sequence[str] | str | None = None,
         scales: Sequence[float] = (1.0,),
     ) -> None:
         if model is not None and model_cfg is None:
@@ -140,6 +143,9 @@ class Tracker:
                 raise AetrackError(f"the onnxruntime backend runs on the CPU only, not on device {self.device}")
             if not on_torch and self.scales != (1.0,):
                 raise AetrackError("the multi-scale test (--scales) runs on the torch backend only, not onnxruntime")
+            if self.scales != (1.0,) and model_cfg.backbone == "yolox_nano":
+                raise AetrackError("the multi-scale test (--scales) is for the heatmap models (small, hourglass); "
+                                   "yolox_nano's input already follows the frame size (--input-size)")
             self.model = model.to(self.device).eval() if on_torch else model
         self.model_cfg = model_cfg
         self.decode_cfg = decode_cfg or DecodeConfig()
@@ -162,7 +168,11 @@ class Tracker:
             self.camera = CameraMotion()
         # Class names in class-index order: what MOT text, JSON lines and videos call a class.
         self.class_names: tuple[str, ...] = model_cfg.names if model_cfg is not None else ("person",)
-        self._keep_classes = None if classes is None else class_indices(classes, self.class_names)
+        if classes is not None:  # the caller's set replaces the stored one, for decoding too
+            wanted = () if classes == "all" else tuple(self.class_names[i] for i in class_indices(classes, self.class_names))
+            self.decode_cfg = dataclasses.replace(self.decode_cfg, classes=wanted)
+        kept = self.decode_cfg.classes
+        self._keep_classes = class_indices(kept, self.class_names) if kept else None
         self.timings: dict[str, float] = {s: 0.0 for s in STAGES}  # ms of the last frame per stage
         self._frame_size: tuple[int, int] | None = None  # (width, height) of the last frame
 
@@ -177,7 +187,7 @@ class Tracker:
         linker_cfg: LinkerConfig | None = None,
         decode_cfg: DecodeConfig | None = None,
         input_size: tuple[int, int] | None = None,
-        classes: Sequence[str] | None = None,
+        classes: Sequence[str] | str | None = None,
         scales: Sequence[float] = (1.0,),
         backend: str = "torch",
         threads: int | None = None,
@@ -217,6 +227,10 @@ class Tracker:
 
         return cls(model=None, linker_cfg=linker_cfg or detections_config(), frame_rate=frame_rate, classes=classes)
 
+    def reported_classes(self) -> np.ndarray:
+        """(k,) int64 indices into :attr:`class_names` of the classes this tracker reports."""
+        return np.arange(len(self.class_names)) if self._keep_classes is None else self._keep_classes.copy()
+
     # -- per frame ------------------------------------------------------------------------------
     def detect(self, frame: np.ndarray) -> Detections:
         """Detections of one frame in its own pixels."""
@@ -226,7 +240,7 @@ class Tracker:
         outputs, lb = self._forward(img)
         t0 = time.perf_counter()
         det = decode(outputs, cfg=self.decode_cfg, letterboxes=[lb], stride=self.model_cfg.stride,
-                     class_names=self.class_names)[0]
+                     class_names=self.class_names, tag_readout=self.model_cfg.tag_readout)[0]
         det = _drop_degenerate(det)
         self.timings["decode"] = (time.perf_counter() - t0) * 1e3
         return det
@@ -289,7 +303,8 @@ class Tracker:
             self._follow_frame_size(frame)
         if self.model is not None and has_frame:
             outputs, lb = self._forward(frame)
-            tags = (tags_at_boxes(outputs, b, letterbox=lb, stride=self.model_cfg.stride) if len(b)
+            tags = (tags_at_boxes(outputs, b, letterbox=lb, stride=self.model_cfg.stride,
+                                  readout=self.model_cfg.tag_readout) if len(b)
                     else np.zeros((0, self.model_cfg.tag_dim * len(self.scales))))
         return self._link(b, s, tags, c, frame=frame if has_frame else None)
 
@@ -352,16 +367,23 @@ class Tracker:
         return tracks
 
 
-def class_indices(classes: Sequence[str], names: tuple[str, ...]) -> np.ndarray:
-    """(k,) int64 indices into ``names`` of the class names in ``classes`` (a str is one name);
-    ValueError listing ``names`` for an unknown name or an empty list."""
+def class_indices(classes: Sequence[str] | str, names: tuple[str, ...]) -> np.ndarray:
+    """(k,) int64 indices into ``names`` of the class names in ``classes`` (a str is one name;
+    ``_`` may stand for a space: ``traffic_light``); ValueError naming the closest class for an
+    unknown name, or for an empty list."""
+    import difflib
+
     wanted = [classes] if isinstance(classes, str) else list(classes)
     if not wanted:
         raise ValueError(f"classes must name at least one of {', '.join(names)} (None keeps all)")
-    unknown = [c for c in wanted if c not in names]
+    index = {n: i for i, n in enumerate(names)} | {n.replace(" ", "_"): i for i, n in enumerate(names)}
+    unknown = [c for c in wanted if c not in index]
     if unknown:
-        raise ValueError(f"unknown class {unknown[0]!r} in classes; this model's classes are {', '.join(names)}")
-    return np.array([names.index(c) for c in wanted], dtype=np.int64)
+        close = difflib.get_close_matches(unknown[0], list(index), n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        shown = ", ".join(names) if len(names) <= 12 else ", ".join(names[:12]) + f", ... ({len(names)} classes)"
+        raise ValueError(f"unknown class {unknown[0]!r} in classes{hint}; this model's classes are {shown}")
+    return np.array([index[c] for c in wanted], dtype=np.int64)
 
 
 def _drop_degenerate(det: Detections) -> Detections:

@@ -1,4 +1,5 @@
-"""YOLOX-nano port: parity with the ONNX graph, shapes, the loader's errors and the teacher."""
+"""YOLOX-nano port: parity with the ONNX graph, shapes, the loader's errors, and the default model's
+detection branch being exactly YOLOX-nano."""
 
 from __future__ import annotations
 
@@ -13,7 +14,6 @@ import torch
 from aetrack.errors import AetrackError
 from aetrack.eval.detection import box_iou
 from aetrack.model.pretrained import load_yolox_nano, yolox_state_dict_from_onnx
-from aetrack.model.teacher import Tiling, YoloxTeacher, tile_windows
 from aetrack.model.yolox import YoloxNano
 
 MODELS = Path(__file__).resolve().parents[1] / ".." / "shared" / "models"
@@ -46,8 +46,9 @@ def pets_frame1() -> np.ndarray:
 
 def test_port_reproduces_onnx_outputs(model: YoloxNano, onnx_path: Path, pets_frame1: np.ndarray) -> None:
     ort = pytest.importorskip("onnxruntime")
-    teacher = YoloxTeacher(model=model, score_threshold=0.3, tiling=None)
-    canvas = teacher.letterbox(pets_frame1, teacher.views(768, 576)[0])[0]  # (416, 416, 3), top-left, 114 pad
+    cv2 = pytest.importorskip("cv2")
+    canvas = np.full((416, 416, 3), 114, np.uint8)  # the authors' letterbox: top-left, 114 pad
+    canvas[:312] = cv2.resize(pets_frame1, (416, 312), interpolation=cv2.INTER_LINEAR)  # 768x576 x 0.5417
     x = canvas.transpose(2, 0, 1)[None].astype(np.float32)  # (1, 3, 416, 416)
     session = ort.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
     ref = session.run(None, {"images": x})[0]  # (1, 3549, 85)
@@ -116,54 +117,20 @@ def test_loader_errors(tmp_path: Path) -> None:
     assert "not a YOLOX-nano ONNX file (1 convolutions, expected 113)" in _one_line_error(other)
 
 
-def test_teacher_finds_the_people_of_pets_frame1(model: YoloxNano, pets_frame1: np.ndarray) -> None:
+def test_default_model_detects_with_yolox_nano_unchanged(model: YoloxNano, pets_frame1: np.ndarray) -> None:
+    """The embedded default's detection branch holds YOLOX-nano's weights bit for bit (stored as
+    float32), and its detections of PETS frame 1 are the 3 people."""
+    from aetrack import Tracker
+
+    tracker = Tracker.from_pretrained(backend="torch")
+    shipped = tracker.model.net.yolox.state_dict()
+    for name, ref in model.state_dict().items():
+        assert torch.equal(shipped[name], ref), name
     gt_rows = np.loadtxt(PETS / "gt" / "gt.txt", delimiter=",")
     gt = gt_rows[gt_rows[:, 0] == 1]  # frame 1: 3 people, all flag 1
     gt_boxes = np.c_[gt[:, 2:4], gt[:, 2:4] + gt[:, 4:6]]
-    dets = YoloxTeacher(model=model, score_threshold=0.3).detect(pets_frame1)  # 768 wide: no tiles
-    people = dets.boxes[dets.classes == 0]
-    # Measured: each of the 3 gets a person box at IoU 0.86, 0.64, 0.63 (scores 0.51-0.85).
+    dets = tracker.detect(pets_frame1)
+    people = dets.boxes[(dets.classes == 0) & (dets.scores >= 0.3)]
     assert len(gt_boxes) == 3
     assert (box_iou(gt_boxes, people).max(axis=1) > 0.5).sum() == 3
     assert dets.boxes.dtype == np.float32 and dets.scores.dtype == np.float32 and dets.classes.dtype == np.int64
-
-
-def test_tile_windows_cover_with_overlap() -> None:
-    # 2000 wide, side 832, overlap 0.2: n = ceil((2000 - 832) / 665.6) + 1 = 3, starts 0, 584, 1168;
-    # 1000 high: n = ceil(168 / 665.6) + 1 = 2, starts 0, 168.
-    windows = tile_windows(width=2000, height=1000, side=832, overlap=0.2)
-    assert [w[:2] for w in windows] == [(0, 0), (584, 0), (1168, 0), (0, 168), (584, 168), (1168, 168)]
-    assert tile_windows(width=640, height=480, side=832, overlap=0.2) == [(0, 0, 640, 480)]
-
-
-class _ScriptedYolox(YoloxNano):
-    """Returns the same raw rows for every view: box A at input (8, 8, 40, 72), box B at (380, 8, 420, 72)."""
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        raw = torch.zeros(x.shape[0], 52 * 52 + 26 * 26 + 13 * 13, 85)
-        # A: stride-8 cell (0, 0), centre (24, 40) = (0 + 3, 0 + 5) * 8, size 32 x 64 = (4, 8) * 8.
-        raw[:, 0, :5] = torch.tensor([3.0, 5.0, math.log(4), math.log(8), 0.9])
-        # B: stride-8 cell (51, 0), centre (400, 40) = (51 - 1, 5) * 8, size 40 x 64: x2 = 420 > 416.
-        raw[:, 51, :5] = torch.tensor([-1.0, 5.0, math.log(5), math.log(8), 0.9])
-        raw[:, [0, 51], 5] = 1.0  # person
-        return raw
-
-
-def test_tiled_boxes_map_back_to_frame_pixels() -> None:
-    teacher = YoloxTeacher(model=_ScriptedYolox(), score_threshold=0.3, tiling=Tiling(tile_factor=2.0))
-    dets = teacher.detect(np.zeros((1000, 2000, 3), np.uint8))
-    # Full frame: scale 416 / 2000 = 0.208, no inner edges: A and B (B clipped at x = 2000).
-    full = np.array([[8, 8, 40, 72], [380, 8, 420, 72]]) / 0.208
-    full[1, 2] = 2000
-    # Tiles (side 832, scale 0.5) at the starts of test_tile_windows_cover_with_overlap: A in all
-    # six at (16, 16, 80, 144) + origin; B touches the right edge of a tile, which is inner except
-    # for the tiles at x 1168 (whose right edge is the frame's): (760, 16, 840 -> clip, 144) + origin.
-    tiles = [np.array([16, 16, 80, 144]) + [x, y, x, y] for y in (0, 168) for x in (0, 584, 1168)]
-    tiles += [np.array([1928, 16 + y, 2000, 144 + y]) for y in (0, 168)]
-    expected = np.vstack([full, *tiles])
-    assert len(dets.boxes) == len(expected) == 10
-    def rows(a: np.ndarray) -> np.ndarray:
-        return a[np.lexsort(a.T[::-1])]
-
-    assert np.allclose(rows(dets.boxes), rows(expected), atol=1e-3)
-    assert np.allclose(dets.scores, 0.9) and (dets.classes == 0).all()

@@ -9,16 +9,19 @@ import torch
 from torch import Tensor, nn
 
 from aetrack.model.config import ModelConfig
-from aetrack.model.heads import Heads
+from aetrack.model.heads import HEAD_NAMES, Heads
 from aetrack.model.hourglass import StackedHourglass
 from aetrack.model.small import SmallBackbone
-from aetrack.model.yolox_ae import YoloxAENet
+from aetrack.model.yolox_tags import YoloxTagNet
 
 # Per-channel input normalisation in BGR order (the ImageNet statistics, reordered): inputs are
 # OpenCV frames / 255, so channel 0 is blue. No pretrained weights are used; any fixed
 # normalisation would do, these keep the first layer's inputs near zero mean and unit spread.
 BGR_MEAN = (0.406, 0.456, 0.485)
 BGR_STD = (0.225, 0.224, 0.229)
+
+# What each stack's dict holds, by backbone (Detector.forward): heatmap models and YOLOX.
+OUTPUT_NAMES = {"small": HEAD_NAMES, "hourglass": HEAD_NAMES, "yolox_nano": ("cells", "tags")}
 
 
 class Detector(nn.Module):
@@ -27,12 +30,19 @@ class Detector(nn.Module):
     ``forward(images)`` takes (B, 3, H, W) float32 in [0, 1], BGR channel order (OpenCV frames
     / 255), H and W multiples of 4 (yolox_nano: 32; the configured input size or any other),
     and returns one dict per stack (small and yolox_nano: a list of one; the last is the final
-    prediction), maps at the output stride s (``cfg.stride``):
+    prediction). The small and hourglass backbones give maps at the output stride s
+    (``cfg.stride``):
 
     - ``"heatmap"`` (B, C, H/s, W/s): centre logits (bias initialised to -2.19);
     - ``"size"``    (B, 2, H/s, W/s): ln of the box (w, h) in input pixels;
     - ``"offset"``  (B, 2, H/s, W/s): centre offset (dx, dy) from the cell corner, in cells;
     - ``"tags"``    (B, D, H/s, W/s): associative-embedding tags.
+
+    yolox_nano gives YOLOX-nano's own detection rows and the tags (:mod:`aetrack.model.yolox_tags`):
+
+    - ``"cells"``   (B, N, 4 + 1 + C): per cell of strides 8, 16, 32 (levels in that order, each
+      row-major) x, y offsets, ln w, ln h (in cells), objectness and class probabilities;
+    - ``"tags"``    (B, D, H/s, W/s).
 
     Inputs are converted to channels-last memory layout inside: PyTorch's CPU convolutions are
     about 1.3-1.5x faster that way; shapes and values do not change.
@@ -49,7 +59,7 @@ class Detector(nn.Module):
         if cfg.backbone == "small":
             self.net = _SmallNet(cfg)
         elif cfg.backbone == "yolox_nano":
-            self.net = YoloxAENet(cfg)
+            self.net = YoloxTagNet(cfg)
         else:
             self.net = StackedHourglass(
                 channels=cfg.hourglass_channels,
@@ -59,9 +69,14 @@ class Detector(nn.Module):
                 tag_dim=cfg.tag_dim,
             )
 
+    @property
+    def output_names(self) -> tuple[str, ...]:
+        """Keys of each stack's dict, in the order an ONNX export lists them."""
+        return OUTPUT_NAMES[self.cfg.backbone]
+
     def init_pretrained(self) -> None:
-        """Load ``cfg.pretrained`` (YOLOX-nano's ONNX file) into the yolox_nano backbone; a
-        missing or wrong file is an :class:`~aetrack.errors.AetrackError`."""
+        """Load ``cfg.pretrained`` (YOLOX-nano's ONNX file) into the yolox_nano detection branch
+        (trunk and COCO head); a missing or wrong file is an :class:`~aetrack.errors.AetrackError`."""
         from aetrack.errors import AetrackError
         from aetrack.model.pretrained import load_yolox_nano
 
@@ -70,9 +85,9 @@ class Detector(nn.Module):
         if not self.cfg.pretrained:
             raise AetrackError("model.pretrained: the yolox_nano backbone needs the path of yolox_nano.onnx "
                                "(YOLOX release 0.1.1rc0) to start training")
-        yolox = load_yolox_nano(self.cfg.pretrained)
-        for name, module in self.net.pretrained_modules().items():
-            module.load_state_dict(getattr(yolox, name).state_dict())
+        if self.cfg.num_classes != 80:
+            raise AetrackError(f"model.num_classes must be 80 (YOLOX-nano's COCO head), got {self.cfg.num_classes}")
+        self.net.yolox.load_state_dict(load_yolox_nano(self.cfg.pretrained).state_dict())
 
     @property
     def num_stacks(self) -> int:

@@ -7,9 +7,11 @@ The file holds the detector only (letterboxing, decoding and linking stay in Pyt
 * input ``images``: (B, 3, H, W) float32, BGR in [0, 1] (OpenCV frames / 255), the
   :class:`~aetrack.model.Detector` convention; B, H and W are dynamic, H and W multiples of
   ``ModelConfig.size_multiple`` (32 for yolox_nano, 4 for the others);
-* outputs ``heatmap`` (B, C, H/s, W/s), ``size`` (B, 2, ., .), ``offset`` (B, 2, ., .) and
-  ``tags`` (B, D, ., .): the last stack's maps of ``Detector.forward`` (s = ``ModelConfig.stride``),
-  raw values as :mod:`aetrack.model.heads` describes them;
+* outputs: the last stack's dict of ``Detector.forward`` in ``Detector.output_names`` order,
+  raw values: ``heatmap`` (B, C, H/s, W/s), ``size`` (B, 2, ., .), ``offset`` (B, 2, ., .) and
+  ``tags`` (B, D, ., .) for the heatmap models (s = ``ModelConfig.stride``,
+  :mod:`aetrack.model.heads`), ``cells`` (B, N, 4 + 1 + C) and ``tags`` for yolox_nano
+  (:mod:`aetrack.model.yolox_tags`);
 * weights in float32 (float16 weights files are widened on loading), BatchNorm folded into
   the convolutions by the exporter;
 * metadata ``aetrack`` (in the model's ``metadata_props``): JSON with the format marker and
@@ -37,7 +39,6 @@ from torch import Tensor, nn
 from aetrack.errors import AetrackError
 from aetrack.io.atomic import atomic_write
 from aetrack.model.detector import Detector
-from aetrack.model.heads import HEAD_NAMES
 
 FORMAT = "aetrack-onnx"
 VERSION = 1
@@ -50,8 +51,8 @@ INFERENCE_SECTIONS = ("model", "decode", "linker")
 
 
 class _LastStack(nn.Module):
-    """``Detector`` -> a tuple of the last stack's maps in :data:`HEAD_NAMES` order (ONNX
-    outputs are positional)."""
+    """``Detector`` -> a tuple of the last stack's outputs in ``Detector.output_names`` order
+    (ONNX outputs are positional)."""
 
     def __init__(self, detector: Detector) -> None:
         super().__init__()
@@ -59,7 +60,7 @@ class _LastStack(nn.Module):
 
     def forward(self, images: Tensor) -> tuple[Tensor, ...]:
         last = self.detector(images)[-1]
-        return tuple(last[name] for name in HEAD_NAMES)
+        return tuple(last[name] for name in self.detector.output_names)
 
 
 def onnx_bytes(*, detector: Detector, config: dict[str, Any], source: dict[str, Any]) -> bytes:
@@ -71,7 +72,10 @@ def onnx_bytes(*, detector: Detector, config: dict[str, Any], source: dict[str, 
     cfg = detector.cfg
     wrapper = _LastStack(detector.float().eval()).eval()
     example = torch.zeros(1, 3, cfg.input_height, cfg.input_width)
-    out_axes = {0: "batch", 2: "map_height", 3: "map_width"}
+    names = detector.output_names
+    # Maps (B, ., h, w) vary in batch and size; YOLOX's cell rows (B, N, 85) in batch and N.
+    axes = {n: {0: "batch", 1: "cells"} if n == "cells" else {0: "batch", 2: "map_height", 3: "map_width"}
+            for n in names}
     buffer = io.BytesIO()
     with warnings.catch_warnings():
         # The TorchScript exporter announces its deprecation, and tracing notes that the input
@@ -80,15 +84,15 @@ def onnx_bytes(*, detector: Detector, config: dict[str, Any], source: dict[str, 
         warnings.simplefilter("ignore")
         torch.onnx.export(
             wrapper, (example,), buffer, dynamo=False, opset_version=OPSET, input_names=[INPUT_NAME],
-            output_names=list(HEAD_NAMES),
-            dynamic_axes={INPUT_NAME: {0: "batch", 2: "height", 3: "width"}, **{n: out_axes for n in HEAD_NAMES}},
+            output_names=list(names),
+            dynamic_axes={INPUT_NAME: {0: "batch", 2: "height", 3: "width"}, **axes},
         )
     proto = onnx.load_from_string(buffer.getvalue())
     meta = {
         "format": FORMAT,
         "version": VERSION,
         "input": INPUT_NAME,
-        "outputs": list(HEAD_NAMES),
+        "outputs": list(names),
         "size_multiple": cfg.size_multiple,
         "config": {k: config[k] for k in INFERENCE_SECTIONS},
         "source": source,

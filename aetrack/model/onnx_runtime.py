@@ -4,7 +4,7 @@
 
     detector = OnnxDetector(path="detector.onnx", settings=OrtSettings(threads=2))
     maps = detector(images)[-1]            # images (B, 3, H, W) float tensor, BGR in [0, 1]
-    maps["heatmap"].shape                  # (B, C, H/s, W/s), a torch tensor like Detector's
+    maps["tags"].shape                     # (B, D, H/s, W/s), a torch tensor like Detector's
 
 :class:`OnnxDetector` is called like :class:`aetrack.model.Detector` (a list of one dict of
 maps), so decoding and the tracker do not care which one runs. The model config comes from
@@ -73,7 +73,8 @@ def _ort() -> Any:
 
 class OnnxDetector:
     """An exported detector in an onnxruntime CPU session; ``detector(images)`` returns
-    ``[{"heatmap": ..., "size": ..., "offset": ..., "tags": ...}]`` as torch tensors, like
+    ``[{name: tensor}]`` with the exported output names (``heatmap``, ``size``, ``offset``,
+    ``tags``, or ``cells`` and ``tags`` for yolox_nano) as torch tensors, like
     :class:`aetrack.model.Detector` (one stack: the exported last one).
 
     Args:

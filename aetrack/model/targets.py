@@ -20,6 +20,7 @@ import math
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from torch import Tensor
 
 from aetrack.model.config import STRIDE, ModelConfig
@@ -32,6 +33,7 @@ __all__ = [
     "encode_size",
     "gather_at_cells",
     "gaussian_radius",
+    "read_tags",
 ]
 
 # Minimum IoU a box displaced by the Gaussian radius must keep with the true box (CenterNet).
@@ -130,6 +132,7 @@ def build_targets(
         ``heatmap`` (T, C, h, w) float32, ``ind`` (T, K) int64 (cell y * w + x),
         ``mask`` (T, K) bool, ``size`` (T, K, 2) float32 ln(w, h in input pixels),
         ``offset`` (T, K, 2) float32 cells, ``ident`` (T, K) int64 (-1 for padding),
+        ``boxes`` (T, K, 4) float32 xyxy input pixels, ``classes`` (T, K) int64 0-based,
         ``ignore`` (T, 1, h, w) bool (all False without ``ignore`` boxes).
     """
     width, height = cfg.input_size if input_size is None else input_size
@@ -153,6 +156,8 @@ def build_targets(
     size = np.zeros((num_frames, k_max, 2), dtype=np.float32)
     offset = np.zeros((num_frames, k_max, 2), dtype=np.float32)
     ident = np.full((num_frames, k_max), -1, dtype=np.int64)
+    box_t = np.zeros((num_frames, k_max, 4), dtype=np.float32)
+    cls_t = np.zeros((num_frames, k_max), dtype=np.int64)
     hidden = np.zeros((num_frames, h, w), dtype=np.float32)  # bumps of the ignored boxes
 
     for t in range(num_frames):
@@ -185,6 +190,8 @@ def build_targets(
                 size[t, k] = encode_size(np.array([bw[i], bh[i]]))
                 offset[t, k] = (gx - ix, gy - iy)
                 ident[t, k] = obj_ids[i]
+                box_t[t, k] = b[i]
+                cls_t[t, k] = obj_cls[i]
                 k += 1
         if ignore is not None:
             g = np.asarray(ignore[t], dtype=np.float64).reshape(-1, 4)
@@ -200,6 +207,8 @@ def build_targets(
         "size": torch.from_numpy(size),
         "offset": torch.from_numpy(offset),
         "ident": torch.from_numpy(ident),
+        "boxes": torch.from_numpy(box_t),
+        "classes": torch.from_numpy(cls_t),
         "ignore": torch.from_numpy(ignored),
     }
 
@@ -211,6 +220,34 @@ def _centres(b: np.ndarray, *, width: int, height: int) -> tuple[np.ndarray, ...
     cx, cy = (b[:, 0] + b[:, 2]) / 2, (b[:, 1] + b[:, 3]) / 2
     keep = np.isfinite(b).all(axis=1) & (bw > 0) & (bh > 0) & (cx >= 0) & (cx < width) & (cy >= 0) & (cy < height)
     return bw, bh, cx, cy, keep
+
+
+def read_tags(maps: Tensor, boxes: Tensor, *, stride: int, readout: str) -> Tensor:
+    """Each box's tag: (N, D, h, w) maps and (N, K, 4) xyxy input-pixel boxes -> (N, K, D).
+
+    ``readout`` "centre": the cell under the box centre (clamped into the map); "box": the
+    mean over the cells whose squares the box overlaps (at least one), taken from a summed-area
+    table, so any number of boxes costs one cumulative sum per map. Differentiable in ``maps``.
+    """
+    n, d, h, w = maps.shape
+    b = boxes.float() / stride  # (N, K, 4) in cells
+    if readout == "centre":
+        cx = ((b[..., 0] + b[..., 2]) / 2).floor().clamp(0, w - 1).long()
+        cy = ((b[..., 1] + b[..., 3]) / 2).floor().clamp(0, h - 1).long()
+        return gather_at_cells(maps, cy * w + cx)
+    if readout != "box":
+        raise ValueError(f"readout must be 'centre' or 'box', got {readout!r}")
+    x1 = b[..., 0].floor().clamp(0, w - 1).long()
+    y1 = b[..., 1].floor().clamp(0, h - 1).long()
+    x2 = torch.maximum(b[..., 2].ceil().clamp(max=w).long(), x1 + 1)  # exclusive, >= x1 + 1
+    y2 = torch.maximum(b[..., 3].ceil().clamp(max=h).long(), y1 + 1)
+    table = F.pad(maps.float().cumsum(2).cumsum(3), (1, 0, 1, 0))  # (N, D, h + 1, w + 1), [0] rows 0
+
+    def at(y: Tensor, x: Tensor) -> Tensor:
+        return gather_at_cells(table, y * (w + 1) + x)  # (N, K, D)
+
+    total = at(y2, x2) - at(y1, x2) - at(y2, x1) + at(y1, x1)
+    return total / ((x2 - x1) * (y2 - y1)).clamp(min=1)[..., None].float()
 
 
 def gather_at_cells(maps: Tensor, ind: Tensor) -> Tensor:

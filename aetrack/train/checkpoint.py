@@ -41,7 +41,8 @@ FORMAT = "aetrack-checkpoint"
 VERSION = 1
 # Model fields that do not change the weights: a checkpoint runs at any input size, and the
 # pretrained file only initialises a fresh run. Class names are compared as ModelConfig.names.
-_SIZE_FIELDS = ("input_width", "input_height", "fit_aspect", "pretrained", "class_names")
+_SIZE_FIELDS = ("input_width", "input_height", "fit_aspect", "input_scale", "input_long_min", "input_long_max",
+                "pretrained", "class_names")
 
 
 @dataclass
