@@ -86,6 +86,23 @@ class SynthSpec:
 
 
 @dataclass(frozen=True)
+class FeatureCacheConfig:
+    """Where the cache lives and how many views of each frame it holds (``data.feature_cache``)."""
+
+    # Folder of caches; empty: <run folder>/feature_cache. A relative path resolves from the
+    # working directory, like every path of a config.
+    dir: str = ""
+    # Views per frame: view 0 is the plain frame, the others fixed augmentations drawn from
+    # data.augment (aetrack.train.feature_cache). Each view costs one trunk pass when building
+    # and its maps' disk space.
+    views: int = 2
+
+    def __post_init__(self) -> None:
+        if isinstance(self.views, bool) or not isinstance(self.views, int) or self.views < 1:
+            raise ValueError(f"views must be a positive integer, got {self.views!r}")
+
+
+@dataclass(frozen=True)
 class DataConfig:
     """Where clips come from and how they are sampled."""
 
@@ -122,6 +139,10 @@ class DataConfig:
     # Validation: at most this many consecutive frames of each validation sequence, so that
     # validation time stays bounded on long sequences.
     val_frames: int = 100
+    # Train the tag branch on the frozen trunk's cached features (yolox_nano with
+    # train.backbone_lr 0; aetrack.train.feature_cache) instead of rendering clips every step;
+    # None: render.
+    feature_cache: FeatureCacheConfig | None = None
 
     def __post_init__(self) -> None:
         if self.clip_len < 2:
@@ -172,7 +193,8 @@ class TrainConfig:
     # "model" and so exported weights are the average; decay ramps up as (1 + n) / (10 + n).
     ema_decay: float = 0.0
     # Checkpoint whose weights start a fresh run (fine-tuning, e.g. PETS from synthetic
-    # pretraining); the architecture must match model. Empty: random initialisation.
+    # pretraining), or an embedded name (default, synthetic); the architecture must match
+    # model. Empty: random initialisation (yolox_nano: model.pretrained's COCO weights).
     init_from: str = ""
     # Seed of model initialisation and of the clip stream (sample i depends on seed and i only).
     seed: int = 0

@@ -43,7 +43,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from aetrack.model.targets import gather_at_cells
+from aetrack.model.targets import gather_at_cells, read_tags
 
 PUSH_KINDS = ("exp", "margin")
 
@@ -281,13 +281,21 @@ def batch_push(
 
 
 def compute_losses(
-    outputs: list[dict[str, Tensor]], targets: dict[str, Tensor], *, cfg: LossConfig
+    outputs: list[dict[str, Tensor]], targets: dict[str, Tensor], *, cfg: LossConfig, stride: int = 4,
+    tag_readout: str = "centre",
 ) -> dict[str, Tensor]:
     """All loss terms, summed over stacks (intermediate supervision), and their weighted total.
 
     Args:
         outputs: one dict per stack from :class:`aetrack.model.Detector` for B*T images in
-            clip-major order (image b*T + t is frame t of clip b).
+            clip-major order (image b*T + t is frame t of clip b). A dict holds heatmap maps,
+            or YOLOX's ``cells`` (yolox_nano); a dict of ``tags`` alone (the tag branch run on
+            cached trunk features) adds only the tag terms. YOLOX's terms
+            (:func:`aetrack.yolox_loss.yolox_loss`) are computed when ``cells`` carries
+            gradients (the detection branch trains) and reported as "heatmap" (objectness and
+            class: the per-class centre heatmap), "size" (box IoU) and "offset" (0).
+        stride: input pixels per cell of the maps (``ModelConfig.stride``).
+        tag_readout: where an object's tag is read (``ModelConfig.tag_readout``).
         targets: collated :func:`aetrack.model.build_targets` tensors with leading (B, T):
             heatmap (B, T, C, h, w), ind/mask/ident (B, T, K), size/offset (B, T, K, 2), and
             optionally ignore (B, T, 1, h, w): heatmap cells without negative loss, and
@@ -305,12 +313,10 @@ def compute_losses(
     if ind.ndim != 3:
         raise ValueError(f"targets['ind'] must be (B, T, K), got {tuple(ind.shape)}")
     b, t, k = ind.shape
-    heat_t = targets["heatmap"].flatten(0, 1)  # (B*T, C, h, w)
+    heat_t = targets["heatmap"].flatten(0, 1) if "heatmap" in targets else None  # (B*T, C, h, w)
     ind_f = ind.reshape(b * t, k)
     mask_f = targets["mask"].reshape(b * t, k).bool()
     ident_f = targets["ident"].reshape(b * t, k)
-    size_t = targets["size"].reshape(b * t, k, 2)
-    offset_t = targets["offset"].reshape(b * t, k, 2)
     num_objects = mask_f.sum()
     ignore_t = targets["ignore"].flatten(0, 1) if "ignore" in targets else None  # (B*T, 1, h, w)
     gident_f = targets["global_ident"].reshape(b * t, k) if "global_ident" in targets else None
@@ -318,20 +324,34 @@ def compute_losses(
         raise ValueError("loss.batch_push_weight > 0 needs targets['global_ident'] (from ClipDataset)")
 
     names = ("heatmap", "size", "offset", "pull", "push", "batch_push")
-    terms = {name: torch.zeros((), device=heat_t.device) for name in names}
+    terms = {name: torch.zeros((), device=ind.device) for name in names}
     for i, out in enumerate(outputs):
-        if out["heatmap"].shape != heat_t.shape:
-            raise ValueError(
-                f"stack {i}: heatmap {tuple(out['heatmap'].shape)} does not match targets "
-                f"{tuple(heat_t.shape)} (outputs must be B*T images in clip-major order)"
+        if "heatmap" in out:
+            if heat_t is None or out["heatmap"].shape != heat_t.shape:
+                raise ValueError(
+                    f"stack {i}: heatmap {tuple(out['heatmap'].shape)} does not match targets "
+                    f"{None if heat_t is None else tuple(heat_t.shape)} (outputs must be B*T images in clip-major order)"
+                )
+            terms["heatmap"] = terms["heatmap"] + focal_loss(
+                out["heatmap"], heat_t, num_objects=num_objects, alpha=cfg.focal_alpha, beta=cfg.focal_beta,
+                ignore=ignore_t,
             )
-        terms["heatmap"] = terms["heatmap"] + focal_loss(
-            out["heatmap"], heat_t, num_objects=num_objects, alpha=cfg.focal_alpha, beta=cfg.focal_beta,
-            ignore=ignore_t,
-        )
-        terms["size"] = terms["size"] + masked_l1(gather_at_cells(out["size"], ind_f), size_t, mask_f)
-        terms["offset"] = terms["offset"] + masked_l1(gather_at_cells(out["offset"], ind_f), offset_t, mask_f)
-        tags = gather_at_cells(out["tags"], ind_f)  # (B*T, K, D)
+            size_t, offset_t = targets["size"].reshape(b * t, k, 2), targets["offset"].reshape(b * t, k, 2)
+            terms["size"] = terms["size"] + masked_l1(gather_at_cells(out["size"], ind_f), size_t, mask_f)
+            terms["offset"] = terms["offset"] + masked_l1(gather_at_cells(out["offset"], ind_f), offset_t, mask_f)
+        elif "cells" in out and out["cells"].requires_grad:
+            from aetrack.yolox_loss import BOX_WEIGHT, yolox_loss
+
+            h, w = out["tags"].shape[-2:]
+            det = yolox_loss(out["cells"], gt_boxes=targets["boxes"].reshape(b * t, k, 4),
+                             gt_classes=targets["classes"].reshape(b * t, k), gt_mask=mask_f,
+                             height=h * stride, width=w * stride)
+            terms["heatmap"] = terms["heatmap"] + det["obj"] + det["cls"]
+            terms["size"] = terms["size"] + BOX_WEIGHT * det["box"]
+        if tag_readout == "centre":
+            tags = gather_at_cells(out["tags"], ind_f)  # (B*T, K, D)
+        else:
+            tags = read_tags(out["tags"], targets["boxes"].reshape(b * t, k, 4), stride=stride, readout=tag_readout)
         # Group sets: (B, T*K) one per clip, or (B*T, K) one per frame (spatial-only).
         shape = (b, t * k) if cfg.temporal else (b * t, k)
         groups = (tags.reshape(*shape, -1), ident_f.reshape(shape), mask_f.reshape(shape))

@@ -426,12 +426,12 @@ class ClipDataset(torch.utils.data.Dataset):
         images = np.empty((t, ch, cw, 3), np.uint8)
         for i, f in enumerate(frames):
             img = warp_image(data.image(int(f)), affines[i], self.crop_size, image_scale=data.cache_scale)
-            img = _jitter(img, brightness=brightness, contrast=contrast, gain=gain)
+            img = jitter(img, brightness=brightness, contrast=contrast, gain=gain)
             if paste is not None:
                 # Only the pasted box's window is rendered from the source frame.
                 x1, y1, x2, y2 = _window(paste.boxes[i])
                 window = paste.affine.shifted(-x1, -y1)
-                patch = _jitter(warp_image(data.image(paste.frames[i]), window, (x2 - x1, y2 - y1),
+                patch = jitter(warp_image(data.image(paste.frames[i]), window, (x2 - x1, y2 - y1),
                                            image_scale=data.cache_scale),
                                 brightness=brightness, contrast=contrast, gain=gain)
                 _blend_ellipse(img, patch, paste.boxes[i])
@@ -541,7 +541,7 @@ def _blend_ellipse(img: np.ndarray, patch: np.ndarray, box: np.ndarray) -> None:
 _NON_IDENTITY_ORDERS = ((0, 2, 1), (1, 0, 2), (1, 2, 0), (2, 0, 1), (2, 1, 0))
 
 
-def _jitter(img: np.ndarray, *, brightness: float, contrast: float, gain: np.ndarray) -> np.ndarray:
+def jitter(img: np.ndarray, *, brightness: float, contrast: float, gain: np.ndarray) -> np.ndarray:
     """Colour jitter on (H, W, 3) uint8: contrast about mid-grey, brightness shift, channel gain."""
     if brightness == 0.0 and contrast == 1.0 and np.all(gain == 1.0):
         return img

@@ -183,6 +183,38 @@ def build_dataset(cfg: ExperimentConfig, train_seqs: list) -> ClipDataset:
                        crop_size=cfg.data.crop_size)
 
 
+def build_cached_dataset(cfg: ExperimentConfig, train_seqs: list, model: torch.nn.Module, *, out_dir: Path,
+                         device: torch.device, console: Console, progress: bool):
+    """The feature cache of ``train_seqs`` for ``model``'s frozen trunk (built or resumed now,
+    reused when complete) and the clip dataset over it (:mod:`aetrack.train.cached_clips`)."""
+    from aetrack.train.cached_clips import CachedClipDataset
+    from aetrack.train.feature_cache import FeatureCache, trunk_digest
+
+    spec = cfg.data.feature_cache
+    if cfg.model.backbone != "yolox_nano" or cfg.train.backbone_lr != 0:
+        raise AetrackError("data.feature_cache trains the tag branch on a frozen trunk: it needs model.backbone "
+                           "yolox_nano and train.backbone_lr 0")
+    net = model.net
+    cache = FeatureCache(root=Path(spec.dir) if spec.dir else out_dir / "feature_cache",
+                         sequences=[(seq, frames) for seq, frames, _ in train_seqs], model=cfg.model,
+                         digest=trunk_digest(net), views=spec.views, augment=cfg.data.augment, seed=cfg.train.seed,
+                         min_visibility=cfg.data.min_visibility)
+    if not cache.is_complete():
+        cache.build(net, device=device, console=console, progress=progress)
+    index = cache.open()
+    data = cache.sequence_data()
+    numbers: dict[str, int] = {}
+    folders = [numbers.setdefault(str(seq.root.resolve()), len(numbers)) for seq, _ in cache.sequences]
+    sources = []
+    for seq, frames, src in train_seqs:
+        k = cache.index_of[(str(seq.root.resolve()), str(frames))]
+        sources.append((k, data[k].first, data[k].last, src))
+    return CachedClipDataset(index=index, sources=sources, folders=folders, stages=cfg.model.tag_stages,
+                             stride=cfg.model.stride, canvas=cfg.model.input_size,
+                             crop=cfg.data.crop_size or cfg.model.input_size, clip_len=cfg.data.clip_len,
+                             max_gap=cfg.data.max_gap, max_objects=cfg.data.max_objects, seed=cfg.train.seed)
+
+
 def build_val_data(cfg: ExperimentConfig, val_seqs: list) -> list[SequenceData]:
     """Validation sequences cut to ``data.val_frames`` frames, cached at the plain letterbox scale."""
     out = []
@@ -227,8 +259,8 @@ def validate(model: torch.nn.Module, val: list[SequenceData], *, cfg: Experiment
                 out = model(x)[-1]
             out = {name: v.float() for name, v in out.items()}
             for j, (f, det) in enumerate(zip(chunk, decode(out, cfg=dcfg, letterboxes=[lb] * len(chunk),
-                                                                 stride=cfg.model.stride,
-                                                                 class_names=cfg.model.names))):
+                                                                 stride=cfg.model.stride, class_names=cfg.model.names,
+                                                                 tag_readout=cfg.model.tag_readout))):
                 boxes, obj_ids = seq.objects(f)
                 ignore = seq.ignored(f)
                 person = det.classes == 0  # validation ground truth is class 0 (person) only
@@ -237,7 +269,7 @@ def validate(model: torch.nn.Module, val: list[SequenceData], *, cfg: Experiment
                 gt_boxes.append(np.concatenate([boxes, ignore]))
                 gt_ignore.append(np.r_[np.zeros(len(boxes), bool), np.ones(len(ignore), bool)])
                 tags.append(tags_at_boxes({"tags": out["tags"][j:j + 1]}, boxes, letterbox=lb,
-                                          stride=cfg.model.stride))
+                                          stride=cfg.model.stride, readout=cfg.model.tag_readout))
                 ids.append(obj_ids)
                 fr.append(np.full(len(boxes), f))
         seq_tags = (np.concatenate(tags), np.concatenate(ids), np.concatenate(fr))
@@ -342,7 +374,10 @@ def _train(cfg: ExperimentConfig, tc: TrainConfig, out: Path, dinfo: D.DistInfo,
 
     # 2. Data: training clips and held-out validation frames (synthetic data generated once).
     train_seqs, val_seqs = prepare_sequences(cfg, out, dinfo)
-    dataset = build_dataset(cfg, train_seqs)
+    cached = cfg.data.feature_cache is not None  # the dataset comes after the model: its trunk fills the cache
+    if cached and dinfo.distributed:
+        raise AetrackError("data.feature_cache trains in one process; run without torchrun")
+    dataset = None if cached else build_dataset(cfg, train_seqs)
     val_data = build_val_data(cfg, val_seqs) if main else []
 
     # 3. Model and optimizer (AdamW; the learning rate is set every step from lr_at).
@@ -357,7 +392,9 @@ def _train(cfg: ExperimentConfig, tc: TrainConfig, out: Path, dinfo: D.DistInfo,
     #    A fresh run may instead start from another checkpoint's weights (init_from).
     step, best = 0, float("-inf")
     if tc.init_from and not resume:
-        init = read_checkpoint(tc.init_from)
+        from aetrack.tracker import resolve_weights
+
+        init = read_checkpoint(resolve_weights(tc.init_from))
         check_fits(init, cfg.model, path=tc.init_from)
         model.load_state_dict(init["model"])
     elif cfg.model.backbone == "yolox_nano" and not resume:
@@ -386,6 +423,9 @@ def _train(cfg: ExperimentConfig, tc: TrainConfig, out: Path, dinfo: D.DistInfo,
         records = _read_records(metrics_path, upto=step) if resume else []
         with atomic_write(metrics_path) as f:  # drop records past the checkpoint (a crashed run's tail)
             f.writelines(json.dumps(r) + "\n" for r in records)
+    if cached:
+        dataset = build_cached_dataset(cfg, train_seqs, model, out_dir=out, device=device, console=console,
+                                       progress=progress)
     served = model if ema is None else ema.module  # what validation and checkpoints' "model" hold
     net = model
     if dinfo.distributed:
@@ -393,7 +433,7 @@ def _train(cfg: ExperimentConfig, tc: TrainConfig, out: Path, dinfo: D.DistInfo,
         net = torch.nn.parallel.DistributedDataParallel(model, device_ids=ids)  # averages gradients over ranks
 
     # 5. Loop over this rank's clips from the current step on.
-    loader = make_loader(dataset, cfg=tc, start_step=step, dinfo=dinfo)
+    loader = make_loader(dataset, cfg=tc, start_step=step, dinfo=dinfo, workers=0 if cached else None)  # memmaps: read in-process
     end = tc.steps if stop_after is None else min(tc.steps, step + stop_after)
     result = TrainResult(step=step, out_dir=out)
     images_per_step = tc.batch_size * cfg.data.clip_len * dinfo.world_size
@@ -408,20 +448,25 @@ def _train(cfg: ExperimentConfig, tc: TrainConfig, out: Path, dinfo: D.DistInfo,
             if step >= end:
                 break
             window_wait += time.perf_counter() - t_wait
-            # 5a. Batch to device: (B, T, 3, H, W) -> (B*T, 3, H, W), clip-major as the loss expects.
-            images = batch["images"].to(device, non_blocking=True).flatten(0, 1)
-            if device.type == "cuda" and tc.channels_last:
-                images = images.contiguous(memory_format=torch.channels_last)
-            targets = {k: v.to(device, non_blocking=True) for k, v in batch.items() if k != "images"}
+            # 5a. Batch to device: (B, T, 3, H, W) -> (B*T, 3, H, W), clip-major as the loss expects
+            #     (from the feature cache: each stage's (B, T, C, h, w) maps -> (B*T, C, h, w)).
+            if cached:
+                features = {k: v.to(device, non_blocking=True).flatten(0, 1) for k, v in batch["features"].items()}
+            else:
+                images = batch["images"].to(device, non_blocking=True).flatten(0, 1)
+                if device.type == "cuda" and tc.channels_last:
+                    images = images.contiguous(memory_format=torch.channels_last)
+            targets = {k: v.to(device, non_blocking=True) for k, v in batch.items() if k not in ("images", "features")}
             # 5b. Learning rate of this step.
             lr = lr_at(step, tc)
             for group in optimizer.param_groups:
                 group["lr"] = lr * group.get("lr_scale", 1.0)
             # 5c. Forward (mixed precision on CUDA) and the loss in float32.
             with _autocast(cfg, device):
-                outputs = net(images)
+                outputs = [{"tags": model.net.tags(features)}] if cached else net(images)
             outputs = [{k: v.float() for k, v in o.items()} for o in outputs]
-            losses = compute_losses(outputs, targets, cfg=cfg.loss)
+            losses = compute_losses(outputs, targets, cfg=cfg.loss, stride=cfg.model.stride,
+                                    tag_readout=cfg.model.tag_readout)
             # 5d. Loss terms averaged over ranks; a NaN/inf stops every rank alike, before the
             #     update, so the weights (and last.pt) stay those of the last good step.
             terms = D.mean_across_ranks(torch.stack([losses[k].detach().float() for k in LOSS_KEYS]), dinfo)

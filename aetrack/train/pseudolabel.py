@@ -1,10 +1,11 @@
 """Teacher pseudo-labels: real frames without annotations become a MOT-layout training sequence.
 
     aetrack pseudolabel ../shared/data/real-unlabelled/car-detection.mp4 pseudo/
-    aetrack pseudolabel ../shared/data/MOT17-train/MOT17-04-FRCNN pseudo/ --pretrained yolox_nano.onnx
+    aetrack pseudolabel ../shared/data/MOT17-train/MOT17-04-FRCNN pseudo/ --classes person
 
-The full YOLOX-nano (:class:`aetrack.model.teacher.YoloxTeacher`: its own head, tiles on frames
-much larger than its input so that small people are found) labels every frame; boxes scoring
+The teacher is a tracker's detector (:meth:`aetrack.tracker.Tracker.detect`; by default the
+embedded default model, whose detection branch is YOLOX-nano's COCO head, its input following
+the frame size); it labels every frame with the classes it reports. Boxes scoring
 at least ``target_score`` are targets, boxes between ``ignore_score`` and ``target_score`` are
 ignore regions (flag 0: neither a target nor background for the heatmap loss). Identities come
 from conservative pseudo-tracks: the confident boxes are linked by our own linker (motion mode,
@@ -17,9 +18,10 @@ one class at a time) and a link is kept only where it is unambiguous:
 An ambiguous box becomes an ignore region, and its track continues under a new id, so that
 one identity never spans a doubtful link (the tag loss would pull two people together).
 
-Output: ``OUT/<name>/`` with ``seqinfo.ini`` (``classes=person,bicycle,...`` names the class
-column), ``img1/000001.jpg ...`` and ``gt/gt.txt`` in the MOT16 column set
-``frame,id,x,y,w,h,flag,class,visibility`` (class 1-based in ``classes``, visibility 1), and
+Output: ``OUT/<name>/`` with ``seqinfo.ini`` (``classes=person,bicycle,...``, the teacher's
+reported classes, names the class column), ``img1/000001.jpg ...`` and ``gt/gt.txt`` in the
+MOT16 column set ``frame,id,x,y,w,h,flag,class,visibility`` (class 1-based in ``classes``,
+visibility 1), and
 ``det/det.txt``: every person box the teacher kept (score >= ``ignore_score``) with its score, as
 MOT public detections (``frame,-1,x,y,w,h,score,-1,-1,-1``), so that the teacher's boxes can be
 linked with ``aetrack track SEQ --dets`` against a sequence's real ground truth.
@@ -30,6 +32,7 @@ from __future__ import annotations
 import itertools
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import cv2
 import numpy as np
@@ -40,11 +43,9 @@ from aetrack.errors import AetrackError
 from aetrack.io.atomic import atomic_write
 from aetrack.linker import Linker, LinkerConfig
 from aetrack.linker.matching import iou_matrix
-from aetrack.model.teacher import COCO_TRAFFIC
 
-# The real model's classes, in the order of their COCO ids in the teacher's output.
-CLASS_NAMES = ("person", "bicycle", "car", "motorcycle", "bus", "truck")
-COCO_IDS = COCO_TRAFFIC
+if TYPE_CHECKING:
+    from aetrack.tracker import Tracker
 
 
 @dataclass(frozen=True)
@@ -63,7 +64,7 @@ class PseudoLabelConfig:
     link_iou: float = 0.3
     # The teacher's NMS is per class, so one vehicle often comes back as a car, a truck and a
     # bus: a box overlapping a higher-scoring box of another class by this IoU or more is
-    # the same object and is dropped.
+    # the same object and is dropped (decode.cross_class_duplicates).
     same_object_iou: float = 0.7
     # Label every n-th frame of the source (1 = all); the sequence's frame rate divides by n.
     every: int = 1
@@ -146,10 +147,11 @@ def link_pseudo_tracks(
     return out
 
 
-def pseudolabel(source: FrameSource, out_root: str | Path, *, teacher, cfg: PseudoLabelConfig,
+def pseudolabel(source: FrameSource, out_root: str | Path, *, teacher: Tracker, cfg: PseudoLabelConfig,
                 progress: bool = True) -> PseudoLabelStats:
-    """Label ``source`` with ``teacher`` (a :class:`~aetrack.model.teacher.YoloxTeacher`) into
-    ``out_root/<source.name>/``; see the module docstring for the layout."""
+    """Label ``source`` with ``teacher``'s detector (:meth:`aetrack.tracker.Tracker.detect`; its
+    decode score floor must be at most ``cfg.ignore_score``) into ``out_root/<source.name>/``;
+    see the module docstring for the layout."""
     from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn,
                                TimeRemainingColumn)
 
@@ -158,7 +160,10 @@ def pseudolabel(source: FrameSource, out_root: str | Path, *, teacher, cfg: Pseu
     img_dir.mkdir(parents=True, exist_ok=True)
     for stale in (out / "seqinfo.ini", out / "gt" / "gt.txt", out / "det" / "det.txt"):
         stale.unlink(missing_ok=True)  # written last: until then the folder is not a sequence
-    coco_to_class = {c: i for i, c in enumerate(COCO_IDS)}
+    # The classes the teacher reports, in its own order: gt.txt's class column counts in them.
+    kept = teacher.reported_classes()
+    class_names = tuple(teacher.class_names[i] for i in kept)
+    to_class = {int(c): i for i, c in enumerate(kept)}
     size: tuple[int, int] | None = None
     per_frame: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []  # boxes, scores, classes (0-based)
     total = source.selected_length()
@@ -176,9 +181,9 @@ def pseudolabel(source: FrameSource, out_root: str | Path, *, teacher, cfg: Pseu
             elif size != (w, h):
                 raise AetrackError(f"{source.name}: frame size changes from {size[0]}x{size[1]} to {w}x{h}")
             det = teacher.detect(frame)
-            keep = (det.scores >= cfg.ignore_score) & np.isin(det.classes, COCO_IDS)
+            keep = (det.scores >= cfg.ignore_score) & np.isin(det.classes, kept)
             keep &= ~cross_class_duplicates(det.boxes, det.scores, det.classes, iou=cfg.same_object_iou)
-            cls = np.array([coco_to_class[int(c)] for c in det.classes[keep]], dtype=np.int64)
+            cls = np.array([to_class[int(c)] for c in det.classes[keep]], dtype=np.int64)
             per_frame.append((det.boxes[keep].astype(np.float64), det.scores[keep].astype(np.float64), cls))
             ok, buf = cv2.imencode(".jpg", frame, [cv2.IMWRITE_JPEG_QUALITY, cfg.jpeg_quality])
             if not ok:
@@ -193,7 +198,7 @@ def pseudolabel(source: FrameSource, out_root: str | Path, *, teacher, cfg: Pseu
     # (frame, track id, box, flag, class); an ignore region's id is 0 until the track ids are known.
     rows: list[tuple[int, int, np.ndarray, int, int]] = []
     offset = 0  # ids of each class follow those of the previous one
-    for c in range(len(CLASS_NAMES)):
+    for c in range(len(class_names)):
         confident = [(b[(cl == c) & (s >= cfg.target_score)], s[(cl == c) & (s >= cfg.target_score)])
                      for b, s, cl in per_frame]
         links = link_pseudo_tracks(confident, cfg=cfg, frame_rate=fps)
@@ -214,13 +219,14 @@ def pseudolabel(source: FrameSource, out_root: str | Path, *, teacher, cfg: Pseu
     rows.sort(key=lambda r: r[:2])
     (out / "det").mkdir(exist_ok=True)
     with atomic_write(out / "det" / "det.txt") as f:
+        person = class_names.index("person") if "person" in class_names else -1
         f.writelines(_det_row(k, box, score) for k, (b, s, cl) in enumerate(per_frame, start=1)
-                     for box, score in zip(b[cl == 0], s[cl == 0]))
+                     for box, score in zip(b[cl == person], s[cl == person]))
     with atomic_write(out / "gt" / "gt.txt") as f:
         f.writelines(_row(*r) for r in rows)
     with atomic_write(out / "seqinfo.ini") as f:
         f.write(f"[Sequence]\nname={source.name}\nimDir=img1\nframeRate={fps:g}\nseqLength={len(per_frame)}\n"
-                f"imWidth={size[0]}\nimHeight={size[1]}\nimExt=.jpg\nclasses={','.join(CLASS_NAMES)}\n")
+                f"imWidth={size[0]}\nimHeight={size[1]}\nimExt=.jpg\nclasses={','.join(class_names)}\n")
     return stats
 
 

@@ -1,0 +1,148 @@
+"""The frozen trunk's feature cache: what it stores, resuming, its key, clips read from it, training."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from aetrack.data.clips import ClipSource, NO_AUGMENT, AugmentConfig
+from aetrack.data.mot import find_sequences
+from aetrack.data.synth import SynthConfig, write_sequence
+from aetrack.experiment import load_experiment
+from aetrack.model.config import ModelConfig
+from aetrack.model.detector import build_detector
+from aetrack.train.cached_clips import CachedClipDataset
+from aetrack.train.checkpoint import load_checkpoint, save_checkpoint
+from aetrack.train.feature_cache import FeatureCache, trunk_digest
+from aetrack.train.loop import train
+
+REPO = Path(__file__).resolve().parents[1]
+CFG = ModelConfig(backbone="yolox_nano", num_classes=80, stride=8, head_channels=8, tag_dim=4,
+                  tag_stages=("image", "dark2", "p3", "p4"), input_width=128, input_height=96)
+
+
+@pytest.fixture(scope="module")
+def seqs(tmp_path_factory) -> list:
+    root = tmp_path_factory.mktemp("cache_synth")
+    for seed in (0, 1):
+        write_sequence(root, cfg=SynthConfig.preset("easy", width=160, height=120, frames=6), seed=seed)
+    return find_sequences(root)
+
+
+@pytest.fixture(scope="module")
+def net():
+    torch.manual_seed(0)
+    return build_detector(CFG).net.eval()
+
+
+def _cache(root: Path, seqs: list, net, *, views: int = 2, seed: int = 0) -> FeatureCache:
+    return FeatureCache(root=root, sequences=[(s, None) for s in seqs], model=CFG, digest=trunk_digest(net),
+                        views=views, augment=AugmentConfig(), seed=seed, min_visibility=0.25)
+
+
+def test_the_cache_holds_every_views_trunk_maps(tmp_path, seqs, net):
+    cache = _cache(tmp_path, seqs, net)
+    cache.build(net, device="cpu", progress=False)
+    index = cache.open()
+    # 2 sequences x 6 frames x 2 views; stages at stride 8 (image, dark2 pooled down) or their own (p4 at 16).
+    assert len(index.seq) == 24 and cache.is_complete()
+    assert index.maps["image"].shape == (24, 3, 12, 16) and index.maps["p4"].shape == (24, 128, 6, 8)
+    assert index.maps["dark2"].dtype == np.float16
+    # Item (sequence 1, frame 4, view 1) is the trunk's maps of that rendered view, to float16 rounding.
+    from aetrack.train.feature_cache import _view_params
+
+    i = index.lookup[(1, 4, 1)]
+    params = {(1, 1): _view_params(0, str(seqs[1].root.resolve()), 1, AugmentConfig(), CFG.input_size)}
+    img = cache.render(cache.plan()[i], params, cache.sequence_data())
+    with torch.no_grad():
+        ref = net.tag_inputs(torch.from_numpy(img).permute(2, 0, 1)[None].float() / 255, cache.shapes)
+    for s in ("image", "dark2", "p4"):
+        np.testing.assert_allclose(np.asarray(index.maps[s][i], np.float32), ref[s][0].numpy(), rtol=2e-3, atol=2e-3)
+    # The objects: view 0 is the plain letterbox (160x120 into 128x96: scale 0.8).
+    boxes, ids, _ = index.objects(index.lookup[(0, 2, 0)])
+    raw, raw_ids = cache.sequence_data()[0].objects(2)
+    np.testing.assert_allclose(boxes, raw * 0.8, rtol=1e-5)
+    assert ids.tolist() == raw_ids.tolist()
+
+
+def test_an_interrupted_build_computes_only_what_is_missing(tmp_path, seqs, net, monkeypatch):
+    cache = _cache(tmp_path, seqs, net, views=1)
+    cache.build(net, device="cpu", progress=False)
+    done = np.memmap(cache.dir / "done.u8", dtype=np.uint8, mode="r+")
+    done[5:9] = 0  # as if killed before these 4 items were written
+    done.flush()
+    rendered = []
+    real = FeatureCache.render
+    monkeypatch.setattr(FeatureCache, "render", lambda self, item, p, d: rendered.append(item) or real(self, item, p, d))
+    again = _cache(tmp_path, seqs, net, views=1)
+    assert not again.is_complete()
+    again.build(net, device="cpu", progress=False)
+    assert len(rendered) == 4 and again.is_complete()
+
+
+def test_other_weights_or_views_make_another_cache(tmp_path, seqs, net):
+    base = _cache(tmp_path, seqs, net).dir
+    assert _cache(tmp_path, seqs, net).dir == base
+    assert _cache(tmp_path, seqs, net, views=3).dir != base
+    assert _cache(tmp_path, seqs, net, seed=1).dir != base
+    other = build_detector(CFG).net
+    with torch.no_grad():
+        other.yolox.head[0].obj_pred.bias.add_(1.0)
+    assert trunk_digest(other) != trunk_digest(net)
+
+
+def test_clips_from_the_cache(tmp_path, seqs, net):
+    cache = _cache(tmp_path, seqs, net)
+    cache.build(net, device="cpu", progress=False)
+    index = cache.open()
+    data = cache.sequence_data()
+    sources = [(0, data[0].first, data[0].last, ClipSource()), (1, data[1].first, data[1].last, ClipSource(static=True))]
+    ds = CachedClipDataset(index=index, sources=sources, folders=[0, 1], stages=CFG.tag_stages, stride=8,
+                           canvas=CFG.input_size, crop=(64, 64), clip_len=3, max_gap=2, max_objects=16, seed=0)
+    for i in range(12):
+        item = ds[i]
+        assert item["features"]["dark2"].shape == (3, 32, 8, 8) and item["features"]["p4"].shape == (3, 128, 4, 4)
+        m = item["mask"]
+        # Each box's centre lies in the 64 x 64 crop, and ind is its stride-8 cell.
+        b = item["boxes"][m]
+        cx, cy = (b[:, 0] + b[:, 2]) / 2, (b[:, 1] + b[:, 3]) / 2
+        assert ((cx >= 0) & (cx < 64) & (cy >= 0) & (cy < 64)).all()
+        assert torch.equal(item["ind"][m], (cy // 8).long() * 8 + (cx // 8).long())
+        assert (item["ident"][m] >= 0).all() and (item["ident"][~m] == -1).all()
+    assert ds[0]["features"]["image"].dtype == torch.float32
+    assert torch.equal(ds[5]["ident"], ds[5]["ident"])  # a pure function of (seed, index)
+    np.testing.assert_array_equal(ds[7]["features"]["p3"].numpy(), ds[7]["features"]["p3"].numpy())
+
+
+def test_training_the_tag_branch_on_the_cache(tmp_path, seqs):
+    """A run on the cache trains only the tag branch; the detection branch stays as initialised."""
+    import yaml
+
+    data = yaml.safe_load((REPO / "configs" / "debug.yaml").read_text())
+    data["model"] = {k: (list(v) if isinstance(v, tuple) else v) for k, v in vars(CFG).items()}
+    data["model"]["tag_readout"] = "box"
+    data["data"] = {"train": [{"path": str(seqs[0].root.parent)}], "clip_len": 2, "max_gap": 2,
+                    "crop_width": 64, "crop_height": 64, "feature_cache": {"views": 2}, "augment": vars(NO_AUGMENT)}
+    data["train"].update({"steps": 30, "batch_size": 2, "lr": 5e-3, "warmup": 1, "backbone_lr": 0.0, "log_every": 1,
+                          "val_every": 0, "ckpt_every": 0, "workers": 0, "threads": 1,
+                          "out_dir": str(tmp_path / "run"), "init_from": str(tmp_path / "init.pt")})
+    data["decode"] = {}
+    data["linker"] = {}
+    path = tmp_path / "cached.yaml"
+    path.write_text(yaml.safe_dump(data))
+    cfg = load_experiment(path)
+    torch.manual_seed(0)
+    start = build_detector(cfg.model)  # the run starts from these weights (no YOLOX file needed)
+    save_checkpoint(tmp_path / "init.pt", model=start, cfg=cfg, step=0)
+    result = train(cfg, progress=False)
+    assert (tmp_path / "run" / "feature_cache").is_dir()
+    assert result.losses[30]["heatmap"] == 0
+    pull_push = [result.losses[s]["pull"] + result.losses[s]["push"] for s in (1, 2, 3, 28, 29, 30)]
+    assert np.mean(pull_push[3:]) < np.mean(pull_push[:3])
+    # Only the tag branch changed: the detection branch is the starting one.
+    ckpt = load_checkpoint(tmp_path / "run" / "last.pt")
+    for name, value in start.net.yolox.state_dict().items():
+        assert torch.equal(ckpt.model.net.yolox.state_dict()[name], value), name
