@@ -22,21 +22,7 @@ from aetrack.data.mot import parse_frame_range
 from aetrack.decode import DecodeConfig
 from aetrack.errors import AetrackError
 from aetrack.linker import MODES
-from cli.common import BACKEND_HELP
-
-
-
-def _input_size(text: str) -> tuple[int, int]:
-    parts = text.lower().split("x")
-    try:
-        if len(parts) != 2:
-            raise ValueError
-        w, h = int(parts[0]), int(parts[1])
-    except ValueError:
-        raise AetrackError(f"--input-size {text!r} is not of the form WIDTHxHEIGHT, e.g. 640x352") from None
-    if min(w, h) < 32 or w % 32 or h % 32:
-        raise AetrackError(f"--input-size {text!r}: width and height must be positive multiples of 32")
-    return w, h
+from cli.common import BACKEND_HELP, parse_input_size
 
 
 def _gaps(text: str | None) -> list[float] | None:
@@ -133,7 +119,7 @@ def benchmark(
         backend = "torch"
     threads = set_threads(threads, backend=backend)
     window = parse_frame_range(frames)
-    size = _input_size(input_size) if input_size is not None else None
+    size = parse_input_size(input_size)
     model = model_cfg = None
     if use_model:
         from aetrack.backend import load_detector

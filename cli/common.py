@@ -52,6 +52,22 @@ def set_threads(threads: int | None, *, backend: str = "torch") -> int | None:
     return apply_threads(threads, backend=backend)
 
 
+def parse_input_size(text: str | None) -> tuple[int, int] | None:
+    """An ``--input-size WxH`` option: (width, height), multiples of 32; None when not given."""
+    if text is None:
+        return None
+    parts = text.lower().split("x")
+    try:
+        if len(parts) != 2:
+            raise ValueError
+        w, h = int(parts[0]), int(parts[1])
+    except ValueError:
+        raise AetrackError(f"--input-size {text!r} is not of the form WIDTHxHEIGHT, e.g. 640x352") from None
+    if min(w, h) < 32 or w % 32 or h % 32:
+        raise AetrackError(f"--input-size {text!r}: width and height must be positive multiples of 32")
+    return w, h
+
+
 def check_half(text: str | None) -> str | None:
     """A ``--half`` option: ``first``, ``second`` or None."""
     from aetrack.data.mot import HALVES

@@ -11,7 +11,7 @@ import sys
 import typer
 
 from aetrack.errors import AetrackError
-from cli import (benchmark_cmd, demo_cmd, eval_cmd, export_cmd, pseudolabel_cmd, synth_cmd, track_cmd, train_cmd,
+from cli import (ap_cmd, benchmark_cmd, demo_cmd, eval_cmd, export_cmd, pseudolabel_cmd, synth_cmd, track_cmd, train_cmd,
                  tune_cmd)
 from cli.common import error_line, user_errors
 
@@ -31,6 +31,7 @@ app.command("benchmark")(user_errors(benchmark_cmd.benchmark))
 app.command("export")(user_errors(export_cmd.export))
 app.command("pseudolabel")(user_errors(pseudolabel_cmd.pseudolabel))
 app.command("tune")(user_errors(tune_cmd.tune))
+app.command("ap")(user_errors(ap_cmd.ap))
 
 
 def main() -> None:

@@ -33,7 +33,7 @@ from aetrack.linker import MODES
 if TYPE_CHECKING:
     from aetrack.batch import InputOutcome
     from aetrack.track_job import TrackSettings
-from cli.common import BACKEND_HELP
+from cli.common import BACKEND_HELP, parse_input_size
 
 
 def track(
@@ -71,9 +71,13 @@ def track(
         help="Evaluate against gt/gt.txt of a MOT sequence folder (one input; several: aetrack eval DATA OUT).")] = True,
     classes: Annotated[
         Optional[str],
-        typer.Option(help="Track only these classes, comma-separated, e.g. person,car (default: all). "
-                          "--dets detections are all person."),
+        typer.Option(help="Track only these classes, comma-separated COCO names, e.g. person,car or "
+                          "traffic_light; 'all' for every class (default: the model's set: person, bicycle, "
+                          "car, motorcycle, bus, truck for the default model). --dets detections are all person."),
     ] = None,
+    input_size: Annotated[Optional[str], typer.Option(
+        help="Network input WxH, multiples of 32, e.g. 960x544 (default: the model's rule; the default model's "
+             "input follows the frame size, longer side 640-1280).", show_default=False)] = None,
     allow_truncated: Annotated[bool, typer.Option(
         "--allow-truncated", help="Keep the frames read from a video that ends before its listed frame count.")] = False,
     workers: Annotated[Optional[int], typer.Option(
@@ -94,6 +98,7 @@ def track(
         weights=None if weights is None else str(weights), dets=None if dets is None else str(dets),
         frames=parse_frame_range(frames), save_video=save_video, linker=linker, overrides=tuple(set_ or []),
         device=device, threads=threads, fps=fps, classes=classes, allow_truncated=allow_truncated,
+        input_size=parse_input_size(input_size),
         linker_config=None if linker_config is None else str(linker_config), backend=backend)
     parallel = ray or ray_address is not None or workers is not None
     if len(source) == 1 and not parallel:
