@@ -2,7 +2,7 @@
 or many of them.
 
     aetrack track video.mp4 --out tracks --save-video
-    aetrack track ../shared/data/PETS09-S2L1 --out pets --frames 398:795 --weights runs/pets_small/best.pt
+    aetrack track ../shared/data/PETS09-S2L1 --out pets --frames 398:795 --weights runs/pets_finetune/last.pt
     aetrack track MOT17-04-FRCNN --out mot17 --dets MOT17-04-FRCNN/det/det.txt --linker motion
     aetrack track street.mp4 --out tracks --classes person,bicycle
     aetrack track recordings/ --out tracks --workers 2           # every video / sequence in the folder

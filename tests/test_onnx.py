@@ -15,7 +15,6 @@ from typer.testing import CliRunner
 
 from aetrack.data.letterbox import letterbox
 from aetrack.errors import AetrackError
-from aetrack.model.heads import HEAD_NAMES
 from aetrack.model.onnx_export import METADATA_KEY, cached_onnx, export_onnx
 from aetrack.tracker import Tracker, load_model, pretrained_path
 from cli.demo_cmd import demo_clip_path
@@ -72,13 +71,19 @@ def test_onnxruntime_reproduces_torch_at_two_sizes(name: str, exported: dict[str
         with torch.inference_mode():
             ref = ckpt.model(x)[-1]
         got = det(x)[-1]
-        s = cfg.stride  # 8 for the default, 4 for the synthetic model
-        # Map shapes: channels C = 6 classes (default) / 1 (synthetic), 2, 2, tag_dim 8; cells H/s x W/s.
-        expect_c = {"heatmap": cfg.num_classes, "size": 2, "offset": 2, "tags": cfg.tag_dim}
-        for key in HEAD_NAMES:
-            assert tuple(got[key].shape) == (2, expect_c[key], h // s, w // s), (name, key, w, h)
+        s = cfg.stride  # tag stride: 8 for the default, 4 for the synthetic model
+        # The default: YOLOX rows, one per cell of strides 8, 16, 32, of 4 + 1 + 80 values; the
+        # synthetic model: maps of 1 class, 2, 2 and tag_dim channels. Tags: tag_dim x H/s x W/s.
+        cells = sum((h // k) * (w // k) for k in (8, 16, 32))
+        expect = {"cells": (2, cells, 85), "heatmap": (2, 1, h // s, w // s), "size": (2, 2, h // s, w // s),
+                  "offset": (2, 2, h // s, w // s), "tags": (2, cfg.tag_dim, h // s, w // s)}
+        # YOLOX's box columns hold offsets and log sizes computed from 0-255 inputs: torch and
+        # onnxruntime sum in other orders (tests/test_yolox.py measures up to 1e-3 there).
+        limit = {"cells": 2e-3}
+        for key in ckpt.model.output_names:
+            assert tuple(got[key].shape) == expect[key], (name, key, w, h)
             diff = float((got[key] - ref[key]).abs().max())
-            assert diff <= 1e-4, f"{name} {key} at {w}x{h}: max abs diff {diff:.2e}"
+            assert diff <= limit.get(key, 1e-4), f"{name} {key} at {w}x{h}: max abs diff {diff:.2e}"
 
 
 def test_the_onnx_file_describes_itself(exported: dict[str, Path]) -> None:
@@ -93,7 +98,7 @@ def test_the_onnx_file_describes_itself(exported: dict[str, Path]) -> None:
         meta = json.loads(loaded.model.session.get_modelmeta().custom_metadata_map[METADATA_KEY])
         assert meta["source"]["weights"] == pretrained_path(name).name
         assert meta["size_multiple"] == {"default": 32, "synthetic": 4}[name]
-        # Weights are float32 whatever the file stored (the default's file holds float16).
+        # Weights are float32 whatever the weights file stored (float16 files are widened).
         import onnx
 
         proto = onnx.load(str(path))
@@ -101,8 +106,7 @@ def test_the_onnx_file_describes_itself(exported: dict[str, Path]) -> None:
 
 
 def test_onnxruntime_backend_tracks_like_torch(exported: dict[str, Path]) -> None:
-    # Frames 36-80 of the corridor clip: a woman walks in; the default model reports her from
-    # frame 47 on (measured with the torch backend, tests/test_tracker.py): 34 snapshots.
+    # Frames 36-80 of the corridor clip: a woman walks in and is tracked (tests/test_tracker.py).
     frames = _clip_frames(80)[35:]
     torch_tracker = Tracker.from_pretrained("default", frame_rate=10)
     ort_tracker = Tracker.from_checkpoint(exported["default"], frame_rate=10)

@@ -10,7 +10,8 @@ from typer.testing import CliRunner
 
 from aetrack.data.clips import SequenceData
 from aetrack.data.mot import MotSequence
-from aetrack.train.pseudolabel import CLASS_NAMES, PseudoLabelConfig, link_pseudo_tracks
+from aetrack.model.coco import COCO_NAMES, TRAFFIC_CLASSES
+from aetrack.train.pseudolabel import PseudoLabelConfig, link_pseudo_tracks
 from cli.main import app
 
 SHARED = Path(__file__).resolve().parents[1] / ".." / "shared"
@@ -48,20 +49,21 @@ def test_overlapping_boxes_are_not_trusted_and_split_their_tracks():
 
 @pytest.mark.slow
 def test_pseudolabel_command_writes_a_training_sequence(tmp_path):
-    if not ONNX.is_file() or not CLIP.is_file():
-        pytest.skip("needs ../shared/models/yolox_nano.onnx and ../shared/data/real-unlabelled")
-    res = CliRunner().invoke(app, ["pseudolabel", str(CLIP), str(tmp_path), "--pretrained", str(ONNX),
-                                   "--frames", "30:34", "--name", "cyclist"])
+    if not CLIP.is_file():
+        pytest.skip("needs ../shared/data/real-unlabelled")
+    res = CliRunner().invoke(app, ["pseudolabel", str(CLIP), str(tmp_path), "--frames", "30:34", "--name", "cyclist",
+                                   "--threads", "1"])
     assert res.exit_code == 0, res.output
     seq = MotSequence.open(tmp_path / "cyclist")
     assert seq.info.length == 5 and (seq.info.width, seq.info.height) == (480, 270)
-    assert seq.info.classes == CLASS_NAMES
+    assert seq.info.classes == TRAFFIC_CLASSES  # the default model's reported classes
     assert len(list((tmp_path / "cyclist" / "img1").glob("*.jpg"))) == 5
     gt = seq.gt()
     assert set(np.unique(gt.conf).tolist()) <= {0.0, 1.0} and set(np.unique(gt.cls).tolist()) <= set(range(1, 7))
     # The training reader takes it as it is: targets carry the model's class indices.
-    data = SequenceData(seq=seq, frames=None, min_visibility=0.25, class_names=CLASS_NAMES)
-    assert all(set(data.classes(f).tolist()) <= set(range(6)) for f in range(1, 6))
+    data = SequenceData(seq=seq, frames=None, min_visibility=0.25, class_names=COCO_NAMES)
+    wanted = {COCO_NAMES.index(c) for c in TRAFFIC_CLASSES}
+    assert all(set(data.classes(f).tolist()) <= wanted for f in range(1, 6))
     # det/det.txt: the same person boxes as gt.txt's person rows (targets and ignore regions,
     # both >= ignore_score), with their teacher scores.
     det = seq.det()
@@ -73,6 +75,19 @@ def test_pseudolabel_command_writes_a_training_sequence(tmp_path):
 
 
 def test_pseudolabel_refuses_a_missing_teacher_file(tmp_path):
-    res = CliRunner().invoke(app, ["pseudolabel", str(tmp_path / "none.mp4"), str(tmp_path),
-                                   "--pretrained", str(tmp_path / "missing.onnx")])
-    assert res.exit_code == 2 and "error:" in res.output
+    cv2 = pytest.importorskip("cv2")
+    (tmp_path / "frames").mkdir()
+    cv2.imwrite(str(tmp_path / "frames" / "000001.jpg"), np.zeros((32, 32, 3), np.uint8))
+    res = CliRunner().invoke(app, ["pseudolabel", str(tmp_path / "frames"), str(tmp_path), "--weights",
+                                   str(tmp_path / "missing.pt")])
+    assert res.exit_code == 2 and "checkpoint not found" in res.output
+
+
+def test_pseudolabel_takes_the_detection_branch_from_a_yolox_file(tmp_path):
+    if not ONNX.is_file() or not CLIP.is_file():
+        pytest.skip("needs ../shared/models/yolox_nano.onnx and ../shared/data/real-unlabelled")
+    res = CliRunner().invoke(app, ["pseudolabel", str(CLIP), str(tmp_path), "--pretrained", str(ONNX),
+                                   "--frames", "30:31", "--classes", "person", "--no-tile"])
+    assert res.exit_code == 0, res.output
+    assert "--tile/--no-tile is retired" in res.output
+    assert MotSequence.open(tmp_path / CLIP.stem).info.classes == ("person",)

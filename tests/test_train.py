@@ -126,7 +126,7 @@ def test_crop_settings_are_checked():
 
 
 def test_every_shipped_config_loads():
-    for name in ("debug", "synth_small", "pets_small", "mot17_hourglass"):
+    for name in ("debug", "synth_small", "real_yolox_nano", "pets_finetune", "mot17_hourglass"):
         cfg = load_experiment(REPO / "configs" / f"{name}.yaml")
         assert cfg.name == name
 

@@ -5,7 +5,7 @@ Run from the repository root::
     aetrack train --config configs/debug.yaml                     # seconds on a CPU: smoke test
     aetrack train --config configs/synth_small.yaml               # embedded default model, 2 CPU cores
     aetrack train --config configs/synth_small.yaml --resume      # continue runs/synth_small/last.pt
-    aetrack train --config configs/pets_small.yaml train.lr=1e-3 train.steps=6000
+    aetrack train --config configs/pets_finetune.yaml train.steps=1000
     aetrack train --config configs/synth_small.yaml --bench-loader 20   # clip loader alone, images/s
     torchrun --nproc_per_node 8 -m cli.main train --config configs/mot17_hourglass.yaml
     torchrun --nnodes 2 --node_rank 0 --nproc_per_node 8 --rdzv_backend c10d \\
