@@ -2,8 +2,8 @@
 
     cfg = load_experiment("configs/synth_small.yaml", ["train.steps=200", "model.tag_dim=4"])
 
-Every section is a typed dataclass; unknown keys anywhere are an :class:`AetrackError` listing
-the valid keys. Checkpoints store ``to_dict(cfg)`` so a model can be rebuilt from its own
+Every section is a typed dataclass; unknown keys anywhere are an :class:`AetrackError` naming
+the nearest valid key. Checkpoints store ``to_dict(cfg)`` so a model can be rebuilt from its own
 checkpoint (:func:`aetrack.train.checkpoint.load_checkpoint`).
 
 Paths in the data section (sequence folders, data roots) are relative to the working

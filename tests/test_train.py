@@ -17,7 +17,7 @@ from typer.testing import CliRunner
 
 from aetrack.data.synth import SynthConfig, write_sequence
 from aetrack.errors import AetrackError
-from aetrack.experiment import TrainConfig, load_experiment
+from aetrack.experiment import TrainConfig, experiment_from_dict, load_experiment
 from aetrack.model.config import ModelConfig
 from aetrack.train.checkpoint import load_checkpoint
 from aetrack.train.ema import WeightAverage, ramped_decay
@@ -53,15 +53,24 @@ def tiny_config(tmp_path: Path, synth_root: Path, **train) -> Path:
     return path
 
 
-def test_unknown_key_lists_valid_keys(tmp_path):
+def test_unknown_key_names_the_nearest_valid_key(tmp_path):
+    # "stepz" and "steps" share 4 of their 5 letters in order: difflib ratio 2 * 4 / 10 = 0.8,
+    # above the 0.6 cutoff; no other train key comes as close. Only the suggestion is printed.
     path = tmp_path / "bad.yaml"
     path.write_text("train:\n  stepz: 3\n")
-    with pytest.raises(AetrackError, match=r"unknown key\(s\) stepz; valid keys: .*batch_size.*steps"):
+    with pytest.raises(AetrackError, match=r"^\S+\.train: unknown key 'stepz' \(did you mean 'steps'\?\)$"):
+        load_experiment(path)
+    # A key like no valid one ("foo": ratio 0 against every key) lists the section's keys instead.
+    path.write_text("train:\n  foo: 3\n")
+    with pytest.raises(AetrackError, match=r"unknown key 'foo'; valid keys: .*batch_size.*steps"):
         load_experiment(path)
     # A typo on the command line is blamed on the override, not on the file it amends.
-    with pytest.raises(AetrackError, match=r"^override 'model.tagdim=16': unknown key 'tagdim' in model; "
-                                           r"valid keys: .*tag_dim"):
+    with pytest.raises(AetrackError, match=r"^override 'model.tagdim=16': unknown key 'tagdim' "
+                                           r"\(did you mean 'tag_dim'\?\)$"):
         load_experiment(REPO / "configs" / "debug.yaml", ["model.tagdim=16"])
+    # A checkpoint's stored config goes through the same check (experiment_from_dict).
+    with pytest.raises(AetrackError, match=r"^ckpt\.train: unknown key 'warmpu' \(did you mean 'warmup'\?\)$"):
+        experiment_from_dict({"train": {"warmpu": 10}}, where="ckpt")
 
 
 def test_cli_reports_config_errors_in_one_line(tmp_path):
@@ -84,7 +93,7 @@ def test_override_errors_name_the_override_and_file_errors_the_file(tmp_path):
     # The file alone is wrong: the file is named, even with a (correct) override.
     bad = tmp_path / "bad.yaml"
     bad.write_text("train:\n  stepz: 3\n")
-    with pytest.raises(AetrackError, match=rf"^{bad}\.train: unknown key\(s\) stepz"):
+    with pytest.raises(AetrackError, match=rf"^{bad}\.train: unknown key 'stepz'"):
         load_experiment(bad, ["train.steps=5"])
     assert load_experiment(debug, ["train.steps=7"]).train.steps == 7
 
@@ -96,8 +105,8 @@ def test_override_errors_name_the_override_and_file_errors_the_file(tmp_path):
         ("train:\n  lr: .nan\n", r"train\.lr: expected a finite number, got nan"),
         ("linker:\n  lost_time_s: .inf\n", r"linker\.lost_time_s: expected a finite number, got inf"),
         ("train:\n  seed: -1\n", r"seed must be in 0\.\.4294967295"),
-        ("1: 2\n~: 3\n", r"unknown key\(s\) 1, None"),                               # keys not strings
-        ('"a\\nb": 1\n', r"unknown key\(s\) 'a\\nb'; valid"),       # a line break in a key: by repr (found by fuzzing)
+        ("1: 2\n~: 3\n", r"unknown keys 1, None; valid"),                               # keys not strings
+        ('"a\\nb": 1\n', r"unknown key 'a\\nb'; valid"),       # a line break in a key: by repr (found by fuzzing)
         ("when: 2024-02-30\n", r"not valid YAML \(day is out of range for month\)"),
         ("[" * 5000, r"not valid YAML"),
     ],
