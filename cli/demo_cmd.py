@@ -18,7 +18,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from cli.common import BACKEND_HELP
+from cli.common import BACKEND_HELP, THREADS_DEFAULT
 
 DEMO_SEED = 4242  # held out: training uses seeds < 1000, evaluation 1000-1003
 DEMO_CLIP = "demo_corridor.mp4"  # in aetrack/assets/; see NOTICE for its source and licence
@@ -34,10 +34,11 @@ def demo(
     synthetic: Annotated[bool, typer.Option("--synthetic", help="Track a generated clip with the synthetic "
                                                                   "model and print its metrics.")] = False,
     frames: Annotated[Optional[int], typer.Option(
-        help="Only the first N frames of the real clip; with --synthetic the generated clip's length (300).",
+        help="Only the first N frames of the real clip (default: all); with --synthetic the generated clip's "
+             "length (default 300).",
         show_default=False)] = None,
     seed: Annotated[int, typer.Option(help="--synthetic: seed of the generated clip.")] = DEMO_SEED,
-    threads: Annotated[Optional[int], typer.Option(help="CPU threads for the model.")] = None,
+    threads: Annotated[Optional[int], typer.Option(help=f"CPU threads for the model ({THREADS_DEFAULT}).")] = None,
     backend: Annotated[str, typer.Option(help=BACKEND_HELP)] = "auto",
 ) -> None:
     """Track a real clip with the embedded default weights (or --synthetic), save video + tracks."""

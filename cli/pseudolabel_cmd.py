@@ -16,6 +16,7 @@ from typing import Annotated, Optional
 import typer
 
 from aetrack.errors import AetrackError
+from cli.common import THREADS_DEFAULT
 
 # Where the pretrained file lies in this project's development layout; users pass their own.
 DEFAULT_PRETRAINED = Path("../shared/models/yolox_nano.onnx")
@@ -31,9 +32,9 @@ def pseudolabel(
     target_score: Annotated[float, typer.Option(help="Teacher score of a training target.")] = 0.5,
     ignore_score: Annotated[float, typer.Option(help="Teacher score of an ignore region (below target).")] = 0.2,
     every: Annotated[int, typer.Option(help="Label every n-th frame.")] = 1,
-    frames: Annotated[Optional[str], typer.Option(help="Only frames A:B (inclusive, 1-based).")] = None,
+    frames: Annotated[Optional[str], typer.Option(help="Only frames A:B (inclusive, 1-based; default: all).")] = None,
     tile: Annotated[bool, typer.Option(help="Also run the teacher on tiles of large frames.")] = True,
-    threads: Annotated[Optional[int], typer.Option(help="CPU threads for the teacher.")] = None,
+    threads: Annotated[Optional[int], typer.Option(help=f"CPU threads for the teacher ({THREADS_DEFAULT}).")] = None,
 ) -> None:
     """Label a video or image folder with the teacher: confident boxes, ignore regions, pseudo-tracks."""
     from aetrack.data.mot import parse_frame_range

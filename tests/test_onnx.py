@@ -151,7 +151,7 @@ def test_export_cli_writes_onnx_and_refuses_bad_input(tmp_path: Path, exported: 
                     "missing.pt is not a file")
     _one_error_line(runner.invoke(app, ["export", "synthetic", str(tmp_path / "no" / "a.onnx")]),
                     "output folder does not exist")
-    _one_error_line(runner.invoke(app, ["export", "synthetic", str(tmp_path / "a.onnx"), "--half"]), "--half")
+    _one_error_line(runner.invoke(app, ["export", "synthetic", str(tmp_path / "a.onnx"), "--float16"]), "--float16")
     assert not list(tmp_path.iterdir())  # nothing written by any of them
     # Using a foreign ONNX file or a wrong backend/device is one line as well.
     import onnx
@@ -203,7 +203,7 @@ def test_benchmark_times_the_onnxruntime_detector_and_counts_torch_flops(tmp_pat
     ort = OnnxDetector(path=onnx_file, settings=OrtSettings(threads=1))
     for name, detector, threads in (("torch", model, None), ("onnxruntime", ort, 1)):
         runs[name] = run_benchmark(data_root=root, out_dir=tmp_path / name, model=detector, model_cfg=cfg,
-                                   weights=name, linkers=[LinkerConfig(mode="tags_motion")], use_dets=True,
+                                   weights=name, linkers=[LinkerConfig(mode="tags_motion")], dets="det/det.txt",
                                    sweep=sweep, progress=False, model_threads=threads)
     # The onnxruntime run records its session's threads, and the peaks were measured with as many.
     speed = runs["onnxruntime"].summary["speed"]

@@ -139,12 +139,14 @@ def _frame_source(seq: MotSequence, *, window: FrameRange | None, pixels: bool) 
     return src
 
 
-def _check_sequences(seqs: list[MotSequence], *, use_dets: bool) -> None:
+def _check_sequences(seqs: list[MotSequence], *, dets: str | None) -> None:
+    if dets is not None and Path(dets).is_absolute():
+        raise AetrackError(f"--dets {dets}: give a path inside each sequence folder, e.g. det/det.txt")
     for seq in seqs:
         if not seq.gt_path.is_file():
             raise AetrackError(f"{seq.root}: no gt/gt.txt (the benchmark evaluates every sequence)")
-        if use_dets and not seq.det_path.is_file():
-            raise AetrackError(f"{seq.root}: no det/det.txt to link (drop --dets to detect with the model)")
+        if dets is not None and not (seq.root / dets).is_file():
+            raise AetrackError(f"{seq.root}: no {dets} to link (drop --dets to detect with the model)")
 
 
 def _replay(
@@ -179,7 +181,7 @@ def run_benchmark(
     model_cfg: ModelConfig | None = None,
     decode_cfg: DecodeConfig | None = None,
     weights: str = "none",
-    use_dets: bool = False,
+    dets: str | None = None,
     frames: FrameRange | str | None = None,
     device: str = "cpu",
     warmup: int = 5,
@@ -201,7 +203,9 @@ def run_benchmark(
         model, model_cfg, decode_cfg: the detector, a torch ``Detector`` or an onnxruntime
             ``OnnxDetector`` (None: link the given detections model-free).
         weights: where the model came from, for the record: a path, ``"embedded"`` or ``"none"``.
-        use_dets: link each sequence's det/det.txt; with a model, tags are read at those boxes.
+        dets: link the detections in this file inside each sequence folder (e.g. ``"det/det.txt"``,
+            :data:`aetrack.data.mot.PUBLIC_DETS`) instead of detecting; with a model, tags are
+            read at those boxes. None: the model detects.
         frames: ``"A:B"`` (inclusive, 1-based) restricts tracking and evaluation.
         half: ``"first"`` or ``"second"``: track and evaluate that half of every sequence
             (:func:`aetrack.data.mot.half_range`; the MOT17 "half-val" protocol), each from a
@@ -230,7 +234,7 @@ def run_benchmark(
         if tagged:
             raise AetrackError(f"linker {tagged[0]!r} links on tags, which come from a model: give weights "
                                f"(model-free runs on given detections link by motion or IoU)")
-        if not use_dets:
+        if dets is None:
             raise AetrackError("without a model the benchmark can only link given detections (use --dets)")
     elif model_cfg is None:
         raise ValueError("model_cfg is required when a model is given")
@@ -244,7 +248,7 @@ def run_benchmark(
     dev = resolve_device(device)
     out = Path(out_dir)
     seqs = find_sequences(data_root)
-    _check_sequences(seqs, use_dets=use_dets)
+    _check_sequences(seqs, dets=dets)
     windows = sequence_windows({seq.name: seq.info.length for seq in seqs}, frames=window, half=half)
     sources = [_frame_source(seq, window=windows[seq.name], pixels=model is not None) for seq in seqs]
     gt = {seq.name: seq.gt() for seq in seqs}
@@ -254,7 +258,7 @@ def run_benchmark(
     record = len(linkers) > 1 or bool(tag_gaps)
     link_times: dict[str, dict[str, dict[str, list[float]]]] = {m: {} for m in modes}  # mode -> seq -> stage
     for seq, src in zip(seqs, sources):
-        dets: MotTable | None = seq.det() if use_dets else None
+        given: MotTable | None = seq.det(path=dets) if dets is not None else None
         tracker = Tracker(model=model, model_cfg=model_cfg, decode_cfg=decode_cfg, linker_cfg=linkers[0],
                           frame_rate=seq.info.frame_rate, device=dev, scales=scales)
         recording = _Recording()
@@ -262,7 +266,7 @@ def run_benchmark(
             tracker.linker = _RecordingLinker(linker=tracker.linker, recording=recording)  # type: ignore[assignment]
         source = _RecordedSource(name=src.name, fps=src.fps, length=src.length, frames=src.frames, inner=src,
                                  recording=recording)
-        stats = track_source(source=source, tracker=tracker, out_dir=out / modes[0], dets=dets, jsonl=False,
+        stats = track_source(source=source, tracker=tracker, out_dir=out / modes[0], dets=given, jsonl=False,
                              progress=progress)
         runs[seq.name] = stats
         link_times[modes[0]][seq.name] = {s: stats.stage_ms[s] for s in ("link", "write")}
@@ -301,7 +305,7 @@ def run_benchmark(
         data_root=Path(data_root), seqs=seqs, runs=runs, link_times=link_times, reports=reports,
         by_visibility=by_visibility, linkers=linkers,
         model_cfg=model_cfg if model is not None else None, decode_cfg=decode_cfg if model is not None else None,
-        weights=weights, use_dets=use_dets, window=window, device=dev, warmup=warmup, sweep=sweep_result, half=half,
+        weights=weights, dets=dets, window=window, device=dev, warmup=warmup, sweep=sweep_result, half=half,
         scales=scales,
         threads=model_threads or torch.get_num_threads(),
     )
@@ -361,7 +365,7 @@ def _summary(
     model_cfg: ModelConfig | None,
     decode_cfg: DecodeConfig | None,
     weights: str,
-    use_dets: bool,
+    dets: str | None,
     window: FrameRange | None,
     device: torch.device,
     warmup: int,
@@ -438,7 +442,7 @@ def _summary(
             "frames": None if window is None else str(window),
             "half": half,
             "scales": list(scales),
-            "detections": "given (det/det.txt)" if use_dets else "model",
+            "detections": f"given ({dets})" if dets is not None else "model",
             "weights": weights,
             "default_linker": modes[0],
             "linker_modes": modes,
