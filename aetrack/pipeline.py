@@ -8,6 +8,7 @@ and time every stage (read, preprocess, model, decode, link, write) in milliseco
 from __future__ import annotations
 
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -36,6 +37,14 @@ class RunStats:
     seconds: float = 0.0
     stage_ms: dict[str, list[float]] = field(default_factory=lambda: {s: [] for s in ALL_STAGES})
     outputs: list[Path] = field(default_factory=list)
+    track_classes: dict[int, str] = field(default_factory=dict)  # id -> class name of every track reported
+
+    def tracks_text(self) -> str:
+        """``"5 tracks (4 person, 1 car)"``: the tracks reported, by class, most frequent first."""
+        n = len(self.track_classes)
+        per_class = Counter(self.track_classes.values()).most_common()
+        return f"{n} track{'' if n == 1 else 's'}" + (
+            f" ({', '.join(f'{k} {name}' for name, k in per_class)})" if per_class else "")
 
     @property
     def fps(self) -> float:
@@ -100,6 +109,8 @@ def track_source(
                                   tag=None if t.tag is None else tuple(t.tag), state=t.state,
                                   class_id=t.class_id, class_name=tracker.class_names[t.class_id]) for t in tracks]
                 writer.write(rows)
+                for r in rows:
+                    stats.track_classes.setdefault(r.track_id, r.class_name)
                 if video is not None:
                     video.write(img, tracks, frame_no=frame_no)
                 t3 = time.perf_counter()

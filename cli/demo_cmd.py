@@ -9,9 +9,7 @@ synthetic clip, tracks it with the embedded synthetic model and prints the offic
 
 from __future__ import annotations
 
-import json
 import time
-from collections import Counter
 from importlib import resources
 from pathlib import Path
 from typing import Annotated, Optional
@@ -74,16 +72,8 @@ def _real(out: Path, *, frames: int | None, backend: str, threads: int | None) -
                f"with the embedded default weights ({backend})")
     tracker = Tracker.from_pretrained(frame_rate=src.fps, backend=backend, threads=threads)
     stats = track_source(source=src, tracker=tracker, out_dir=out, save_video=True)
-    rows = [json.loads(line) for line in (out / f"{src.name}.jsonl").read_text().splitlines()]
-    per_class = Counter()
-    seen: set[int] = set()
-    for r in rows:
-        if r["id"] not in seen:
-            seen.add(r["id"])
-            per_class[r.get("class", "person")] += 1
     med = stats.median_ms(skip=min(5, max(0, stats.frames - 1)))
-    typer.echo(f"{len(seen)} tracks ({', '.join(f'{n} {c}' for c, n in per_class.most_common())}) "
-               f"over {stats.frames} frames")
+    typer.echo(f"{stats.tracks_text()} over {stats.frames} frames")
     typer.echo(f"speed: {stats.fps:.1f} frames/s end to end ("
                + ", ".join(f"{k} {v:.1f} ms" for k, v in med.items()) + ")")
     for p in stats.outputs:

@@ -115,7 +115,8 @@ def _track_single(source: str, *, out: Path, settings: TrackSettings, evaluate: 
     result = track_input(source, out_dir=out, settings=settings)
     stats = result.stats
     med = stats.median_ms(skip=min(5, max(0, stats.frames - 1)))
-    typer.echo(f"{stats.name}: {stats.frames} frames, {stats.rows} boxes, {stats.fps:.1f} frames/s end to end "
+    typer.echo(f"{stats.name}: {stats.frames} frames, {stats.tracks_text()}, {stats.rows} boxes, "
+               f"{stats.fps:.1f} frames/s end to end "
                f"({', '.join(f'{k} {v:.1f} ms' for k, v in med.items())})")
     if result.truncated is not None:
         typer.secho(f"warning: {source}: the video ends after frame {result.truncated[0]} of {result.truncated[1]} "
@@ -177,7 +178,7 @@ def _track_many(sources: list[str], *, out: Path, settings: TrackSettings, worke
             frames += outcome.frames
             if outcome.ok:
                 retried = f" (try {outcome.attempts}: the first failed)" if outcome.attempts > 1 else ""
-                bar.console.print(f"{outcome.name}: {outcome.frames} frames, {outcome.rows} boxes, "
+                bar.console.print(f"{outcome.name}: {outcome.frames} frames, {outcome.tracks}, {outcome.rows} boxes, "
                                   f"{outcome.frames / outcome.seconds if outcome.seconds else 0.0:.1f} frames/s"
                                   f"{retried}", markup=False, highlight=False)
             else:

@@ -23,6 +23,7 @@ from aetrack.decode import Detections
 from aetrack.linker import LinkerConfig
 from aetrack.model import ModelConfig
 from aetrack.tracker import Tracker
+from cli.demo_cmd import demo_clip_path
 from cli.main import app
 
 FRAMES = 60
@@ -136,11 +137,15 @@ def test_real_demo_tracks_the_person_walking_in(tmp_path: Path) -> None:
     # test holds it to.
     res = CliRunner().invoke(app, ["demo", "--out", str(tmp_path), "--frames", "60"])
     assert res.exit_code == 0, res.output
-    assert "1 tracks (1 person) over 60 frames" in res.output
+    assert "1 track (1 person) over 60 frames" in res.output
     rows = [json.loads(line) for line in (tmp_path / "demo_corridor.jsonl").read_text().splitlines()]
     assert {r["class"] for r in rows} == {"person"} and {r["id"] for r in rows} == {1}
     assert 27 <= min(r["frame"] for r in rows) <= 50
     assert len(list(tmp_path.glob("demo_corridor.mp4"))) == 1
+    # `aetrack track` on the same frames says what the demo says: tracks, not only boxes.
+    res = CliRunner().invoke(app, ["track", str(demo_clip_path()), "--frames", "1:60", "--out", str(tmp_path / "t")])
+    assert res.exit_code == 0, res.output
+    assert f"demo_corridor: 60 frames, 1 track (1 person), {len(rows)} boxes," in res.output
 
 
 def test_default_model_finds_the_people_of_a_real_frame(shared_data: Path) -> None:
