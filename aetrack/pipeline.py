@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
+from aetrack.errors import AetrackError
 from aetrack.io.atomic import remove_stale_temps
 from aetrack.io.results import ResultRow, ResultWriter
 from aetrack.tracker import STAGES, Tracker
@@ -122,6 +123,9 @@ def track_source(
                 stats.rows += len(rows)
                 elapsed = time.perf_counter() - start
                 bar.update(task, advance=1, fps=stats.frames / elapsed if elapsed > 0 else 0.0)
+        if stats.frames == 0 and source.frames is not None:  # a source whose length was not known before
+            raise AetrackError(f"--frames {source.frames} selects no frame of {source.name}: it ended before "
+                               f"frame {source.frames.first or 1}")
     except BaseException:
         writer.abort()
         if video is not None:

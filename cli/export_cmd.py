@@ -30,7 +30,7 @@ def export(
     ] = None,
     float16: Annotated[bool, typer.Option(
         "--float16", help="Store the weights as float16 (half the size; .pt only).")] = False,
-    half: Annotated[bool, typer.Option("--half", hidden=True, help="Old spelling of --float16.")] = False,
+    half: Annotated[bool, typer.Option("--half", hidden=True)] = False,  # the old spelling of --float16
 ) -> None:
     """Write the detector as ONNX (OUT.onnx), or strip optimizer and RNG state from a checkpoint."""
     from aetrack.errors import AetrackError
