@@ -102,7 +102,8 @@ def track_source(
                     idx = det_rows.get(frame_no, np.zeros(0, dtype=np.int64))
                     xywh = dets.boxes[idx]
                     boxes = np.column_stack([xywh[:, :2], xywh[:, :2] + xywh[:, 2:]])
-                    tracks = tracker.update_detections(boxes=boxes, scores=dets.conf[idx], frame=img)
+                    tracks = tracker.update_detections(boxes=boxes, scores=dets.conf[idx], frame=img,
+                                                       frame_size=source.frame_size)
                 else:
                     tracks = tracker.update(img)
                 t2 = time.perf_counter()

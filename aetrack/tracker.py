@@ -233,7 +233,7 @@ class Tracker:
 
     def update(self, frame: np.ndarray) -> list[Track]:
         """Track one frame; returns snapshots of the tracks to report in it, by id (see
-        :meth:`aetrack.linker.Linker.update`).
+        :meth:`aetrack.linker.Linker.update`), their boxes clipped to the frame.
 
         An empty frame (None, or no pixels) counts as a frame without detections. A frame of
         another size than the last carries the tracks over to its pixels (:meth:`Linker.rescale`).
@@ -247,7 +247,7 @@ class Tracker:
         if is_empty_frame(frame):
             return self._link(np.zeros((0, 4)), np.zeros(0), None, np.zeros(0, dtype=np.int64))
         frame = to_bgr(frame)
-        self._follow_frame_size(frame)
+        self._follow_frame_size(frame.shape[1], frame.shape[0])
         det = self.detect(frame)
         return self._link(det.boxes, det.scores, det.tags, det.classes, frame=frame)
 
@@ -258,13 +258,16 @@ class Tracker:
         scores: np.ndarray,
         frame: np.ndarray | None = None,
         classes: np.ndarray | None = None,
+        frame_size: tuple[int, int] | None = None,
     ) -> list[Track]:
         """Link given detections ((n, 4) xyxy frame pixels, (n,) scores, (n,) int 0-based
         indices into :attr:`class_names` or None: all class 0).
 
         With a model and a frame, tags are sampled from the model at the boxes' centres, so the
         linker uses tags + motion; otherwise motion and IoU only. Boxes without area
-        (x2 <= x1 or y2 <= y1) are skipped.
+        (x2 <= x1 or y2 <= y1) are skipped. Reported boxes are clipped to the frame: its own
+        size, or without a frame ``frame_size`` = (width, height) (e.g. a MOT sequence's
+        seqinfo), or the last frame's; with none known they are reported as linked.
 
         Raises:
             ValueError: (an :class:`~aetrack.errors.InvalidArgument`) naming ``boxes``,
@@ -286,7 +289,9 @@ class Tracker:
         has_frame = not is_empty_frame(frame)
         if has_frame:
             frame = to_bgr(frame)
-            self._follow_frame_size(frame)
+            self._follow_frame_size(frame.shape[1], frame.shape[0])
+        elif frame_size is not None:
+            self._follow_frame_size(*frame_size)
         if self.model is not None and has_frame:
             outputs, lb = self._forward(frame)
             tags = (tags_at_boxes(outputs, b, letterbox=lb, stride=self.model_cfg.stride) if len(b)
@@ -325,10 +330,10 @@ class Tracker:
         self.timings["model"] = (t2 - t1) * 1e3
         return outputs, lb
 
-    def _follow_frame_size(self, frame: np.ndarray) -> None:
-        """When frames change size mid-stream, carry the tracks over to the new pixels, so
-        predictions (lost tracks, motion gates) stay where the objects are in the new frame."""
-        h, w = np.asarray(frame).shape[:2]
+    def _follow_frame_size(self, w: int, h: int) -> None:
+        """Note the frame's size (what reports are clipped to). When frames change size
+        mid-stream, carry the tracks over to the new pixels, so predictions (lost tracks, motion
+        gates) stay where the objects are in the new frame."""
         if self._frame_size is not None and self._frame_size != (w, h):
             old_w, old_h = self._frame_size
             self.linker.rescale(sx=w / old_w, sy=h / old_h)
@@ -347,7 +352,8 @@ class Tracker:
             keep = np.isin(classes, self._keep_classes)
             boxes, scores, classes = boxes[keep], scores[keep], classes[keep]
             tags = None if tags is None else tags[keep]
-        tracks = self.linker.update(boxes=boxes, scores=scores, tags=tags, classes=classes)
+        tracks = self.linker.update(boxes=boxes, scores=scores, tags=tags, classes=classes,
+                                    frame_size=self._frame_size)
         self.timings["link"] = (time.perf_counter() - t0) * 1e3
         return tracks
 
@@ -365,8 +371,9 @@ def class_indices(classes: Sequence[str], names: tuple[str, ...]) -> np.ndarray:
 
 
 def _drop_degenerate(det: Detections) -> Detections:
-    """Drop boxes without area (the linker refuses them). Boxes are not clipped to the frame:
-    like MOT ground truth, a box covers the whole object, also where it leaves the frame."""
+    """Drop boxes without area (the linker refuses them). Detections are not clipped: like MOT
+    ground truth, a box covers the whole object, also where it leaves the frame, so the linker
+    tracks whole objects; what it reports is clipped to the frame (:meth:`Linker.update`)."""
     b = det.boxes
     keep = (b[:, 2] - b[:, 0] >= 1) & (b[:, 3] - b[:, 1] >= 1)
     return Detections(boxes=b[keep], scores=det.scores[keep], classes=det.classes[keep], tags=det.tags[keep])

@@ -237,3 +237,36 @@ def test_track_cli_classes_option(seq: MotSequence, tmp_path: Path) -> None:
     assert res.exit_code == 2 and res.output.strip().startswith("error:"), res.output
     assert len(res.output.strip().splitlines()) == 1
     assert "unknown class 'car'" in res.output and "person" in res.output
+
+
+def test_every_output_clips_boxes_to_the_frame(tmp_path: Path) -> None:
+    # One given detection per frame, 40 x 100 px, reaching 8 px past the left edge of a 96 x 64
+    # frame and 36 px past its bottom (x -8..32, y 0..100): every output says x 0..32, y 0..64.
+    # API: with a frame (its size), or frame_size alone (no pixels); files: MOT text (x, y, w, h)
+    # and JSON lines of a video tracked with these detections, and of the MOT sequence linked
+    # without images (seqinfo's size).
+    boxes, scores = np.array([[-8.0, 0.0, 32.0, 100.0]]), np.array([0.9])
+    for kwargs in ({"frame": np.zeros((64, 96, 3), np.uint8)}, {"frame_size": (96, 64)}):
+        tracker = Tracker.for_detections(linker_cfg=LinkerConfig(min_hits=1))
+        (t,) = tracker.update_detections(boxes=boxes, scores=scores, **kwargs)
+        assert t.box == pytest.approx((0.0, 0.0, 32.0, 64.0))
+    seq = tmp_path / "edge"
+    (seq / "det").mkdir(parents=True)
+    (seq / "seqinfo.ini").write_text("[Sequence]\nname=edge\nimDir=img1\nframeRate=10\nseqLength=3\n"
+                                     "imWidth=96\nimHeight=64\nimExt=.jpg\n")
+    (seq / "det" / "det.txt").write_text("".join(f"{f},-1,-8,0,40,100,0.9,-1,-1,-1\n" for f in (1, 2, 3)))
+    video = tmp_path / "edge.avi"
+    writer = cv2.VideoWriter(str(video), cv2.VideoWriter_fourcc(*"MJPG"), 10.0, (96, 64))
+    for _ in range(3):
+        writer.write(np.full((64, 96, 3), 60, np.uint8))
+    writer.release()
+    for source, video_out in ((seq, []), (video, ["--save-video"])):  # a video needs pixels: the video only
+        out = tmp_path / f"out_{source.name}"
+        res = CliRunner().invoke(app, ["track", str(source), "--dets", str(seq / "det" / "det.txt"), "--out", str(out),
+                                       "--set", "linker.min_hits=1", "--no-evaluate", *video_out])
+        assert res.exit_code == 0, res.output
+        results = read_mot_file(out / "edge.txt", kind="results")
+        assert len(results.frame) == 3
+        assert results.boxes.tolist() == [[0.0, 0.0, 32.0, 64.0]] * 3
+        rows = [json.loads(line) for line in (out / "edge.jsonl").read_text().splitlines()]
+        assert [r["box"] for r in rows] == [[0.0, 0.0, 32.0, 64.0]] * 3

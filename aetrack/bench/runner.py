@@ -53,13 +53,14 @@ TAG_MODES = ("tags_motion", "tags")
 @dataclass(frozen=True)
 class LinkInput:
     """What a linker received for one frame: (n, 4) xyxy pixel boxes, (n,) scores, (n, D) tags or None,
-    (n,) int 0-based classes or None."""
+    (n,) int 0-based classes or None, and the (width, height) its reports are clipped to, or None."""
 
     frame: int
     boxes: np.ndarray
     scores: np.ndarray
     tags: np.ndarray | None
     classes: np.ndarray | None = None
+    frame_size: tuple[float, float] | None = None
 
 
 @dataclass
@@ -67,12 +68,13 @@ class _Recording:
     """Frame numbers as the source yields them and linker inputs as the tracker passes them."""
 
     frames: list[int] = field(default_factory=list)
-    inputs: list[tuple[np.ndarray, np.ndarray, np.ndarray | None, np.ndarray | None]] = field(default_factory=list)
+    inputs: list[tuple[np.ndarray, np.ndarray, np.ndarray | None, np.ndarray | None, tuple[float, float] | None]] = \
+        field(default_factory=list)
 
     def link_inputs(self) -> list[LinkInput]:
         if len(self.frames) != len(self.inputs):  # one linker update per frame, by construction
             raise RuntimeError(f"recorded {len(self.frames)} frames but {len(self.inputs)} linker inputs")
-        return [LinkInput(f, b, s, t, c) for f, (b, s, t, c) in zip(self.frames, self.inputs)]
+        return [LinkInput(f, b, s, t, c, size) for f, (b, s, t, c, size) in zip(self.frames, self.inputs)]
 
 
 @dataclass
@@ -98,11 +100,11 @@ class _RecordingLinker:
 
     def update(
         self, *, boxes: np.ndarray, scores: np.ndarray, tags: np.ndarray | None = None,
-        classes: np.ndarray | None = None,
+        classes: np.ndarray | None = None, frame_size: tuple[float, float] | None = None,
     ) -> list[Track]:
         self.recording.inputs.append((np.array(boxes), np.array(scores), None if tags is None else np.array(tags),
-                                      None if classes is None else np.array(classes)))
-        return self.linker.update(boxes=boxes, scores=scores, tags=tags, classes=classes)
+                                      None if classes is None else np.array(classes), frame_size))
+        return self.linker.update(boxes=boxes, scores=scores, tags=tags, classes=classes, frame_size=frame_size)
 
     def reset(self) -> None:
         self.linker.reset()
@@ -128,7 +130,8 @@ def _warmup(frames: int, warmup: int) -> int:
 
 def _frame_source(seq: MotSequence, *, window: FrameRange | None, pixels: bool) -> FrameSource:
     """The frames to track: images when the model needs pixels (all of them present), else numbers."""
-    numbers = FrameNumbers(name=seq.name, fps=seq.info.frame_rate, length=seq.info.length, frames=window)
+    numbers = FrameNumbers(name=seq.name, fps=seq.info.frame_rate, length=seq.info.length, frames=window,
+                           frame_size=(seq.info.width, seq.info.height))
     if not pixels:
         return numbers
     src = open_sequence_source(seq, frames=window)
@@ -161,7 +164,8 @@ def _replay(
                       fill_gaps=cfg.interpolate_frames(frame_rate)) as writer:
         for item in inputs:
             t0 = time.perf_counter()
-            tracks = linker.update(boxes=item.boxes, scores=item.scores, tags=item.tags, classes=item.classes)
+            tracks = linker.update(boxes=item.boxes, scores=item.scores, tags=item.tags, classes=item.classes,
+                                   frame_size=item.frame_size)
             t1 = time.perf_counter()
             writer.write([ResultRow(frame=item.frame, track_id=t.track_id, box=t.box, score=t.score,
                                     class_id=t.class_id, class_name=class_names[t.class_id]) for t in tracks])
@@ -264,8 +268,8 @@ def run_benchmark(
         recording = _Recording()
         if record:
             tracker.linker = _RecordingLinker(linker=tracker.linker, recording=recording)  # type: ignore[assignment]
-        source = _RecordedSource(name=src.name, fps=src.fps, length=src.length, frames=src.frames, inner=src,
-                                 recording=recording)
+        source = _RecordedSource(name=src.name, fps=src.fps, length=src.length, frames=src.frames,
+                                 frame_size=src.frame_size, inner=src, recording=recording)
         stats = track_source(source=source, tracker=tracker, out_dir=out / modes[0], dets=given, jsonl=False,
                              progress=progress)
         runs[seq.name] = stats

@@ -34,6 +34,9 @@ class FrameSource:
     # Set when a video ended before the frame count its container lists and the source was
     # opened with allow_truncated: (last frame read, last frame expected).
     truncated: tuple[int, int] | None = None
+    # (width, height) of the frames when known without pixels (FrameNumbers of a MOT sequence:
+    # its seqinfo), so that reported boxes are clipped to the frame; sources with pixels: None.
+    frame_size: tuple[int, int] | None = None
 
     def __iter__(self) -> Iterator[tuple[int, np.ndarray]]:  # pragma: no cover - abstract
         raise NotImplementedError

@@ -51,6 +51,7 @@ class CachedSequence:
     camera: np.ndarray | None = None
     tags: tuple[np.ndarray, ...] | None = None
     classes: tuple[np.ndarray, ...] | None = None
+    frame_size: tuple[int, int] | None = None  # (width, height) pixels: reports are clipped to it
 
 
 def load_sequences(
@@ -82,7 +83,8 @@ def load_sequences(
             scores.append(det.conf[idx][keep])
         camera = _camera(seq, cache_dir=cache_dir, progress=progress) if camera_motion else None
         out.append(CachedSequence(name=seq.name, frame_rate=seq.info.frame_rate, length=seq.info.length,
-                                  gt=seq.gt(), boxes=tuple(boxes), scores=tuple(scores), camera=camera))
+                                  gt=seq.gt(), boxes=tuple(boxes), scores=tuple(scores), camera=camera,
+                                  frame_size=(seq.info.width, seq.info.height)))
     return out
 
 
@@ -132,7 +134,7 @@ def load_model_sequences(
         split = {k: tuple(np.split(arrays[k], cuts)) for k in ("boxes", "scores", "classes", "tags")}
         out.append(CachedSequence(name=seq.name, frame_rate=seq.info.frame_rate, length=len(arrays["counts"]),
                                   gt=seq.gt(), boxes=split["boxes"], scores=split["scores"], tags=split["tags"],
-                                  classes=split["classes"]))
+                                  classes=split["classes"], frame_size=(seq.info.width, seq.info.height)))
     return out
 
 
@@ -212,7 +214,8 @@ def link(cfg: LinkerConfig, seq: CachedSequence, window: FrameRange | None) -> M
             linker.apply_camera_motion(seq.camera[f - 1])
         tracks = linker.update(boxes=seq.boxes[f - 1], scores=seq.scores[f - 1],
                                tags=None if seq.tags is None else seq.tags[f - 1],
-                               classes=None if seq.classes is None else seq.classes[f - 1])
+                               classes=None if seq.classes is None else seq.classes[f - 1],
+                               frame_size=seq.frame_size)
         rows.extend(filler.push([ResultRow(frame=f, track_id=t.track_id, box=t.box, score=t.score, state=t.state)
                                  for t in tracks]))
     rows.extend(filler.flush())
