@@ -151,9 +151,6 @@ class Tracker:
                 f"(set decode.score_threshold={linker_cfg.low_score})"
             )
         self.linker = Linker(cfg=linker_cfg, frame_rate=frame_rate)
-        # Longest gap of a revived track that results files fill (LinkerConfig.interpolate_s);
-        # update() itself returns each frame's rows at once, unfilled.
-        self.fill_gap_frames = linker_cfg.interpolate_frames(frame_rate)
         # Camera-motion compensation needs pixels: frames given to update / update_detections.
         self.camera = None
         if linker_cfg.camera_motion:
@@ -179,22 +176,26 @@ class Tracker:
         input_size: tuple[int, int] | None = None,
         classes: Sequence[str] | None = None,
         scales: Sequence[float] = (1.0,),
-        backend: str = "torch",
+        backend: str = "auto",
         threads: int | None = None,
     ) -> "Tracker":
         """A tracker from an ``aetrack train`` checkpoint, a weights file, an embedded name or an
         exported ``.onnx`` file; decode/linker settings default to the ones stored with it.
 
-        ``input_size`` = (width, height) overrides the network input size (multiples of 32).
-        ``backend``: ``"torch"`` or ``"onnxruntime"`` (CPU; weights other than an .onnx file
-        are exported once into the user cache, see :mod:`aetrack.backend`); an .onnx file
+        ``frame_rate``: the stream's frames per second (the linker's budgets are in seconds;
+        :meth:`reset` takes the next stream's). ``input_size`` = (width, height) overrides the
+        network input size (multiples of 32). ``backend``: ``"auto"``, the CLI's engine
+        (onnxruntime on the CPU when installed, else torch; ``"torch"`` for torch, e.g. for
+        ``scales`` or a GPU ``device``), or ``"onnxruntime"`` (CPU; weights other than an .onnx
+        file are exported once into the user cache, see :mod:`aetrack.backend`); an .onnx file
         always runs on onnxruntime. ``threads``: onnxruntime's intra-op threads (None: one per
         core); torch's are ``torch.set_num_threads``. With onnxruntime, torch only decodes
         small maps: ``torch.set_num_threads(1)`` keeps its idle threads off onnxruntime's cores
         (the CLI does so; `git show 7df07a7:notes/BENCH_onnx.md`).
         """
-        from aetrack.backend import load_detector
+        from aetrack.backend import load_detector, resolve_backend
 
+        backend = resolve_backend(backend, weights=path, device=device, multiscale=parse_scales(scales) != (1.0,))
         loaded = load_detector(path, backend=backend, input_size=input_size, threads=threads, device=device)
         return cls(model=loaded.model, model_cfg=loaded.model_cfg, decode_cfg=decode_cfg or loaded.decode,
                    linker_cfg=linker_cfg or loaded.linker, frame_rate=frame_rate, device=device, classes=classes,
@@ -204,7 +205,7 @@ class Tracker:
     def from_pretrained(cls, name: str = "default", **kwargs) -> "Tracker":
         """A tracker with embedded weights: ``"default"`` (real people and vehicles) or
         ``"synthetic"`` (the synthetic-world model); keyword arguments as
-        :meth:`from_checkpoint` (``backend="onnxruntime"`` among them)."""
+        :meth:`from_checkpoint` (``frame_rate``, ``backend="torch"`` among them)."""
         return cls.from_checkpoint(pretrained_path(name), **kwargs)
 
     @classmethod
@@ -298,9 +299,21 @@ class Tracker:
                     else np.zeros((0, self.model_cfg.tag_dim * len(self.scales))))
         return self._link(b, s, tags, c, frame=frame if has_frame else None)
 
-    def reset(self) -> None:
-        """Forget all tracks; ids start at 1 again."""
-        self.linker.reset()
+    @property
+    def frame_rate(self) -> float:
+        """Frames per second of the stream (the linker's time budgets are in seconds)."""
+        return self.linker.frame_rate
+
+    @property
+    def fill_gap_frames(self) -> int:
+        """Longest gap of a revived track that results files fill (LinkerConfig.interpolate_s);
+        :meth:`update` itself returns each frame's rows at once, unfilled."""
+        return self.linker.cfg.interpolate_frames(self.linker.frame_rate)
+
+    def reset(self, *, frame_rate: float | None = None) -> None:
+        """Forget all tracks; ids start at 1 again. Between videos: ``frame_rate`` is the next
+        one's frames per second (None: unchanged)."""
+        self.linker.reset(frame_rate=frame_rate)
         if self.camera is not None:
             self.camera.reset()
         self._frame_size = None

@@ -120,10 +120,7 @@ def benchmark(
 
     use_model = dets is None or weights is not None
     if use_model:
-        # The multi-scale test resizes torch tensors: with --scales, auto means torch.
-        if scales is not None and backend == "auto":
-            backend = "torch"
-        backend = resolve_backend(backend, weights=weights, device=device)
+        backend = resolve_backend(backend, weights=weights, device=device, multiscale=scales is not None)
     elif backend not in ("auto", "torch"):
         check_backend(backend, device=device)
         raise AetrackError("--backend applies to a model; model-free --dets runs have none (add --weights)")

@@ -104,7 +104,7 @@ def test_onnxruntime_backend_tracks_like_torch(exported: dict[str, Path]) -> Non
     # Frames 36-80 of the corridor clip: a woman walks in; the default model reports her from
     # frame 47 on (measured with the torch backend, tests/test_tracker.py): 34 snapshots.
     frames = _clip_frames(80)[35:]
-    torch_tracker = Tracker.from_pretrained("default", frame_rate=10)
+    torch_tracker = Tracker.from_pretrained("default", frame_rate=10, backend="torch")
     ort_tracker = Tracker.from_checkpoint(exported["default"], frame_rate=10)
     assert isinstance(ort_tracker.model, OnnxDetector)
     seen = 0

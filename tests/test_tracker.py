@@ -270,3 +270,28 @@ def test_every_output_clips_boxes_to_the_frame(tmp_path: Path) -> None:
         assert results.boxes.tolist() == [[0.0, 0.0, 32.0, 64.0]] * 3
         rows = [json.loads(line) for line in (out / "edge.jsonl").read_text().splitlines()]
         assert [r["box"] for r in rows] == [[0.0, 0.0, 32.0, 64.0]] * 3
+
+
+def test_api_runs_the_clis_engine_unless_told_and_reset_takes_the_next_frame_rate() -> None:
+    import torch
+
+    from aetrack.model.onnx_runtime import OnnxDetector
+
+    # backend="auto" (the CLI's): onnxruntime on the CPU; torch one argument away, and for the
+    # multi-scale test, which resizes torch tensors.
+    assert isinstance(Tracker.from_pretrained("synthetic").model, OnnxDetector)
+    assert isinstance(Tracker.from_pretrained("synthetic", backend="torch").model, torch.nn.Module)
+    assert isinstance(Tracker.from_pretrained("synthetic", scales=(0.5, 1.0)).model, torch.nn.Module)
+    # lost_time_s 2 and interpolate_s 1 at 30 frames/s: 60 and 30 frames; the next video at
+    # 10 frames/s (reset(frame_rate=10)): 20 and 10 frames, and ids start at 1 again.
+    tracker = Tracker.for_detections(linker_cfg=LinkerConfig(lost_time_s=2.0, interpolate_s=1.0, min_hits=1))
+    box, score = np.array([[10.0, 10.0, 50.0, 110.0]]), np.array([0.9])
+    assert [t.track_id for t in tracker.update_detections(boxes=box, scores=score)] == [1]
+    assert (tracker.frame_rate, tracker.linker.max_lost_frames, tracker.fill_gap_frames) == (30.0, 60, 30)
+    tracker.reset(frame_rate=10)
+    assert (tracker.frame_rate, tracker.linker.max_lost_frames, tracker.fill_gap_frames) == (10.0, 20, 10)
+    assert [t.track_id for t in tracker.update_detections(boxes=box, scores=score)] == [1]
+    tracker.reset()  # no frame rate: the last one stays
+    assert tracker.frame_rate == 10.0
+    with pytest.raises(ValueError, match="frame_rate must be a finite number > 0"):
+        tracker.reset(frame_rate=0)

@@ -106,8 +106,8 @@ class _RecordingLinker:
                                       None if classes is None else np.array(classes), frame_size))
         return self.linker.update(boxes=boxes, scores=scores, tags=tags, classes=classes, frame_size=frame_size)
 
-    def reset(self) -> None:
-        self.linker.reset()
+    def __getattr__(self, name: str):
+        return getattr(self.linker, name)  # cfg, frame_rate, reset, ...: the linker's own
 
 
 @dataclass

@@ -120,12 +120,8 @@ class Linker:
         cfg = LinkerConfig() if cfg is None else cfg
         if not isinstance(cfg, LinkerConfig):
             raise ValueError(f"cfg must be a LinkerConfig, got {type(cfg).__name__}")
-        _check_positive("frame_rate", frame_rate)
         self.cfg = cfg
-        self.frame_rate = float(frame_rate)
-        self.max_lost_frames = cfg.lost_frames(self.frame_rate)
-        self.report_lost_frames = cfg.report_lost_frames(self.frame_rate)
-        self.revival_after_frames = cfg.revival_after_frames(self.frame_rate)
+        self._set_frame_rate(frame_rate)
         self._tracks = TrackTable(noise=cfg.kalman, gallery_size=cfg.tag_gallery_size)
         self._tracks.set_history(cfg.direction_frames if cfg.direction_weight > 0 else 0)
         self._next_id = 1
@@ -136,11 +132,22 @@ class Linker:
         """1-based index of the last frame passed to :meth:`update`; 0 before the first."""
         return self._frame
 
-    def reset(self) -> None:
-        """Start over: no tracks, ids from 1 again, frame index 0."""
+    def reset(self, *, frame_rate: float | None = None) -> None:
+        """Start over: no tracks, ids from 1 again, frame index 0; ``frame_rate``: the next
+        stream's frames per second (None: unchanged)."""
+        if frame_rate is not None:
+            self._set_frame_rate(frame_rate)
         self._tracks.clear()
         self._next_id = 1
         self._frame = 0
+
+    def _set_frame_rate(self, frame_rate: float) -> None:
+        """The frame rate and the budgets in frames that the config's seconds give at it."""
+        _check_positive("frame_rate", frame_rate)
+        self.frame_rate = float(frame_rate)
+        self.max_lost_frames = self.cfg.lost_frames(self.frame_rate)
+        self.report_lost_frames = self.cfg.report_lost_frames(self.frame_rate)
+        self.revival_after_frames = self.cfg.revival_after_frames(self.frame_rate)
 
     def update(
         self,
