@@ -87,3 +87,20 @@ def test_bare_dets_in_benchmark_reads_the_public_detections_with_a_note(tmp_path
                 "det/det.txt") in res.stderr
         assert res.stderr.splitlines()[-1].startswith(f"error: {root}")
     assert "det/det.txt" in _help("benchmark") and "det/det.txt" in _help("tune")
+
+
+def test_frames_selects_frames_a_to_b_in_every_command(tmp_path: Path) -> None:
+    # synth's frames per sequence are --length; --frames there is the old spelling, with a note.
+    res = CliRunner().invoke(app, ["synth", str(tmp_path / "s"), "--frames", "3", "--width", "64", "--height", "64"])
+    assert res.exit_code == 0, res.output
+    assert "note: synth --frames is now --length" in res.stderr
+    assert (tmp_path / "s" / "synth-medium-0" / "seqinfo.ini").read_text().count("seqLength=3") == 1
+    # demo --frames takes A:B as track does; a bare count is the old spelling of 1:N, with a note.
+    # (A range past the 300-frame clip fails before anything is tracked: the same check as track's.)
+    res = CliRunner().invoke(app, ["demo", "--frames", "301:310", "--out", str(tmp_path / "d")])
+    assert res.exit_code == 2 and "--frames 301:310 selects no frame of demo_corridor: it has 300 frames" in res.stderr
+    assert not (tmp_path / "d").exists()
+    res = CliRunner().invoke(app, ["demo", "--frames", "2", "--out", str(tmp_path / "d")])
+    assert res.exit_code == 0, res.output
+    assert "note: demo --frames N is now --frames 1:N, as in track; read as --frames 1:2" in res.stderr
+    assert "0 tracks over 2 frames" in res.stdout  # the corridor is empty until about frame 21

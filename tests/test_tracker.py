@@ -123,7 +123,7 @@ def test_track_cli_writes_results_video_and_reports_bad_input(seq: MotSequence, 
 
 
 def test_synthetic_demo_runs_end_to_end(tmp_path: Path) -> None:
-    res = CliRunner().invoke(app, ["demo", "--synthetic", "--out", str(tmp_path), "--frames", "30"])
+    res = CliRunner().invoke(app, ["demo", "--synthetic", "--out", str(tmp_path), "--frames", "1:30"])
     assert res.exit_code == 0, res.output
     assert "COMBINED" in res.output
     assert len(list(tmp_path.glob("*.mp4"))) == 1 and len(list(tmp_path.glob("*.txt"))) == 1
@@ -135,7 +135,7 @@ def test_real_demo_tracks_the_person_walking_in(tmp_path: Path) -> None:
     # 41-100 of the source clip): one person track, none before she enters. The shipped
     # model reports her from frame 47 at default thresholds (measured); 50 is the bound this
     # test holds it to.
-    res = CliRunner().invoke(app, ["demo", "--out", str(tmp_path), "--frames", "60"])
+    res = CliRunner().invoke(app, ["demo", "--out", str(tmp_path), "--frames", "1:60"])
     assert res.exit_code == 0, res.output
     assert "1 track (1 person) over 60 frames" in res.output
     rows = [json.loads(line) for line in (tmp_path / "demo_corridor.jsonl").read_text().splitlines()]
