@@ -61,7 +61,7 @@ weights-synthetic: venv
 bench: venv
 	$(AET) synth bench_data/synth-medium --sequences 4 --seed 1000 --difficulty medium --overwrite
 	$(AET) benchmark bench_data/synth-medium --weights synthetic --out bench_out/synth-medium --linker tags_motion --linker tags --linker motion --linker iou
-	$(AET) benchmark ../shared/data/MOT17-train --dets --linker iou --linker motion --out bench_out/mot17 --no-speed
+	$(AET) benchmark ../shared/data/MOT17-train --dets det/det.txt --linker iou --linker motion --out bench_out/mot17 --no-speed
 
 # Engines at 640x360 (BENCHMARKS.md, "Speed"): both embedded models on torch and onnxruntime,
 # interleaved round by round, end to end and per stage; then GFLOP per frame.

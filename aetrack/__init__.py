@@ -4,19 +4,31 @@ A detector finds object centres and gives each a tag; tags are trained so that o
 tags agree across frames and different objects' tags differ; a linker joins detections into
 tracks by tag distance gated by motion.
 
-Streaming example::
+Streaming example (README.md runs the same code: ``python stream.py a.mp4 b.mp4``)::
+
+    import sys
 
     import cv2
+
     from aetrack import Tracker
 
-    tracker = Tracker.from_pretrained()          # embedded default weights
-    cap = cv2.VideoCapture("video.mp4")
-    while True:
-        ok, frame = cap.read()                   # H x W x 3 uint8, BGR
-        if not ok:
-            break
-        for t in tracker.update(frame):          # snapshots, not live objects
-            print(t.track_id, t.box, t.score)    # box = (x1, y1, x2, y2) in frame pixels
+    tracker = Tracker.from_pretrained()  # embedded default (real footage); "synthetic" also ships
+    for path in sys.argv[1:]:  # one video after another
+        cap = cv2.VideoCapture(path)
+        # A new video: ids from 1 again, and its frame rate (the linker's time limits are in seconds).
+        tracker.reset(frame_rate=cap.get(cv2.CAP_PROP_FPS) or 30.0)
+        frame_no = 0
+        while True:
+            ok, frame = cap.read()  # H x W x 3 uint8, BGR (OpenCV order); grey and BGRA are converted
+            if not ok:
+                break
+            frame_no += 1
+            for t in tracker.update(frame):  # snapshots of this frame's tracks, not live objects
+                x1, y1, x2, y2 = t.box  # frame pixels, clipped to the frame
+                name = tracker.class_names[t.class_id]  # "person", "car", ...: a track never changes class
+                print(f"{path} frame {frame_no}: track {t.track_id} {name} {t.state} "
+                      f"({x1:.0f}, {y1:.0f}, {x2:.0f}, {y2:.0f}) score {t.score:.2f}")
+        cap.release()
 """
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
-"""Which engine runs the detector: torch or onnxruntime (``auto``, the CLI's default: onnxruntime
-on the CPU when installed, else torch).
+"""Which engine runs the detector: torch or onnxruntime (``auto``, the default of the CLI and of the
+Python API: onnxruntime on the CPU when installed, else torch).
 
 ``load_detector`` turns what a user names (None, an embedded name, a checkpoint or weights file,
 or an exported ``.onnx`` file) and a backend into the detector, its model config and the decode
@@ -57,16 +57,18 @@ def check_backend(backend: str, *, device: str = "cpu") -> None:
                            f"(use --backend torch for {device})")
 
 
-def resolve_backend(backend: str, *, weights: str | Path | None = None, device: str = "cpu") -> str:
+def resolve_backend(backend: str, *, weights: str | Path | None = None, device: str = "cpu",
+                    multiscale: bool = False) -> str:
     """The engine ``backend`` means: an .onnx ``weights`` file runs on onnxruntime; ``auto`` is
     onnxruntime on the CPU when it is installed (1.6-2.4x faster end to end than torch here,
-    BENCHMARKS.md "Speed"), else torch. Refuses an unknown backend in one line."""
+    BENCHMARKS.md "Speed"), else torch, and torch for the multi-scale test (``multiscale``: it
+    resizes torch tensors). Refuses an unknown backend in one line."""
     check_backend(backend, device=device)
     if is_onnx_file(weights):
         return "onnxruntime"
     if backend != "auto":
         return backend
-    if str(device) != "cpu":
+    if str(device) != "cpu" or multiscale:
         return "torch"
     import importlib.util
 

@@ -55,6 +55,7 @@ class InputOutcome:
     source: str
     frames: int = 0
     rows: int = 0
+    tracks: str = ""  # e.g. "5 tracks (4 person, 1 car)" (RunStats.tracks_text)
     seconds: float = 0.0
     error: str | None = None
     warning: str | None = None
@@ -144,6 +145,7 @@ def track_one(item: BatchInput, out_dir: str, settings: TrackSettings) -> InputO
         warning = (f"{item.source}: the video ends after frame {result.truncated[0]} of {result.truncated[1]} "
                    f"(truncated or corrupt); kept the {result.stats.frames} frames read")
     return InputOutcome(name=item.name, source=item.source, frames=result.stats.frames, rows=result.stats.rows,
+                        tracks=result.stats.tracks_text(),
                         seconds=result.stats.seconds, warning=warning)
 
 

@@ -2,13 +2,15 @@
 
 Configs are plain dataclasses (one per concern, defined next to the code that uses it) nested
 in :class:`aetrack.experiment.ExperimentConfig`. This module holds only the generic machinery:
-building a dataclass from a mapping while rejecting unknown keys (the error lists the valid
-ones), applying dotted overrides, and turning a config back into a plain dict for checkpoints.
+building a dataclass from a mapping while rejecting unknown keys (the error names the nearest
+valid key, :func:`unknown_keys_message`), applying dotted overrides, and turning a config back
+into a plain dict for checkpoints.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import math
 import types
 import typing
@@ -21,6 +23,25 @@ from aetrack.errors import AetrackError
 
 T = TypeVar("T")
 
+# How alike a typo and a valid key must be for the key to be suggested (difflib's ratio:
+# 2 x matching characters / total characters); "stpes" -> "steps" is 0.8, "lost_time" ->
+# "lost_time_s" 0.9, "tagdim" -> "tag_dim" 0.92; "foo" -> "steps" is 0, "lr_rate" -> "lr" 0.44.
+SUGGEST_CUTOFF = 0.6
+
+
+def unknown_keys_message(unknown: Any, valid: Any, *, noun: str = "key") -> str:
+    """``unknown key 'stpes' (did you mean 'steps'?)``: each unknown key (by repr: YAML keys may
+    be numbers, null or text with line breaks) with the nearest valid one (difflib); the valid
+    keys are listed only when some unknown key resembles none of them."""
+    names = sorted(str(v) for v in valid)
+    parts, unmatched = [], False
+    for key in sorted(unknown, key=repr):
+        near = difflib.get_close_matches(str(key), names, n=1, cutoff=SUGGEST_CUTOFF)
+        parts.append(f"{key!r} (did you mean {near[0]!r}?)" if near else repr(key))
+        unmatched |= not near
+    text = f"unknown {noun}{'s' if len(unknown) > 1 else ''} {', '.join(parts)}"
+    return text + (f"; valid {noun}s: {', '.join(names)}" if unmatched else "")
+
 
 def from_dict(cls: type[T], data: dict[str, Any] | None, *, where: str = "config") -> T:
     """Build dataclass ``cls`` from ``data``; unknown keys raise :class:`AetrackError`."""
@@ -28,12 +49,9 @@ def from_dict(cls: type[T], data: dict[str, Any] | None, *, where: str = "config
     if not isinstance(data, dict):
         raise AetrackError(f"{where}: expected a mapping, got {type(data).__name__}")
     fields = {f.name: f for f in dataclasses.fields(cls)}
-    # YAML keys may be numbers, null or text with line breaks: name the odd ones by repr.
-    unknown = sorted(k if isinstance(k, str) and k.isidentifier() else repr(k) for k in set(data) - set(fields))
+    unknown = set(data) - set(fields)
     if unknown:
-        raise AetrackError(
-            f"{where}: unknown key(s) {', '.join(unknown)}; valid keys: {', '.join(sorted(fields))}"
-        )
+        raise AetrackError(f"{where}: {unknown_keys_message(unknown, fields)}")
     hints = typing.get_type_hints(cls)
     kwargs: dict[str, Any] = {}
     for name, value in data.items():
@@ -168,8 +186,7 @@ def check_overrides(cls: type, overrides: list[str]) -> None:
                 raise AetrackError(f"override {item!r}: {section} is a value, not a section")
             fields = sorted(f.name for f in dataclasses.fields(node))
             if part not in fields:
-                raise AetrackError(f"override {item!r}: unknown key {part!r} in {section}; "
-                                   f"valid keys: {', '.join(fields)}")
+                raise AetrackError(f"override {item!r}: {unknown_keys_message([part], fields)}")
             hint = typing.get_type_hints(node)[part]
             node = _section_type(hint)
         _coerce(hint, parse_override_value(raw), where=f"override {item!r}")

@@ -2,12 +2,18 @@
 
     cfg = load_experiment("configs/synth_small.yaml", ["train.steps=200", "model.tag_dim=4"])
 
-Every section is a typed dataclass; unknown keys anywhere are an :class:`AetrackError` listing
-the valid keys. Checkpoints store ``to_dict(cfg)`` so a model can be rebuilt from its own
+Every section is a typed dataclass; unknown keys anywhere are an :class:`AetrackError` naming
+the nearest valid key. Checkpoints store ``to_dict(cfg)`` so a model can be rebuilt from its own
 checkpoint (:func:`aetrack.train.checkpoint.load_checkpoint`).
 
-Paths in the data section (sequence folders, data roots) are relative to the working
-directory, normally the repository root (``../shared/data/PETS09-S2L1``).
+Relative paths in a config (data folders, ``model.pretrained``, ``train.init_from``,
+``train.out_dir``) resolve from the working directory, as paths on the command line do, not from
+the config file's folder: the shipped configs are written for the repository root
+(``../shared/data/PETS09-S2L1``), and ``data.train=...`` overrides mean the same as the file.
+
+The run's name is ``name``, else the config file's stem; its output folder ``train.out_dir``,
+else ``runs/<name>`` (a copy ``configs/mine.yaml`` of a shipped config trains into
+``runs/mine``).
 """
 
 from __future__ import annotations
@@ -242,7 +248,8 @@ class TrainConfig:
 class ExperimentConfig:
     """A whole experiment; ``to_dict`` of it is stored in every checkpoint."""
 
-    # Run name: the default output folder is runs/<name>.
+    # Run name: the default output folder is runs/<name>. load_experiment fills in the config
+    # file's stem when the file has no name.
     name: str = "experiment"
     model: ModelConfig = field(default_factory=ModelConfig)
     loss: LossConfig = field(default_factory=LossConfig)
@@ -265,9 +272,11 @@ def load_experiment(path: str | Path, overrides: list[str] | None = None) -> Exp
     """Read a YAML experiment and apply ``section.key=value`` overrides (values parsed as YAML).
 
     An unknown key or a wrongly typed value in an override is reported with that override; an
-    error in the file is reported with the file.
+    error in the file is reported with the file. Without a ``name`` the run is named after the
+    file (``configs/mine.yaml``: ``mine``).
     """
     data = load_yaml(path)
+    data.setdefault("name", Path(path).stem)
     overrides = list(overrides or [])
     if not overrides:
         return experiment_from_dict(data, where=str(path))
@@ -284,18 +293,25 @@ def experiment_to_dict(cfg: ExperimentConfig) -> dict[str, Any]:
     return to_dict(cfg)
 
 
-def resolve_sequences(specs: tuple[SequenceSpec, ...]) -> list[tuple[MotSequence, FrameRange | None]]:
+def resolve_sequences(specs: tuple[SequenceSpec, ...], *, where: str = "data.val"
+                      ) -> list[tuple[MotSequence, FrameRange | None]]:
     """Open every sequence named by ``specs`` (folders of sequences expand to all of them)."""
-    return [(seq, frames) for seq, frames, _ in resolve_sources(specs)]
+    return [(seq, frames) for seq, frames, _ in resolve_sources(specs, where=where)]
 
 
-def resolve_sources(specs: tuple[SequenceSpec, ...]) -> list[tuple[MotSequence, FrameRange | None, ClipSource]]:
-    """Like :func:`resolve_sequences`, with each sequence's clip source (weight, static)."""
+def resolve_sources(specs: tuple[SequenceSpec, ...], *, where: str = "data.train"
+                    ) -> list[tuple[MotSequence, FrameRange | None, ClipSource]]:
+    """Like :func:`resolve_sequences`, with each sequence's clip source (weight, static). A
+    folder that is missing or holds no sequence is an :class:`AetrackError` naming ``where``."""
     out = []
     for spec in specs:
         frames = parse_frame_range(spec.frames)
-        for seq in find_sequences(spec.path):
-            out.append((seq, frames, spec.source))
+        try:
+            seqs = find_sequences(spec.path)
+        except AetrackError as err:
+            hint = "" if Path(spec.path).is_absolute() else f" (relative to the working directory {Path.cwd()})"
+            raise AetrackError(f"{where}: {err}{hint}") from None
+        out.extend((seq, frames, spec.source) for seq in seqs)
     return out
 
 

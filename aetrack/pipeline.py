@@ -8,6 +8,7 @@ and time every stage (read, preprocess, model, decode, link, write) in milliseco
 from __future__ import annotations
 
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -15,6 +16,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
+from aetrack.errors import AetrackError
 from aetrack.io.atomic import remove_stale_temps
 from aetrack.io.results import ResultRow, ResultWriter
 from aetrack.tracker import STAGES, Tracker
@@ -36,6 +38,14 @@ class RunStats:
     seconds: float = 0.0
     stage_ms: dict[str, list[float]] = field(default_factory=lambda: {s: [] for s in ALL_STAGES})
     outputs: list[Path] = field(default_factory=list)
+    track_classes: dict[int, str] = field(default_factory=dict)  # id -> class name of every track reported
+
+    def tracks_text(self) -> str:
+        """``"5 tracks (4 person, 1 car)"``: the tracks reported, by class, most frequent first."""
+        n = len(self.track_classes)
+        per_class = Counter(self.track_classes.values()).most_common()
+        return f"{n} track{'' if n == 1 else 's'}" + (
+            f" ({', '.join(f'{k} {name}' for name, k in per_class)})" if per_class else "")
 
     @property
     def fps(self) -> float:
@@ -92,7 +102,8 @@ def track_source(
                     idx = det_rows.get(frame_no, np.zeros(0, dtype=np.int64))
                     xywh = dets.boxes[idx]
                     boxes = np.column_stack([xywh[:, :2], xywh[:, :2] + xywh[:, 2:]])
-                    tracks = tracker.update_detections(boxes=boxes, scores=dets.conf[idx], frame=img)
+                    tracks = tracker.update_detections(boxes=boxes, scores=dets.conf[idx], frame=img,
+                                                       frame_size=source.frame_size)
                 else:
                     tracks = tracker.update(img)
                 t2 = time.perf_counter()
@@ -100,6 +111,8 @@ def track_source(
                                   tag=None if t.tag is None else tuple(t.tag), state=t.state,
                                   class_id=t.class_id, class_name=tracker.class_names[t.class_id]) for t in tracks]
                 writer.write(rows)
+                for r in rows:
+                    stats.track_classes.setdefault(r.track_id, r.class_name)
                 if video is not None:
                     video.write(img, tracks, frame_no=frame_no)
                 t3 = time.perf_counter()
@@ -111,6 +124,9 @@ def track_source(
                 stats.rows += len(rows)
                 elapsed = time.perf_counter() - start
                 bar.update(task, advance=1, fps=stats.frames / elapsed if elapsed > 0 else 0.0)
+        if stats.frames == 0 and source.frames is not None:  # a source whose length was not known before
+            raise AetrackError(f"--frames {source.frames} selects no frame of {source.name}: it ended before "
+                               f"frame {source.frames.first or 1}")
     except BaseException:
         writer.abort()
         if video is not None:

@@ -155,7 +155,8 @@ def open_input(source: str, settings: TrackSettings) -> FrameSource:
     if not settings.use_model and not settings.save_video and is_mot_sequence(source):
         seq = MotSequence.open(source)
         src: FrameSource = FrameNumbers(name=seq.name, fps=seq.info.frame_rate, length=seq.info.length,
-                                        frames=settings.frames)
+                                        frames=settings.frames,
+                                        frame_size=(seq.info.width, seq.info.height)).check_frames()
     else:
         src = open_source(source, frames=settings.frames, allow_truncated=settings.allow_truncated)
     if settings.fps is not None:

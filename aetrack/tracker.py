@@ -157,9 +157,6 @@ class Tracker:
                 f"(set decode.score_threshold={linker_cfg.low_score})"
             )
         self.linker = Linker(cfg=linker_cfg, frame_rate=frame_rate)
-        # Longest gap of a revived track that results files fill (LinkerConfig.interpolate_s);
-        # update() itself returns each frame's rows at once, unfilled.
-        self.fill_gap_frames = linker_cfg.interpolate_frames(frame_rate)
         # Camera-motion compensation needs pixels: frames given to update / update_detections.
         self.camera = None
         if linker_cfg.camera_motion:
@@ -189,22 +186,26 @@ class Tracker:
         input_size: tuple[int, int] | None = None,
         classes: Sequence[str] | str | None = None,
         scales: Sequence[float] = (1.0,),
-        backend: str = "torch",
+        backend: str = "auto",
         threads: int | None = None,
     ) -> "Tracker":
         """A tracker from an ``aetrack train`` checkpoint, a weights file, an embedded name or an
         exported ``.onnx`` file; decode/linker settings default to the ones stored with it.
 
-        ``input_size`` = (width, height) overrides the network input size (multiples of 32).
-        ``backend``: ``"torch"`` or ``"onnxruntime"`` (CPU; weights other than an .onnx file
-        are exported once into the user cache, see :mod:`aetrack.backend`); an .onnx file
+        ``frame_rate``: the stream's frames per second (the linker's budgets are in seconds;
+        :meth:`reset` takes the next stream's). ``input_size`` = (width, height) overrides the
+        network input size (multiples of 32). ``backend``: ``"auto"``, the CLI's engine
+        (onnxruntime on the CPU when installed, else torch; ``"torch"`` for torch, e.g. for
+        ``scales`` or a GPU ``device``), or ``"onnxruntime"`` (CPU; weights other than an .onnx
+        file are exported once into the user cache, see :mod:`aetrack.backend`); an .onnx file
         always runs on onnxruntime. ``threads``: onnxruntime's intra-op threads (None: one per
         core); torch's are ``torch.set_num_threads``. With onnxruntime, torch only decodes
         small maps: ``torch.set_num_threads(1)`` keeps its idle threads off onnxruntime's cores
         (the CLI does so; `git show 7df07a7:notes/BENCH_onnx.md`).
         """
-        from aetrack.backend import load_detector
+        from aetrack.backend import load_detector, resolve_backend
 
+        backend = resolve_backend(backend, weights=path, device=device, multiscale=parse_scales(scales) != (1.0,))
         loaded = load_detector(path, backend=backend, input_size=input_size, threads=threads, device=device)
         return cls(model=loaded.model, model_cfg=loaded.model_cfg, decode_cfg=decode_cfg or loaded.decode,
                    linker_cfg=linker_cfg or loaded.linker, frame_rate=frame_rate, device=device, classes=classes,
@@ -214,7 +215,7 @@ class Tracker:
     def from_pretrained(cls, name: str = "default", **kwargs) -> "Tracker":
         """A tracker with embedded weights: ``"default"`` (real people and vehicles) or
         ``"synthetic"`` (the synthetic-world model); keyword arguments as
-        :meth:`from_checkpoint` (``backend="onnxruntime"`` among them)."""
+        :meth:`from_checkpoint` (``frame_rate``, ``backend="torch"`` among them)."""
         return cls.from_checkpoint(pretrained_path(name), **kwargs)
 
     @classmethod
@@ -247,7 +248,7 @@ class Tracker:
 
     def update(self, frame: np.ndarray) -> list[Track]:
         """Track one frame; returns snapshots of the tracks to report in it, by id (see
-        :meth:`aetrack.linker.Linker.update`).
+        :meth:`aetrack.linker.Linker.update`), their boxes clipped to the frame.
 
         An empty frame (None, or no pixels) counts as a frame without detections. A frame of
         another size than the last carries the tracks over to its pixels (:meth:`Linker.rescale`).
@@ -261,7 +262,7 @@ class Tracker:
         if is_empty_frame(frame):
             return self._link(np.zeros((0, 4)), np.zeros(0), None, np.zeros(0, dtype=np.int64))
         frame = to_bgr(frame)
-        self._follow_frame_size(frame)
+        self._follow_frame_size(frame.shape[1], frame.shape[0])
         det = self.detect(frame)
         return self._link(det.boxes, det.scores, det.tags, det.classes, frame=frame)
 
@@ -272,13 +273,16 @@ class Tracker:
         scores: np.ndarray,
         frame: np.ndarray | None = None,
         classes: np.ndarray | None = None,
+        frame_size: tuple[int, int] | None = None,
     ) -> list[Track]:
         """Link given detections ((n, 4) xyxy frame pixels, (n,) scores, (n,) int 0-based
         indices into :attr:`class_names` or None: all class 0).
 
         With a model and a frame, tags are sampled from the model at the boxes' centres, so the
         linker uses tags + motion; otherwise motion and IoU only. Boxes without area
-        (x2 <= x1 or y2 <= y1) are skipped.
+        (x2 <= x1 or y2 <= y1) are skipped. Reported boxes are clipped to the frame: its own
+        size, or without a frame ``frame_size`` = (width, height) (e.g. a MOT sequence's
+        seqinfo), or the last frame's; with none known they are reported as linked.
 
         Raises:
             ValueError: (an :class:`~aetrack.errors.InvalidArgument`) naming ``boxes``,
@@ -300,7 +304,9 @@ class Tracker:
         has_frame = not is_empty_frame(frame)
         if has_frame:
             frame = to_bgr(frame)
-            self._follow_frame_size(frame)
+            self._follow_frame_size(frame.shape[1], frame.shape[0])
+        elif frame_size is not None:
+            self._follow_frame_size(*frame_size)
         if self.model is not None and has_frame:
             outputs, lb = self._forward(frame)
             tags = (tags_at_boxes(outputs, b, letterbox=lb, stride=self.model_cfg.stride,
@@ -308,9 +314,21 @@ class Tracker:
                     else np.zeros((0, self.model_cfg.tag_dim * len(self.scales))))
         return self._link(b, s, tags, c, frame=frame if has_frame else None)
 
-    def reset(self) -> None:
-        """Forget all tracks; ids start at 1 again."""
-        self.linker.reset()
+    @property
+    def frame_rate(self) -> float:
+        """Frames per second of the stream (the linker's time budgets are in seconds)."""
+        return self.linker.frame_rate
+
+    @property
+    def fill_gap_frames(self) -> int:
+        """Longest gap of a revived track that results files fill (LinkerConfig.interpolate_s);
+        :meth:`update` itself returns each frame's rows at once, unfilled."""
+        return self.linker.cfg.interpolate_frames(self.linker.frame_rate)
+
+    def reset(self, *, frame_rate: float | None = None) -> None:
+        """Forget all tracks; ids start at 1 again. Between videos: ``frame_rate`` is the next
+        one's frames per second (None: unchanged)."""
+        self.linker.reset(frame_rate=frame_rate)
         if self.camera is not None:
             self.camera.reset()
         self._frame_size = None
@@ -340,10 +358,10 @@ class Tracker:
         self.timings["model"] = (t2 - t1) * 1e3
         return outputs, lb
 
-    def _follow_frame_size(self, frame: np.ndarray) -> None:
-        """When frames change size mid-stream, carry the tracks over to the new pixels, so
-        predictions (lost tracks, motion gates) stay where the objects are in the new frame."""
-        h, w = np.asarray(frame).shape[:2]
+    def _follow_frame_size(self, w: int, h: int) -> None:
+        """Note the frame's size (what reports are clipped to). When frames change size
+        mid-stream, carry the tracks over to the new pixels, so predictions (lost tracks, motion
+        gates) stay where the objects are in the new frame."""
         if self._frame_size is not None and self._frame_size != (w, h):
             old_w, old_h = self._frame_size
             self.linker.rescale(sx=w / old_w, sy=h / old_h)
@@ -362,7 +380,8 @@ class Tracker:
             keep = np.isin(classes, self._keep_classes)
             boxes, scores, classes = boxes[keep], scores[keep], classes[keep]
             tags = None if tags is None else tags[keep]
-        tracks = self.linker.update(boxes=boxes, scores=scores, tags=tags, classes=classes)
+        tracks = self.linker.update(boxes=boxes, scores=scores, tags=tags, classes=classes,
+                                    frame_size=self._frame_size)
         self.timings["link"] = (time.perf_counter() - t0) * 1e3
         return tracks
 
@@ -387,8 +406,9 @@ def class_indices(classes: Sequence[str] | str, names: tuple[str, ...]) -> np.nd
 
 
 def _drop_degenerate(det: Detections) -> Detections:
-    """Drop boxes without area (the linker refuses them). Boxes are not clipped to the frame:
-    like MOT ground truth, a box covers the whole object, also where it leaves the frame."""
+    """Drop boxes without area (the linker refuses them). Detections are not clipped: like MOT
+    ground truth, a box covers the whole object, also where it leaves the frame, so the linker
+    tracks whole objects; what it reports is clipped to the frame (:meth:`Linker.update`)."""
     b = det.boxes
     keep = (b[:, 2] - b[:, 0] >= 1) & (b[:, 3] - b[:, 1] >= 1)
     return Detections(boxes=b[keep], scores=det.scores[keep], classes=det.classes[keep], tags=det.tags[keep])

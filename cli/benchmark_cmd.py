@@ -1,6 +1,6 @@
 """``aetrack benchmark DATA_ROOT --out DIR``: track, evaluate and time every sequence.
 
-    aetrack benchmark ../shared/data/MOT17-train --dets --linker iou --linker motion --out b17
+    aetrack benchmark ../shared/data/MOT17-train --dets det/det.txt --linker iou --linker motion --out b17
     aetrack benchmark synth-eval --weights runs/synth_small/best.pt --linker tags_motion --linker motion --out bs
     aetrack benchmark ../shared/data/PETS09-S2L1 --frames 398:795 --threads 2 --out bpets
 
@@ -22,7 +22,7 @@ from aetrack.data.mot import parse_frame_range
 from aetrack.decode import DecodeConfig
 from aetrack.errors import AetrackError
 from aetrack.linker import MODES
-from cli.common import BACKEND_HELP, parse_input_size
+from cli.common import BACKEND_HELP, DETS_FOLDERS_HELP, LINKER_HELP, THREADS_DEFAULT, parse_input_size
 
 
 def _gaps(text: str | None) -> list[float] | None:
@@ -56,19 +56,17 @@ def benchmark(
         typer.Option(help="Checkpoint from `aetrack train`, or embedded weights by name: default (real footage; "
                           "what no --weights means, none with --dets) or synthetic.", show_default=False),
     ] = None,
-    dets: Annotated[
-        bool, typer.Option("--dets", help="Link each sequence's det/det.txt (tags from the model only with --weights).")
-    ] = False,
+    dets: Annotated[Optional[str], typer.Option(help=DETS_FOLDERS_HELP, show_default=False)] = None,
     linker: Annotated[
         Optional[list[str]],
-        typer.Option(help=f"Linker mode, repeatable to compare on the same detections: {', '.join(MODES)}."),
+        typer.Option(help=LINKER_HELP + " Repeatable, to compare linkers on the same detections."),
     ] = None,
     frames: Annotated[
-        Optional[str], typer.Option(help="Only frames A:B (inclusive, 1-based), tracked and scored.")
+        Optional[str], typer.Option(help="Only frames A:B (inclusive, 1-based; default: all), tracked and scored.")
     ] = None,
     half: Annotated[
         Optional[str], typer.Option(help="Only the first or second half of every sequence (half-val split: "
-                                         "tune on first, report second); not with --frames.")
+                                         "tune on first, report second; default: all frames); not with --frames.")
     ] = None,
     set_: Annotated[
         Optional[list[str]], typer.Option("--set", help="Override a setting, e.g. linker.high_score=0.6.")
@@ -77,7 +75,8 @@ def benchmark(
         Optional[Path], typer.Option("--linker-config", help="YAML of linker settings, e.g. from aetrack tune "
                                                              "(applied before --linker and --set).")
     ] = None,
-    threads: Annotated[Optional[int], typer.Option(help="CPU threads for torch.")] = None,
+    threads: Annotated[Optional[int], typer.Option(
+        help=f"CPU threads for the model, on whichever engine --backend picks ({THREADS_DEFAULT}).")] = None,
     device: Annotated[str, typer.Option(help="auto, cpu, cuda, cuda:N or mps.")] = "cpu",
     input_size: Annotated[
         Optional[str], typer.Option(help="Network input WIDTHxHEIGHT (default: the model's).")
@@ -106,12 +105,9 @@ def benchmark(
     from aetrack.track_job import tracker_settings
     from cli.common import check_half
 
-    use_model = not dets or weights is not None
+    use_model = dets is None or weights is not None
     if use_model:
-        # The multi-scale test resizes torch tensors: with --scales, auto means torch.
-        if scales is not None and backend == "auto":
-            backend = "torch"
-        backend = resolve_backend(backend, weights=weights, device=device)
+        backend = resolve_backend(backend, weights=weights, device=device, multiscale=scales is not None)
     elif backend not in ("auto", "torch"):
         check_backend(backend, device=device)
         raise AetrackError("--backend applies to a model; model-free --dets runs have none (add --weights)")
@@ -142,7 +138,7 @@ def benchmark(
                 for mode in (linker or [None])]
     result = run_benchmark(
         data_root=data_root, out_dir=out, linkers=[lcfg for lcfg, _ in settings], model=model, model_cfg=model_cfg,
-        decode_cfg=settings[0][1], weights=label, use_dets=dets, frames=window, device=device, warmup=warmup,
+        decode_cfg=settings[0][1], weights=label, dets=dets, frames=window, device=device, warmup=warmup,
         sweep=SweepSettings() if speed else None, half=check_half(half), tag_gaps=_gaps(tag_gaps),
         scales=_scales(scales, use_model), model_threads=threads,
     )

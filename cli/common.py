@@ -9,9 +9,11 @@ from typing import Any, TypeVar
 
 import typer
 from rich.console import Console
+from typer.core import TyperCommand
 from rich.table import Table
 
 from aetrack.errors import AetrackError
+from aetrack.linker import MODES
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -19,6 +21,43 @@ F = TypeVar("F", bound=Callable[..., Any])
 BACKEND_HELP = ("Engine of the detector: auto (onnxruntime on the CPU when installed, else torch), torch, "
                 "or onnxruntime (CPU; weights are exported to ~/.cache/aetrack on first use). "
                 "An .onnx --weights file runs on onnxruntime.")
+
+
+# --linker of track and benchmark. The defaults it names are checked against the embedded
+# weights' stored settings and aetrack.linker.config.DETECTIONS_DEFAULTS (tests/test_cli_help.py).
+LINKER_HELP = (f"Linker mode: {', '.join(MODES)} (default: the weights' own, tags_motion for both "
+               "embedded models; motion for --dets without --weights).")
+# --threads of every command that runs a model: torch's default and onnxruntime's are one thread
+# per physical core (aetrack.backend.apply_threads).
+THREADS_DEFAULT = "default: one per physical core"
+
+
+# --dets of benchmark and tune: one meaning with track's (a detections file; where a command
+# takes folders of sequences, its path inside each sequence folder).
+DETS_FOLDERS_HELP = ("Link the MOT detections in this file inside each sequence folder instead of detecting, e.g. "
+                     "det/det.txt (tags from the model only with --weights).")
+
+
+def note(text: str) -> None:
+    """A yellow ``note:`` line on stderr: what an old spelling now means."""
+    typer.secho(f"note: {text}", err=True, fg=typer.colors.YELLOW)
+
+
+class BareDetsCommand(TyperCommand):
+    """A command whose ``--dets`` takes a path but, as it once was a flag, may still be given
+    bare (last, or before another option): that reads the public detections
+    (``det/det.txt``) with a note, so old command lines keep working."""
+
+    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
+        from aetrack.data.mot import PUBLIC_DETS
+
+        out: list[str] = []
+        for i, arg in enumerate(args):
+            out.append(arg)
+            if arg == "--dets" and (i + 1 == len(args) or args[i + 1].startswith("-")):
+                out.append(PUBLIC_DETS)
+                note(f"--dets takes the detections file inside each sequence folder now; read as --dets {PUBLIC_DETS}")
+        return super().parse_args(ctx, out)
 
 
 def user_errors(fn: F) -> F:

@@ -9,19 +9,21 @@ synthetic clip, tracks it with the embedded synthetic model and prints the offic
 
 from __future__ import annotations
 
-import json
 import time
-from collections import Counter
 from importlib import resources
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 
-from cli.common import BACKEND_HELP
+from cli.common import BACKEND_HELP, THREADS_DEFAULT
+
+if TYPE_CHECKING:
+    from aetrack.data.mot import FrameRange
 
 DEMO_SEED = 4242  # held out: training uses seeds < 1000, evaluation 1000-1003
 DEMO_CLIP = "demo_corridor.mp4"  # in aetrack/assets/; see NOTICE for its source and licence
+SYNTHETIC_LENGTH = 300  # frames of the --synthetic clip unless --frames ends earlier
 
 
 def demo_clip_path() -> Path:
@@ -33,33 +35,33 @@ def demo(
     out: Annotated[Path, typer.Option("--out", help="Folder for the results and video.")] = Path("aetrack_demo"),
     synthetic: Annotated[bool, typer.Option("--synthetic", help="Track a generated clip with the synthetic "
                                                                   "model and print its metrics.")] = False,
-    frames: Annotated[Optional[int], typer.Option(
-        help="Only the first N frames of the real clip; with --synthetic the generated clip's length (300).",
-        show_default=False)] = None,
+    frames: Annotated[Optional[str], typer.Option(
+        help="Only frames A:B (inclusive, 1-based; default: all) of the real clip, or of the generated one "
+             f"(--synthetic: {SYNTHETIC_LENGTH} frames long, or B).", show_default=False)] = None,
     seed: Annotated[int, typer.Option(help="--synthetic: seed of the generated clip.")] = DEMO_SEED,
-    threads: Annotated[Optional[int], typer.Option(help="CPU threads for the model.")] = None,
+    threads: Annotated[Optional[int], typer.Option(help=f"CPU threads for the model ({THREADS_DEFAULT}).")] = None,
     backend: Annotated[str, typer.Option(help=BACKEND_HELP)] = "auto",
 ) -> None:
     """Track a real clip with the embedded default weights (or --synthetic), save video + tracks."""
     from aetrack.backend import resolve_backend
-    from cli.common import set_threads
+    from aetrack.data.mot import FrameRange, parse_frame_range
+    from cli.common import note, set_threads
 
+    if frames is not None and frames.strip().isdigit():  # the old spelling, a count: the first N frames
+        note(f"demo --frames N is now --frames 1:N, as in track; read as --frames 1:{frames.strip()}")
+        frames = f"1:{frames.strip()}"
+    window: FrameRange | None = parse_frame_range(frames)
     backend = resolve_backend(backend)
     threads = set_threads(threads, backend=backend)
     start = time.perf_counter()
-    if frames is not None and frames < 1:
-        from aetrack.errors import AetrackError
-
-        raise AetrackError(f"--frames must be >= 1, got {frames}")
     if synthetic:
-        _synthetic(out, frames=frames or 300, seed=seed, backend=backend, threads=threads)
+        _synthetic(out, window=window, seed=seed, backend=backend, threads=threads)
     else:
-        _real(out, frames=frames, backend=backend, threads=threads)
+        _real(out, window=window, backend=backend, threads=threads)
     typer.echo(f"demo finished in {time.perf_counter() - start:.1f} s")
 
 
-def _real(out: Path, *, frames: int | None, backend: str, threads: int | None) -> None:
-    from aetrack.data.mot import FrameRange
+def _real(out: Path, *, window: FrameRange | None, backend: str, threads: int | None) -> None:
     from aetrack.data.sources import open_source
     from aetrack.errors import AetrackError
     from aetrack.pipeline import track_source
@@ -68,28 +70,20 @@ def _real(out: Path, *, frames: int | None, backend: str, threads: int | None) -
     clip = demo_clip_path()
     if not clip.is_file():
         raise AetrackError(f"demo clip missing: {clip} (reinstall aetrack)")
-    src = open_source(str(clip), frames=FrameRange(1, frames) if frames else None)
+    src = open_source(str(clip), frames=window)
     typer.echo(f"tracking {clip.name} ({src.selected_length()} frames, real footage, CC BY 4.0 Intel IoT DevKit) "
                f"with the embedded default weights ({backend})")
     tracker = Tracker.from_pretrained(frame_rate=src.fps, backend=backend, threads=threads)
     stats = track_source(source=src, tracker=tracker, out_dir=out, save_video=True)
-    rows = [json.loads(line) for line in (out / f"{src.name}.jsonl").read_text().splitlines()]
-    per_class = Counter()
-    seen: set[int] = set()
-    for r in rows:
-        if r["id"] not in seen:
-            seen.add(r["id"])
-            per_class[r.get("class", "person")] += 1
     med = stats.median_ms(skip=min(5, max(0, stats.frames - 1)))
-    typer.echo(f"{len(seen)} tracks ({', '.join(f'{n} {c}' for c, n in per_class.most_common())}) "
-               f"over {stats.frames} frames")
+    typer.echo(f"{stats.tracks_text()} over {stats.frames} frames")
     typer.echo(f"speed: {stats.fps:.1f} frames/s end to end ("
                + ", ".join(f"{k} {v:.1f} ms" for k, v in med.items()) + ")")
     for p in stats.outputs:
         typer.echo(f"wrote {p}")
 
 
-def _synthetic(out: Path, *, frames: int, seed: int, backend: str, threads: int | None) -> None:
+def _synthetic(out: Path, *, window: FrameRange | None, seed: int, backend: str, threads: int | None) -> None:
     from aetrack.data.mot import MotSequence, read_mot_file
     from aetrack.data.sources import open_source
     from aetrack.data.synth import SynthConfig, write_sequence
@@ -98,16 +92,16 @@ def _synthetic(out: Path, *, frames: int, seed: int, backend: str, threads: int 
     from aetrack.tracker import Tracker
     from cli.common import print_metrics
 
-    cfg = SynthConfig.preset("medium", frames=frames)
+    cfg = SynthConfig.preset("medium", frames=window.last if window is not None and window.last else SYNTHETIC_LENGTH)
     seq_dir = write_sequence(out / "data", cfg=cfg, seed=seed, overwrite=True)
     seq = MotSequence.open(seq_dir)
     typer.echo(f"generated {seq.name}: {seq.info.length} frames {seq.info.width}x{seq.info.height} in {seq_dir}")
     tracker = Tracker.from_pretrained("synthetic", frame_rate=seq.info.frame_rate, backend=backend, threads=threads)
-    src = open_source(seq_dir)
+    src = open_source(seq_dir, frames=window)
     stats = track_source(source=src, tracker=tracker, out_dir=out, save_video=True)
     report = evaluate_tables(gt={seq.name: seq.gt()}, results={seq.name: read_mot_file(out / f"{seq.name}.txt",
                                                                                         kind="results")},
-                             num_frames={seq.name: seq.info.length})
+                             frames=window, num_frames={seq.name: seq.info.length})
     print_metrics(report, title=f"{seq.name}: embedded synthetic weights, {stats.fps:.1f} frames/s end to end")
     for p in stats.outputs:
         typer.echo(f"wrote {p}")

@@ -23,10 +23,12 @@ def evaluate(
         typer.Option(help="Evaluation rules: MOT15, MOT16, MOT17 or MOT20 (default: from the gt columns)."),
     ] = None,
     frames: Annotated[
-        Optional[str], typer.Option(help="Evaluate only frames A:B (inclusive, 1-based) of every sequence.")
+        Optional[str], typer.Option(help="Evaluate only frames A:B (inclusive, 1-based) of every sequence "
+                                         "(default: all).")
     ] = None,
     half: Annotated[
-        Optional[str], typer.Option(help="Evaluate only the first or second half of every sequence; not with --frames.")
+        Optional[str], typer.Option(help="Evaluate only the first or second half of every sequence (default: "
+                                         "all frames); not with --frames.")
     ] = None,
     json_path: Annotated[
         Optional[Path], typer.Option("--json", help="Also write the numbers to this JSON file (atomically).")

@@ -28,12 +28,18 @@ def export(
         Path | None,
         typer.Option(help="Experiment YAML whose decode and linker sections replace the checkpoint's (.pt only)."),
     ] = None,
-    half: Annotated[bool, typer.Option(
-        "--half", help="Store the weights as float16 (half the size; .pt only).")] = False,
+    float16: Annotated[bool, typer.Option(
+        "--float16", help="Store the weights as float16 (half the size; .pt only).")] = False,
+    half: Annotated[bool, typer.Option("--half", hidden=True)] = False,  # the old spelling of --float16
 ) -> None:
     """Write the detector as ONNX (OUT.onnx), or strip optimizer and RNG state from a checkpoint."""
     from aetrack.errors import AetrackError
     from aetrack.tracker import EMBEDDED, resolve_weights
+    from cli.common import note
+
+    if half:  # --half means a half of the frames in benchmark, eval and tune
+        note("export --half is now --float16 (--half selects a half of the frames elsewhere)")
+        float16 = True
 
     src = resolve_weights(weights)
     if not src.exists():
@@ -42,7 +48,7 @@ def export(
     if out.suffix.lower() == ".onnx":
         from aetrack.model.onnx_export import export_onnx
 
-        for flag, given in (("--inference-config", inference_config is not None), ("--half", half)):
+        for flag, given in (("--inference-config", inference_config is not None), ("--float16", float16)):
             if given:
                 raise AetrackError(f"{flag} applies to .pt weights files; an .onnx export is float32 and keeps "
                                    "the weights' own decode and linker settings")
@@ -55,5 +61,5 @@ def export(
             raise AetrackError(f"output folder does not exist: {out.parent}")
         load_checkpoint(src)  # refuse a checkpoint whose weights do not fit its own config
         inference = load_experiment(inference_config) if inference_config is not None else None
-        path = export_weights(src, out, inference=inference, half=half)
+        path = export_weights(src, out, inference=inference, half=float16)
     typer.echo(f"wrote {path} ({path.stat().st_size / 2**20:.1f} MiB)")

@@ -7,13 +7,14 @@ on stderr with exit code 2, never as a traceback.
 from __future__ import annotations
 
 import sys
+from typing import Annotated
 
 import typer
 
 from aetrack.errors import AetrackError
 from cli import (ap_cmd, benchmark_cmd, demo_cmd, eval_cmd, export_cmd, pseudolabel_cmd, synth_cmd, track_cmd, train_cmd,
                  tune_cmd)
-from cli.common import error_line, user_errors
+from cli.common import BareDetsCommand, error_line, user_errors
 
 app = typer.Typer(
     name="aetrack",
@@ -22,15 +23,33 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     add_completion=False,
 )
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        from aetrack import __version__  # cheap: the package's names load lazily
+
+        typer.echo(f"aetrack {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _options(
+    version: Annotated[bool, typer.Option("--version", help="Print the version and exit.", is_eager=True,
+                                          callback=_print_version)] = False,
+) -> None:
+    """Multi-object tracking with temporal associative embedding."""
+
+
 app.command("synth")(user_errors(synth_cmd.synth))
 app.command("train")(user_errors(train_cmd.train))
 app.command("track")(user_errors(track_cmd.track))
 app.command("eval")(user_errors(eval_cmd.evaluate))
 app.command("demo")(user_errors(demo_cmd.demo))
-app.command("benchmark")(user_errors(benchmark_cmd.benchmark))
+app.command("benchmark", cls=BareDetsCommand)(user_errors(benchmark_cmd.benchmark))
 app.command("export")(user_errors(export_cmd.export))
 app.command("pseudolabel")(user_errors(pseudolabel_cmd.pseudolabel))
-app.command("tune")(user_errors(tune_cmd.tune))
+app.command("tune", cls=BareDetsCommand)(user_errors(tune_cmd.tune))
 app.command("ap")(user_errors(ap_cmd.ap))
 
 

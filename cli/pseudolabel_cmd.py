@@ -18,7 +18,7 @@ from typing import Annotated, Optional
 import typer
 
 from aetrack.errors import AetrackError
-from cli.common import BACKEND_HELP, parse_input_size
+from cli.common import BACKEND_HELP, THREADS_DEFAULT, parse_input_size
 
 
 def pseudolabel(
@@ -33,14 +33,14 @@ def pseudolabel(
     target_score: Annotated[float, typer.Option(help="Teacher score of a training target.")] = 0.5,
     ignore_score: Annotated[float, typer.Option(help="Teacher score of an ignore region (below target).")] = 0.2,
     every: Annotated[int, typer.Option(help="Label every n-th frame.")] = 1,
-    frames: Annotated[Optional[str], typer.Option(help="Only frames A:B (inclusive, 1-based).")] = None,
+    frames: Annotated[Optional[str], typer.Option(help="Only frames A:B (inclusive, 1-based; default: all).")] = None,
     classes: Annotated[Optional[str], typer.Option(
         help="Classes to label, comma-separated COCO names, or 'all' (default: the teacher's set).")] = None,
     input_size: Annotated[Optional[str], typer.Option(
         help="Network input WxH (multiples of 32; default: follows the frame size).", show_default=False)] = None,
     tile: Annotated[Optional[bool], typer.Option(
         "--tile/--no-tile", hidden=True, help="Retired: the input follows the frame size.")] = None,
-    threads: Annotated[Optional[int], typer.Option(help="CPU threads for the teacher.")] = None,
+    threads: Annotated[Optional[int], typer.Option(help=f"CPU threads for the teacher ({THREADS_DEFAULT}).")] = None,
     backend: Annotated[str, typer.Option(help=BACKEND_HELP)] = "auto",
 ) -> None:
     """Label a video or image folder with the teacher: confident boxes, ignore regions, pseudo-tracks."""

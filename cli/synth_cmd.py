@@ -1,6 +1,7 @@
 """``aetrack synth``: write procedural sequences in MOTChallenge layout with exact ground truth.
 
     aetrack synth data/synth-eval --sequences 4 --seed 1000    # synth-medium-1000 ... -1003
+    aetrack synth data/short --length 100                       # 100 frames per sequence
 
 Sequence k (0-based) uses seed S+k, so each sequence depends only on its own seed and options.
 """
@@ -9,7 +10,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Optional
 
 import typer
 from rich.console import Console
@@ -43,7 +44,8 @@ class _RateColumn(ProgressColumn):
 def synth(
     out_dir: Annotated[Path, typer.Argument(help="Folder to write the sequence folders into.")],
     sequences: Annotated[int, typer.Option(help="Number of sequences (seeds SEED, SEED+1, ...).")] = 1,
-    frames: Annotated[int, typer.Option(help="Frames per sequence.")] = 300,
+    length: Annotated[int, typer.Option(help="Frames per sequence.")] = 300,
+    frames: Annotated[Optional[int], typer.Option("--frames", hidden=True)] = None,  # the old spelling of --length
     seed: Annotated[int, typer.Option(help="Seed of the first sequence.")] = 0,
     width: Annotated[int, typer.Option(help="Frame width, pixels.")] = 640,
     height: Annotated[int, typer.Option(help="Frame height, pixels.")] = 360,
@@ -57,12 +59,17 @@ def synth(
 ) -> None:
     """Generate synthetic sequences (images or video, gt/gt.txt, det/det.txt, seqinfo.ini)."""
     from aetrack.data.synth import write_sequence  # the renderer and OpenCV: not for --help
+    from cli.common import note
+
+    if frames is not None:  # --frames selects frames A:B in every other command
+        note(f"synth --frames is now --length (--frames selects frames A:B elsewhere); read as --length {frames}")
+        length = frames
 
     if sequences < 1:
         raise AetrackError(f"--sequences must be >= 1, got {sequences}")
     if seed < 0:
         raise AetrackError(f"--seed must be >= 0, got {seed}")
-    overrides: dict[str, Any] = dict(frames=frames, width=width, height=height, fps=fps)
+    overrides: dict[str, Any] = dict(frames=length, width=width, height=height, fps=fps)
     if objects is not None:
         overrides["objects"] = objects
     cfg = SynthConfig.preset(difficulty, **overrides)

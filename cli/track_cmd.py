@@ -28,12 +28,11 @@ import typer
 
 from aetrack.data.mot import MotSequence, is_mot_sequence, parse_frame_range, read_mot_file
 from aetrack.errors import AetrackError
-from aetrack.linker import MODES
 
 if TYPE_CHECKING:
     from aetrack.batch import InputOutcome
     from aetrack.track_job import TrackSettings
-from cli.common import BACKEND_HELP, parse_input_size
+from cli.common import BACKEND_HELP, LINKER_HELP, THREADS_DEFAULT, parse_input_size
 
 
 def track(
@@ -51,9 +50,9 @@ def track(
         typer.Option(help="Link these MOT detections instead of detecting (tags from the model only with --weights); "
                           "with several inputs a path inside each sequence folder, e.g. det/det.txt."),
     ] = None,
-    frames: Annotated[Optional[str], typer.Option(help="Only frames A:B (inclusive, 1-based).")] = None,
+    frames: Annotated[Optional[str], typer.Option(help="Only frames A:B (inclusive, 1-based; default: all).")] = None,
     save_video: Annotated[bool, typer.Option("--save-video", help="Also write an annotated mp4.")] = False,
-    linker: Annotated[Optional[str], typer.Option(help=f"Linker mode: {', '.join(MODES)}.")] = None,
+    linker: Annotated[Optional[str], typer.Option(help=LINKER_HELP)] = None,
     set_: Annotated[
         Optional[list[str]], typer.Option("--set", help="Override a setting, e.g. linker.high_score=0.6.")
     ] = None,
@@ -63,10 +62,11 @@ def track(
     ] = None,
     device: Annotated[str, typer.Option(help="auto, cpu, cuda, cuda:N or mps.")] = "cpu",
     threads: Annotated[Optional[int], typer.Option(
-        help="CPU threads for the model (with several inputs: per input; default: the CPUs shared among "
-             "the workers, 1 per Ray task).")] = None,
+        help=f"CPU threads for the model ({THREADS_DEFAULT}; with several inputs: per input, default the CPUs "
+             "shared among the workers, 1 per Ray task).")] = None,
     backend: Annotated[str, typer.Option(help=BACKEND_HELP)] = "auto",
-    fps: Annotated[Optional[float], typer.Option(help="Frame rate if the source does not say.")] = None,
+    fps: Annotated[Optional[float], typer.Option(
+        help="Frame rate of the source, frames/s (default: what the source says, else 30).")] = None,
     evaluate: Annotated[bool, typer.Option(
         help="Evaluate against gt/gt.txt of a MOT sequence folder (one input; several: aetrack eval DATA OUT).")] = True,
     classes: Annotated[
@@ -86,7 +86,8 @@ def track(
         "--ray", help="Several inputs: one Ray task per input (needs the ray extra of aetrack); a local Ray "
                       "running --workers tasks at once unless --ray-address is given.")] = False,
     ray_address: Annotated[Optional[str], typer.Option(
-        help="Ray cluster to run on, e.g. auto or HOST:6379 (implies --ray); OUT must be a shared folder.",
+        help="Ray cluster to run on, e.g. auto or HOST:6379 (implies --ray; default: a local Ray); OUT must be "
+             "a shared folder.",
         show_default=False)] = None,
     overwrite: Annotated[bool, typer.Option(
         "--overwrite", help="Several inputs: track the finished ones again too.")] = False,
@@ -119,7 +120,8 @@ def _track_single(source: str, *, out: Path, settings: TrackSettings, evaluate: 
     result = track_input(source, out_dir=out, settings=settings)
     stats = result.stats
     med = stats.median_ms(skip=min(5, max(0, stats.frames - 1)))
-    typer.echo(f"{stats.name}: {stats.frames} frames, {stats.rows} boxes, {stats.fps:.1f} frames/s end to end "
+    typer.echo(f"{stats.name}: {stats.frames} frames, {stats.tracks_text()}, {stats.rows} boxes, "
+               f"{stats.fps:.1f} frames/s end to end "
                f"({', '.join(f'{k} {v:.1f} ms' for k, v in med.items())})")
     if result.truncated is not None:
         typer.secho(f"warning: {source}: the video ends after frame {result.truncated[0]} of {result.truncated[1]} "
@@ -181,7 +183,7 @@ def _track_many(sources: list[str], *, out: Path, settings: TrackSettings, worke
             frames += outcome.frames
             if outcome.ok:
                 retried = f" (try {outcome.attempts}: the first failed)" if outcome.attempts > 1 else ""
-                bar.console.print(f"{outcome.name}: {outcome.frames} frames, {outcome.rows} boxes, "
+                bar.console.print(f"{outcome.name}: {outcome.frames} frames, {outcome.tracks}, {outcome.rows} boxes, "
                                   f"{outcome.frames / outcome.seconds if outcome.seconds else 0.0:.1f} frames/s"
                                   f"{retried}", markup=False, highlight=False)
             else:

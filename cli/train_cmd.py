@@ -25,7 +25,8 @@ def train(
         help="Config overrides section.key=value, e.g. train.steps=500 model.tag_dim=4.")] = None,
     resume: Annotated[bool, typer.Option("--resume", help="Continue from OUT/last.pt at its step.")] = False,
     out: Annotated[Path | None, typer.Option(
-        "--out", help="Output folder (default: train.out_dir, else runs/NAME).")] = None,
+        "--out", help="Output folder (default: train.out_dir, else runs/NAME; NAME: the config's name, else "
+                      "its file's stem).")] = None,
     overwrite: Annotated[bool, typer.Option("--overwrite", help="Start afresh in a folder that holds a run.")] = False,
     stop_after: Annotated[int | None, typer.Option(
         help="Train at most this many steps now, checkpoint and exit (continue with --resume).")] = None,
@@ -57,6 +58,7 @@ def train(
         typer.echo(f"{validate}: AP50 {m['val_ap50']:.4f}, tag AUC {m['val_tag_auc']:.4f} "
                    f"({int(m['val_images'])} validation frames)")
         return
+    typer.echo(f"run {cfg.name}: writing into {out or cfg.out_dir} (relative paths resolve from {Path.cwd()})")
     result = run_training(cfg, resume=resume, overwrite=overwrite, out_dir=out, stop_after=stop_after)
     summary = f"done: step {result.step}/{cfg.train.steps}, outputs in {result.out_dir}"
     if result.metrics:

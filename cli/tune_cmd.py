@@ -1,8 +1,8 @@
-"""``aetrack tune DATA... --dets --out DIR``: search linker settings on given detections, or
+"""``aetrack tune DATA... --dets det/det.txt --out DIR``: search linker settings on given detections, or
 ``--weights W``: on a model's own detections and tags (tag settings too).
 
-    aetrack tune ../shared/data/MOT17-train ../shared/data/PETS09-S2L1 --dets --out tune_out --trials 60
-    aetrack benchmark ../shared/data/MOT17-train --dets --half second --linker-config tune_out/best.yaml --out b
+    aetrack tune ../shared/data/MOT17-train ../shared/data/PETS09-S2L1 --dets det/det.txt --out tune_out --trials 60
+    aetrack benchmark ../shared/data/MOT17-train --dets det/det.txt --half second --linker-config tune_out/best.yaml --out b
     aetrack tune bench_data/tune-hard --weights synthetic --space configs/tune_tags_space.yaml --frames 1:300
 
 Tunes on the first half of every sequence by default (``--half first``; the second half is
@@ -19,19 +19,23 @@ import typer
 
 from aetrack.data.mot import parse_frame_range
 from aetrack.errors import AetrackError
+from cli.common import THREADS_DEFAULT
 
 
 def tune(
     data: Annotated[list[Path], typer.Argument(help="MOT sequence folders, or folders of them, each with det/det.txt "
                                                     "and gt/gt.txt.")],
     out: Annotated[Path, typer.Option("--out", help="Output folder (study.db, best.yaml, trials.csv, trials.png).")] = Path("tune_out"),
-    dets: Annotated[bool, typer.Option("--dets", help="Link each sequence's det/det.txt (this or --weights).")] = False,
+    dets: Annotated[Optional[str], typer.Option(
+        help="Link the MOT detections in this file inside each sequence folder, e.g. det/det.txt (this or --weights).",
+        show_default=False)] = None,
     weights: Annotated[Optional[str], typer.Option(help="Link this model's own detections and tags instead "
                                                         "(default, synthetic or a weights file; computed once, "
                                                         "cached in OUT/cache); the search starts from its "
                                                         "stored linker settings.")] = None,
     backend: Annotated[str, typer.Option(help="Engine of the model with --weights: auto, torch or onnxruntime.")] = "auto",
-    threads: Annotated[Optional[int], typer.Option(help="CPU threads for the model with --weights.")] = None,
+    threads: Annotated[Optional[int], typer.Option(
+        help=f"CPU threads for the model with --weights ({THREADS_DEFAULT}).")] = None,
     trials: Annotated[int, typer.Option(help="Trials in the study in all; a re-run continues up to this.")] = 50,
     objective: Annotated[str, typer.Option(help="What to maximise: hota or idf1.")] = "hota",
     space: Annotated[Optional[Path], typer.Option(help="YAML search space (default: the built-in space; see "
@@ -40,7 +44,9 @@ def tune(
                                                      "second; none with --frames.")] = None,
     frames: Annotated[Optional[str], typer.Option(help="Tune on frames A:B of every sequence instead of a half.")] = None,
     linker_config: Annotated[Optional[Path], typer.Option("--linker-config", help="YAML of linker settings the "
-                                                                                  "search starts from.")] = None,
+                                                                                  "search starts from (default: the "
+                                                                                  "model's, or the given-detections "
+                                                                                  "defaults).")] = None,
     set_: Annotated[Optional[list[str]], typer.Option("--set", help="Fix a base setting, e.g. linker.lost_time_s=2.")] = None,
     camera_motion: Annotated[bool, typer.Option("--camera-motion/--no-camera-motion", help="Estimate and cache "
                             "the camera motion of sequences that have all their frames.")] = False,
@@ -56,9 +62,9 @@ def tune(
     from cli.common import check_half
     from aetrack.track_job import tracker_settings
 
-    if dets == (weights is not None):
-        raise AetrackError("aetrack tune links given detections (--dets, each sequence's det/det.txt) or a "
-                           "model's own (--weights W): give one of them")
+    if (dets is None) == (weights is None):
+        raise AetrackError("aetrack tune links given detections (--dets det/det.txt, a file inside each sequence "
+                           "folder) or a model's own (--weights W): give one of them")
     if objective not in OBJECTIVES:
         raise AetrackError(f"--objective {objective!r}: choose one of {', '.join(OBJECTIVES)}")
     params = load_space(space)
@@ -86,7 +92,7 @@ def tune(
         if base.mode not in ("motion", "iou"):
             raise AetrackError(f"linker mode {base.mode!r} needs tags from a model; the tuner links given "
                                f"detections (motion or iou) unless --weights is given")
-        seqs = load_sequences(data, camera_motion=camera_motion, cache_dir=out / "cache", progress=True)
+        seqs = load_sequences(data, dets=dets, camera_motion=camera_motion, cache_dir=out / "cache", progress=True)
     else:
         from aetrack.tracker import Tracker
         from aetrack.tune.protocol import load_model_sequences, weights_id

@@ -144,6 +144,35 @@ def test_truncated_video_is_refused_unless_allowed(tmp_path: Path) -> None:
     assert res.exit_code == 0 and "full: 40 frames" in res.stdout and res.stderr == "", res.output
 
 
+def test_frames_past_the_end_are_refused_before_anything_is_written(tmp_path: Path) -> None:
+    # Issue 28: --frames 50:60 of a 41-frame clip printed "0 frames, 0 boxes", wrote empty files
+    # and exited 0. A video (41 frames), an image folder (1 image) and a MOT sequence linked
+    # model-free (seqLength 3, no images) each say how many frames they have, and write nothing.
+    video = tmp_path / "clip41.avi"
+    _write_video(video, 41)
+    (tmp_path / "imgs").mkdir()
+    cv2.imwrite(str(tmp_path / "imgs" / "000001.png"), np.full((48, 64, 3), 90, np.uint8))
+    seq = tmp_path / "walk"
+    (seq / "det").mkdir(parents=True)
+    (seq / "seqinfo.ini").write_text("[Sequence]\nname=walk\nimDir=img1\nframeRate=10\nseqLength=3\n"
+                                     "imWidth=640\nimHeight=480\nimExt=.jpg\n")
+    (seq / "det" / "det.txt").write_text("1,-1,100,50,40,100,0.9,-1,-1,-1\n")
+    out = tmp_path / "out"
+    for argv, message in (
+        ([str(video), "--frames", "50:60"], "--frames 50:60 selects no frame of clip41: it has 41 frames (1:41)"),
+        ([str(video), "--frames", "42:"], "--frames 42: selects no frame of clip41: it has 41 frames (1:41)"),
+        ([str(tmp_path / "imgs"), "--frames", "2:5"], "--frames 2:5 selects no frame of imgs: it has 1 frame (1:1)"),
+        ([str(seq), "--dets", str(seq / "det" / "det.txt"), "--frames", "4:9"],
+         "--frames 4:9 selects no frame of walk: it has 3 frames (1:3)"),
+    ):
+        one_error_line(CliRunner().invoke(app, ["track", *argv, "--out", str(out)]), message)
+        assert not out.exists()
+    # A range that overlaps the end keeps the frames there are: 40:60 is frames 40 and 41.
+    res = CliRunner().invoke(app, ["track", str(video), "--frames", "40:60", "--dets", str(seq / "det" / "det.txt"),
+                                   "--out", str(out)])
+    assert res.exit_code == 0 and "clip41: 2 frames" in res.stdout, res.output
+
+
 def test_opencv_says_nothing_before_our_line(tmp_path: Path) -> None:
     # OpenCV and FFmpeg print on the process's stderr themselves, which CliRunner does not
     # capture: run the console entry point. A missing camera printed 12 lines before ours.

@@ -49,7 +49,7 @@ def data_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def cli_run(data_root: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict]:
     """``aetrack benchmark ROOT --dets --linker iou --linker motion --out OUT --no-speed``."""
     out = tmp_path_factory.mktemp("bench_out")
-    result = CliRunner().invoke(app, ["benchmark", str(data_root), "--dets", "--linker", "iou", "--linker", "motion",
+    result = CliRunner().invoke(app, ["benchmark", str(data_root), "--dets", "det/det.txt", "--linker", "iou", "--linker", "motion",
                                       "--out", str(out), "--no-speed"])
     assert result.exit_code == 0, result.output
     return out, json.loads((out / "summary.json").read_text())
@@ -146,7 +146,7 @@ def test_second_linker_links_the_recorded_detections(cli_run: tuple[Path, dict],
 
 
 def test_frame_range_restricts_tracking_and_scoring(data_root: Path, tmp_path: Path) -> None:
-    result = run_benchmark(data_root=data_root, out_dir=tmp_path, linkers=[LinkerConfig(mode="iou")], use_dets=True,
+    result = run_benchmark(data_root=data_root, out_dir=tmp_path, linkers=[LinkerConfig(mode="iou")], dets="det/det.txt",
                            frames="6:15", progress=False)
     # 10 frames per sequence: 6..15 inclusive.
     assert result.summary["speed"]["frames"] == 10 * len(SEEDS)
@@ -169,7 +169,7 @@ def test_model_run_with_tags_and_sweep(data_root: Path, tmp_path: Path) -> None:
     cfg = ModelConfig(width=8, head_channels=8, input_width=96, input_height=64)
     model = build_detector(cfg).eval()
     result = run_benchmark(data_root=data_root, out_dir=tmp_path, model=model, model_cfg=cfg, weights="test",
-                           linkers=[LinkerConfig(mode="tags_motion"), LinkerConfig(mode="tags")], use_dets=True,
+                           linkers=[LinkerConfig(mode="tags_motion"), LinkerConfig(mode="tags")], dets="det/det.txt",
                            sweep=TINY_SWEEP, progress=False)
     s = result.summary
     assert s["speed"]["input_size"] == [96, 64]
@@ -216,11 +216,12 @@ def test_sweep_settings_validate() -> None:
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["/no/such/root", "--dets"], "folder not found"),
-        (["{root}", "--dets", "--linker", "tags"], "come from a model"),
-        (["{root}", "--dets", "--linker", "iou", "--linker", "iou"], "given twice"),
-        (["{root}", "--dets", "--linker", "nope"], "unknown linker"),
-        (["{root}", "--dets", "--frames", "9:3"], "end before start"),
+        (["/no/such/root", "--dets", "det/det.txt"], "folder not found"),
+        (["{root}", "--dets", "/det/det.txt"], "give a path inside each sequence folder"),
+        (["{root}", "--dets", "det/det.txt", "--linker", "tags"], "come from a model"),
+        (["{root}", "--dets", "det/det.txt", "--linker", "iou", "--linker", "iou"], "given twice"),
+        (["{root}", "--dets", "det/det.txt", "--linker", "nope"], "unknown linker"),
+        (["{root}", "--dets", "det/det.txt", "--frames", "9:3"], "end before start"),
     ],
 )
 def test_bad_input_is_one_line_exit_2(args: list[str], message: str, data_root: Path, tmp_path: Path) -> None:
@@ -236,5 +237,5 @@ def test_missing_detections_are_named(data_root: Path, tmp_path: Path) -> None:
     write_sequence(root, cfg=SynthConfig.preset("easy", frames=3, width=64, height=64), seed=9)
     (root / "synth-easy-9" / "det" / "det.txt").unlink()
     with pytest.raises(AetrackError, match="no det/det.txt"):
-        run_benchmark(data_root=root, out_dir=tmp_path / "out", linkers=[LinkerConfig(mode="iou")], use_dets=True,
+        run_benchmark(data_root=root, out_dir=tmp_path / "out", linkers=[LinkerConfig(mode="iou")], dets="det/det.txt",
                       progress=False)

@@ -668,3 +668,21 @@ def test_track_class_from_its_first_detection() -> None:
 def test_invalid_classes_raise(classes: np.ndarray, match: str) -> None:
     with pytest.raises(ValueError, match=match):
         Linker().update(boxes=np.array([box(100, 100)]), scores=np.array([0.9]), classes=classes)
+
+
+def test_reported_boxes_are_clipped_to_the_frame() -> None:
+    # A 640 x 480 frame; 40 x 100 boxes, each reported at its matched detection (scripted()).
+    # A's box reaches 10 px past the left edge (x -10..30): reported as x 0..30. B's lies wholly
+    # right of the frame (x 650..690): nothing of it is inside, so it is not reported at all.
+    # Without a frame size both come back as linked. The tracks keep whole boxes either way:
+    # in frame 2 the same detections match the same tracks (ids 1 and 2, no new ones).
+    dets = np.array([box(10.0, 100.0), box(670.0, 100.0)])
+    scores = np.array([0.9, 0.9])
+    clipped, whole = Linker(cfg=scripted(min_hits=1)), Linker(cfg=scripted(min_hits=1))
+    for _ in range(2):
+        got = clipped.update(boxes=dets, scores=scores, frame_size=(640, 480))
+        assert [(t.track_id, t.box) for t in got] == [(1, (0.0, 50.0, 30.0, 150.0))]
+        got = whole.update(boxes=dets, scores=scores)
+        assert [(t.track_id, t.box) for t in got] == [(1, (-10.0, 50.0, 30.0, 150.0)), (2, (650.0, 50.0, 690.0, 150.0))]
+    with pytest.raises(ValueError, match="frame_size width must be a finite number > 0"):
+        clipped.update(boxes=dets, scores=scores, frame_size=(0, 480))

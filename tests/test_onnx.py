@@ -108,7 +108,7 @@ def test_the_onnx_file_describes_itself(exported: dict[str, Path]) -> None:
 def test_onnxruntime_backend_tracks_like_torch(exported: dict[str, Path]) -> None:
     # Frames 36-80 of the corridor clip: a woman walks in and is tracked (tests/test_tracker.py).
     frames = _clip_frames(80)[35:]
-    torch_tracker = Tracker.from_pretrained("default", frame_rate=10)
+    torch_tracker = Tracker.from_pretrained("default", frame_rate=10, backend="torch")
     ort_tracker = Tracker.from_checkpoint(exported["default"], frame_rate=10)
     assert isinstance(ort_tracker.model, OnnxDetector)
     seen = 0
@@ -155,7 +155,7 @@ def test_export_cli_writes_onnx_and_refuses_bad_input(tmp_path: Path, exported: 
                     "missing.pt is not a file")
     _one_error_line(runner.invoke(app, ["export", "synthetic", str(tmp_path / "no" / "a.onnx")]),
                     "output folder does not exist")
-    _one_error_line(runner.invoke(app, ["export", "synthetic", str(tmp_path / "a.onnx"), "--half"]), "--half")
+    _one_error_line(runner.invoke(app, ["export", "synthetic", str(tmp_path / "a.onnx"), "--float16"]), "--float16")
     assert not list(tmp_path.iterdir())  # nothing written by any of them
     # Using a foreign ONNX file or a wrong backend/device is one line as well.
     import onnx
@@ -207,7 +207,7 @@ def test_benchmark_times_the_onnxruntime_detector_and_counts_torch_flops(tmp_pat
     ort = OnnxDetector(path=onnx_file, settings=OrtSettings(threads=1))
     for name, detector, threads in (("torch", model, None), ("onnxruntime", ort, 1)):
         runs[name] = run_benchmark(data_root=root, out_dir=tmp_path / name, model=detector, model_cfg=cfg,
-                                   weights=name, linkers=[LinkerConfig(mode="tags_motion")], use_dets=True,
+                                   weights=name, linkers=[LinkerConfig(mode="tags_motion")], dets="det/det.txt",
                                    sweep=sweep, progress=False, model_threads=threads)
     # The onnxruntime run records its session's threads, and the peaks were measured with as many.
     speed = runs["onnxruntime"].summary["speed"]

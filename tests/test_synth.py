@@ -244,7 +244,7 @@ def test_cli_writes_sequences_that_depend_only_on_their_seed(tmp_path: Path) -> 
 
 
 def test_cli_bad_difficulty_is_one_line_exit_2(tmp_path: Path) -> None:
-    r = CliRunner().invoke(app, ["synth", str(tmp_path), "--difficulty", "extreme", "--frames", "2"])
+    r = CliRunner().invoke(app, ["synth", str(tmp_path), "--difficulty", "extreme", "--length", "2"])
     assert r.exit_code == 2
     expected = "error: unknown difficulty 'extreme'; choose one of easy, medium, hard"
     assert r.output.strip().splitlines() == [expected]

@@ -23,6 +23,7 @@ from aetrack.decode import Detections
 from aetrack.linker import LinkerConfig
 from aetrack.model import ModelConfig
 from aetrack.tracker import Tracker
+from cli.demo_cmd import demo_clip_path
 from cli.main import app
 
 FRAMES = 60
@@ -122,7 +123,7 @@ def test_track_cli_writes_results_video_and_reports_bad_input(seq: MotSequence, 
 
 
 def test_synthetic_demo_runs_end_to_end(tmp_path: Path) -> None:
-    res = CliRunner().invoke(app, ["demo", "--synthetic", "--out", str(tmp_path), "--frames", "30"])
+    res = CliRunner().invoke(app, ["demo", "--synthetic", "--out", str(tmp_path), "--frames", "1:30"])
     assert res.exit_code == 0, res.output
     assert "COMBINED" in res.output
     assert len(list(tmp_path.glob("*.mp4"))) == 1 and len(list(tmp_path.glob("*.txt"))) == 1
@@ -134,13 +135,17 @@ def test_real_demo_tracks_the_person_walking_in(tmp_path: Path) -> None:
     # 41-100 of the source clip): one person track, none before she enters. The shipped
     # model reports her from frame 47 at default thresholds (measured); 50 is the bound this
     # test holds it to.
-    res = CliRunner().invoke(app, ["demo", "--out", str(tmp_path), "--frames", "60"])
+    res = CliRunner().invoke(app, ["demo", "--out", str(tmp_path), "--frames", "1:60"])
     assert res.exit_code == 0, res.output
-    assert "1 tracks (1 person) over 60 frames" in res.output
+    assert "1 track (1 person) over 60 frames" in res.output
     rows = [json.loads(line) for line in (tmp_path / "demo_corridor.jsonl").read_text().splitlines()]
     assert {r["class"] for r in rows} == {"person"} and {r["id"] for r in rows} == {1}
     assert 27 <= min(r["frame"] for r in rows) <= 50
     assert len(list(tmp_path.glob("demo_corridor.mp4"))) == 1
+    # `aetrack track` on the same frames says what the demo says: tracks, not only boxes.
+    res = CliRunner().invoke(app, ["track", str(demo_clip_path()), "--frames", "1:60", "--out", str(tmp_path / "t")])
+    assert res.exit_code == 0, res.output
+    assert f"demo_corridor: 60 frames, 1 track (1 person), {len(rows)} boxes," in res.output
 
 
 def test_default_model_finds_the_people_of_a_real_frame(shared_data: Path) -> None:
@@ -232,3 +237,61 @@ def test_track_cli_classes_option(seq: MotSequence, tmp_path: Path) -> None:
     assert res.exit_code == 2 and res.output.strip().startswith("error:"), res.output
     assert len(res.output.strip().splitlines()) == 1
     assert "unknown class 'car'" in res.output and "person" in res.output
+
+
+def test_every_output_clips_boxes_to_the_frame(tmp_path: Path) -> None:
+    # One given detection per frame, 40 x 100 px, reaching 8 px past the left edge of a 96 x 64
+    # frame and 36 px past its bottom (x -8..32, y 0..100): every output says x 0..32, y 0..64.
+    # API: with a frame (its size), or frame_size alone (no pixels); files: MOT text (x, y, w, h)
+    # and JSON lines of a video tracked with these detections, and of the MOT sequence linked
+    # without images (seqinfo's size).
+    boxes, scores = np.array([[-8.0, 0.0, 32.0, 100.0]]), np.array([0.9])
+    for kwargs in ({"frame": np.zeros((64, 96, 3), np.uint8)}, {"frame_size": (96, 64)}):
+        tracker = Tracker.for_detections(linker_cfg=LinkerConfig(min_hits=1))
+        (t,) = tracker.update_detections(boxes=boxes, scores=scores, **kwargs)
+        assert t.box == pytest.approx((0.0, 0.0, 32.0, 64.0))
+    seq = tmp_path / "edge"
+    (seq / "det").mkdir(parents=True)
+    (seq / "seqinfo.ini").write_text("[Sequence]\nname=edge\nimDir=img1\nframeRate=10\nseqLength=3\n"
+                                     "imWidth=96\nimHeight=64\nimExt=.jpg\n")
+    (seq / "det" / "det.txt").write_text("".join(f"{f},-1,-8,0,40,100,0.9,-1,-1,-1\n" for f in (1, 2, 3)))
+    video = tmp_path / "edge.avi"
+    writer = cv2.VideoWriter(str(video), cv2.VideoWriter_fourcc(*"MJPG"), 10.0, (96, 64))
+    for _ in range(3):
+        writer.write(np.full((64, 96, 3), 60, np.uint8))
+    writer.release()
+    for source, video_out in ((seq, []), (video, ["--save-video"])):  # a video needs pixels: the video only
+        out = tmp_path / f"out_{source.name}"
+        res = CliRunner().invoke(app, ["track", str(source), "--dets", str(seq / "det" / "det.txt"), "--out", str(out),
+                                       "--set", "linker.min_hits=1", "--no-evaluate", *video_out])
+        assert res.exit_code == 0, res.output
+        results = read_mot_file(out / "edge.txt", kind="results")
+        assert len(results.frame) == 3
+        assert results.boxes.tolist() == [[0.0, 0.0, 32.0, 64.0]] * 3
+        rows = [json.loads(line) for line in (out / "edge.jsonl").read_text().splitlines()]
+        assert [r["box"] for r in rows] == [[0.0, 0.0, 32.0, 64.0]] * 3
+
+
+def test_api_runs_the_clis_engine_unless_told_and_reset_takes_the_next_frame_rate() -> None:
+    import torch
+
+    from aetrack.model.onnx_runtime import OnnxDetector
+
+    # backend="auto" (the CLI's): onnxruntime on the CPU; torch one argument away, and for the
+    # multi-scale test, which resizes torch tensors.
+    assert isinstance(Tracker.from_pretrained("synthetic").model, OnnxDetector)
+    assert isinstance(Tracker.from_pretrained("synthetic", backend="torch").model, torch.nn.Module)
+    assert isinstance(Tracker.from_pretrained("synthetic", scales=(0.5, 1.0)).model, torch.nn.Module)
+    # lost_time_s 2 and interpolate_s 1 at 30 frames/s: 60 and 30 frames; the next video at
+    # 10 frames/s (reset(frame_rate=10)): 20 and 10 frames, and ids start at 1 again.
+    tracker = Tracker.for_detections(linker_cfg=LinkerConfig(lost_time_s=2.0, interpolate_s=1.0, min_hits=1))
+    box, score = np.array([[10.0, 10.0, 50.0, 110.0]]), np.array([0.9])
+    assert [t.track_id for t in tracker.update_detections(boxes=box, scores=score)] == [1]
+    assert (tracker.frame_rate, tracker.linker.max_lost_frames, tracker.fill_gap_frames) == (30.0, 60, 30)
+    tracker.reset(frame_rate=10)
+    assert (tracker.frame_rate, tracker.linker.max_lost_frames, tracker.fill_gap_frames) == (10.0, 20, 10)
+    assert [t.track_id for t in tracker.update_detections(boxes=box, scores=score)] == [1]
+    tracker.reset()  # no frame rate: the last one stays
+    assert tracker.frame_rate == 10.0
+    with pytest.raises(ValueError, match="frame_rate must be a finite number > 0"):
+        tracker.reset(frame_rate=0)

@@ -17,11 +17,11 @@ from typer.testing import CliRunner
 
 from aetrack.data.synth import SynthConfig, write_sequence
 from aetrack.errors import AetrackError
-from aetrack.experiment import TrainConfig, load_experiment
+from aetrack.experiment import TrainConfig, experiment_from_dict, load_experiment
 from aetrack.model.config import ModelConfig
 from aetrack.train.checkpoint import load_checkpoint
 from aetrack.train.ema import WeightAverage, ramped_decay
-from aetrack.train.loop import StepBatchSampler, lr_at, train
+from aetrack.train.loop import StepBatchSampler, lr_at, schedule_warnings, train
 from cli.main import app
 
 REPO = Path(__file__).resolve().parents[1]
@@ -53,15 +53,24 @@ def tiny_config(tmp_path: Path, synth_root: Path, **train) -> Path:
     return path
 
 
-def test_unknown_key_lists_valid_keys(tmp_path):
+def test_unknown_key_names_the_nearest_valid_key(tmp_path):
+    # "stepz" and "steps" share 4 of their 5 letters in order: difflib ratio 2 * 4 / 10 = 0.8,
+    # above the 0.6 cutoff; no other train key comes as close. Only the suggestion is printed.
     path = tmp_path / "bad.yaml"
     path.write_text("train:\n  stepz: 3\n")
-    with pytest.raises(AetrackError, match=r"unknown key\(s\) stepz; valid keys: .*batch_size.*steps"):
+    with pytest.raises(AetrackError, match=r"^\S+\.train: unknown key 'stepz' \(did you mean 'steps'\?\)$"):
+        load_experiment(path)
+    # A key like no valid one ("foo": ratio 0 against every key) lists the section's keys instead.
+    path.write_text("train:\n  foo: 3\n")
+    with pytest.raises(AetrackError, match=r"unknown key 'foo'; valid keys: .*batch_size.*steps"):
         load_experiment(path)
     # A typo on the command line is blamed on the override, not on the file it amends.
-    with pytest.raises(AetrackError, match=r"^override 'model.tagdim=16': unknown key 'tagdim' in model; "
-                                           r"valid keys: .*tag_dim"):
+    with pytest.raises(AetrackError, match=r"^override 'model.tagdim=16': unknown key 'tagdim' "
+                                           r"\(did you mean 'tag_dim'\?\)$"):
         load_experiment(REPO / "configs" / "debug.yaml", ["model.tagdim=16"])
+    # A checkpoint's stored config goes through the same check (experiment_from_dict).
+    with pytest.raises(AetrackError, match=r"^ckpt\.train: unknown key 'warmpu' \(did you mean 'warmup'\?\)$"):
+        experiment_from_dict({"train": {"warmpu": 10}}, where="ckpt")
 
 
 def test_cli_reports_config_errors_in_one_line(tmp_path):
@@ -84,7 +93,7 @@ def test_override_errors_name_the_override_and_file_errors_the_file(tmp_path):
     # The file alone is wrong: the file is named, even with a (correct) override.
     bad = tmp_path / "bad.yaml"
     bad.write_text("train:\n  stepz: 3\n")
-    with pytest.raises(AetrackError, match=rf"^{bad}\.train: unknown key\(s\) stepz"):
+    with pytest.raises(AetrackError, match=rf"^{bad}\.train: unknown key 'stepz'"):
         load_experiment(bad, ["train.steps=5"])
     assert load_experiment(debug, ["train.steps=7"]).train.steps == 7
 
@@ -96,8 +105,8 @@ def test_override_errors_name_the_override_and_file_errors_the_file(tmp_path):
         ("train:\n  lr: .nan\n", r"train\.lr: expected a finite number, got nan"),
         ("linker:\n  lost_time_s: .inf\n", r"linker\.lost_time_s: expected a finite number, got inf"),
         ("train:\n  seed: -1\n", r"seed must be in 0\.\.4294967295"),
-        ("1: 2\n~: 3\n", r"unknown key\(s\) 1, None"),                               # keys not strings
-        ('"a\\nb": 1\n', r"unknown key\(s\) 'a\\nb'; valid"),       # a line break in a key: by repr (found by fuzzing)
+        ("1: 2\n~: 3\n", r"unknown keys 1, None; valid"),                               # keys not strings
+        ('"a\\nb": 1\n', r"unknown key 'a\\nb'; valid"),       # a line break in a key: by repr (found by fuzzing)
         ("when: 2024-02-30\n", r"not valid YAML \(day is out of range for month\)"),
         ("[" * 5000, r"not valid YAML"),
     ],
@@ -273,3 +282,44 @@ def test_export_keeps_weights_and_takes_tuned_tracker_settings(tmp_path, synth_r
     assert dst.config.decode.score_threshold == 0.05
     assert dst.config.model == src.config.model and dst.config.train == src.config.train
     assert "optimizer" not in torch.load(out, weights_only=False)
+
+
+def test_a_copied_config_trains_into_runs_of_its_own_name(tmp_path, monkeypatch):
+    # Issue 28: a copy of a shipped config kept the original's train.out_dir, so the README's
+    # runs/mine/last.pt never existed. Shipped configs now name no run and no folder: a copy
+    # configs/mine.yaml is run "mine" and writes runs/mine/ under the working directory (debug's
+    # data is synthetic, generated into the run folder, so it runs anywhere).
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "configs").mkdir()
+    (tmp_path / "configs" / "mine.yaml").write_text((REPO / "configs" / "debug.yaml").read_text())
+    res = CliRunner().invoke(app, ["train", "--config", "configs/mine.yaml", "train.steps=2", "train.warmup=3"])
+    assert res.exit_code == 0, res.output
+    # Two steps of a 3-step warm-up at lr 1e-3: the last runs at 1e-3 * 2 / 3.
+    assert ("warning: train.steps (2) is below train.warmup (3): the learning rate only climbs to 0.000667, 67 % of "
+            "train.lr (0.001); set train.warmup below the steps, e.g. train.warmup=1") in " ".join(res.stderr.split())
+    assert (tmp_path / "runs" / "mine" / "last.pt").is_file()
+    assert load_checkpoint(tmp_path / "runs" / "mine" / "last.pt").config.name == "mine"
+    # A name in the file, train.out_dir or --out still decide where a run goes.
+    assert load_experiment(REPO / "configs" / "debug.yaml", ["name=trial"]).out_dir == Path("runs/trial")
+    assert load_experiment(REPO / "configs" / "debug.yaml", ["train.out_dir=elsewhere"]).out_dir == Path("elsewhere")
+
+
+def test_a_run_shorter_than_its_warmup_is_warned_about():
+    # lr 1e-3 warmed up over 100 steps: step s (0-based) runs at 1e-3 * (s + 1) / 100, so a
+    # 20-step run ends at 2e-4, a fifth of train.lr, and never decays.
+    (text,) = schedule_warnings(TrainConfig(steps=20, warmup=100, lr=1e-3))
+    assert text == ("train.steps (20) is below train.warmup (100): the learning rate only climbs to 0.0002, 20 % of "
+                    "train.lr (0.001); set train.warmup below the steps, e.g. train.warmup=2")
+    assert schedule_warnings(TrainConfig(steps=100, warmup=100)) == []
+
+
+def test_a_misspelled_data_folder_fails_before_anything_is_written(tmp_path, monkeypatch):
+    # debug.yaml generates synthetic data into runs/<name>/synth_cache; a data.train folder that
+    # does not exist must fail first, in one line, with no run or cache folder left behind.
+    monkeypatch.chdir(tmp_path)
+    res = CliRunner().invoke(app, ["train", "--config", str(REPO / "configs" / "debug.yaml"), "train.steps=20",
+                                   "data.train=[{path: data/psuedo}]"])
+    assert res.exit_code == 2
+    assert res.stderr.strip() == (f"error: data.train: data/psuedo: folder not found (relative to the working "
+                                  f"directory {tmp_path})")
+    assert list(tmp_path.iterdir()) == []

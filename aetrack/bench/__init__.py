@@ -1,11 +1,11 @@
 """Benchmarking: track every sequence of a data root, evaluate, time each stage, report.
 
-Example (what ``aetrack benchmark ROOT --dets --linker iou --linker motion --out b`` does)::
+Example (what ``aetrack benchmark ROOT --dets det/det.txt --linker iou --linker motion --out b`` does)::
 
     from aetrack.bench import SweepSettings, run_benchmark
     from aetrack.linker import LinkerConfig
 
-    result = run_benchmark(data_root="MOT17-train", out_dir="b", use_dets=True,
+    result = run_benchmark(data_root="MOT17-train", out_dir="b", dets="det/det.txt",
                            linkers=[LinkerConfig(mode="iou"), LinkerConfig(mode="motion")],
                            sweep=SweepSettings())
     result.summary["linkers"]["motion"]["combined"]["IDF1"]     # percent

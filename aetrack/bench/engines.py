@@ -5,6 +5,7 @@
     python -m aetrack.bench.engines forward --threads 2 --repeats 40 --only "ort (shipped" "ort no DAZ"
     python -m aetrack.bench.engines forward --threads 2 --repeats 40 --only "ort (shipped" "ort 1 intra"
     python -m aetrack.bench.engines flops
+    python -m aetrack.bench.engines api --rounds 3 --frames 50
 
 ``forward``: the detector's forward on one real 640x360 frame letterboxed as the tracker does
 (both embedded models run it at 512x288), every variant interleaved round by round (the
@@ -17,6 +18,10 @@ then one setting changed each.
 ``e2e``: ``aetrack track`` on the demo clip resized to 640x360 (made here with OpenCV), both
 models x both backends, interleaved, --rounds times; frames/s end to end and per-stage medians
 as the command prints them (aetrack.pipeline.track_source, the method of `aetrack benchmark`).
+
+``api``: the Python API as a user runs it (no thread settings), ``Tracker.from_pretrained()``
+(``backend="auto"``) against ``backend="torch"``, on the same 640x360 clip: ``tracker.update``
+timed over ``--frames`` frames per round after 5 warm-up frames, rounds interleaved.
 
 ``flops``: FLOPs per frame at 640x360 (canvas 512x288) with aetrack.bench.speed.forward_flops
 (torch.utils.flop_counter.FlopCounterMode; convention in aetrack/bench/speed.py).
@@ -168,7 +173,7 @@ def forward(args: argparse.Namespace) -> None:
     shutil.rmtree(tmp)
 
 
-LINE = re.compile(r"(\d+) frames, \d+ boxes, ([\d.]+) frames/s end to end \((.*)\)")
+LINE = re.compile(r"(\d+) frames, .*?\d+ boxes, ([\d.]+) frames/s end to end \((.*)\)")
 
 
 def e2e(args: argparse.Namespace) -> None:
@@ -214,6 +219,36 @@ def e2e(args: argparse.Namespace) -> None:
         print(f"{b}: default / synthetic frames/s = {fps[('default', b)] / fps[('synthetic', b)]:.2f}")
 
 
+def api(args: argparse.Namespace) -> None:
+    from aetrack.tracker import Tracker
+
+    cap = cv2.VideoCapture(str(make_clip()))
+    frames: list[np.ndarray] = []
+    while len(frames) < args.frames + 5:
+        ok, img = cap.read()
+        if not ok:
+            break
+        frames.append(img)
+    cap.release()
+    trackers = {b: Tracker.from_pretrained(frame_rate=10.0, backend=b) for b in ("auto", "torch")}
+    for tracker in trackers.values():  # warm-up (and the first-use export of auto)
+        for img in frames[:5]:
+            tracker.update(img)
+    fps: dict[str, list[float]] = {b: [] for b in trackers}
+    print(f"load before: {load()}", flush=True)
+    for r in range(args.rounds):
+        for b, tracker in trackers.items():
+            tracker.reset()
+            t0 = time.perf_counter()
+            for img in frames[5:]:
+                tracker.update(img)
+            fps[b].append((len(frames) - 5) / (time.perf_counter() - t0))
+            print(f"round {r + 1} {b} ({type(tracker.model).__name__}): {fps[b][-1]:.1f} frames/s", flush=True)
+    med = {b: float(np.median(v)) for b, v in fps.items()}
+    print(f"load after: {load()}; {args.rounds} interleaved rounds of {len(frames) - 5} frames; medians: "
+          + ", ".join(f"{b} {v:.1f} frames/s" for b, v in med.items()) + f"; auto / torch {med['auto'] / med['torch']:.2f}")
+
+
 def flops(args: argparse.Namespace) -> None:
     from aetrack.bench.speed import forward_flops
     from aetrack.tracker import load_model
@@ -227,7 +262,7 @@ def flops(args: argparse.Namespace) -> None:
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("what", choices=("forward", "e2e", "flops"))
+    p.add_argument("what", choices=("forward", "e2e", "flops", "api"))
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--repeats", type=int, default=30)
     p.add_argument("--rounds", type=int, default=3)
@@ -237,7 +272,7 @@ def main() -> None:
                    choices=["torch", "onnxruntime", "torch passive", "onnxruntime passive"],
                    help="e2e: backends to interleave")
     args = p.parse_args()
-    {"forward": forward, "e2e": e2e, "flops": flops}[args.what](args)
+    {"forward": forward, "e2e": e2e, "flops": flops, "api": api}[args.what](args)
 
 
 if __name__ == "__main__":

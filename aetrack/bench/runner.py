@@ -53,13 +53,14 @@ TAG_MODES = ("tags_motion", "tags")
 @dataclass(frozen=True)
 class LinkInput:
     """What a linker received for one frame: (n, 4) xyxy pixel boxes, (n,) scores, (n, D) tags or None,
-    (n,) int 0-based classes or None."""
+    (n,) int 0-based classes or None, and the (width, height) its reports are clipped to, or None."""
 
     frame: int
     boxes: np.ndarray
     scores: np.ndarray
     tags: np.ndarray | None
     classes: np.ndarray | None = None
+    frame_size: tuple[float, float] | None = None
 
 
 @dataclass
@@ -67,12 +68,13 @@ class _Recording:
     """Frame numbers as the source yields them and linker inputs as the tracker passes them."""
 
     frames: list[int] = field(default_factory=list)
-    inputs: list[tuple[np.ndarray, np.ndarray, np.ndarray | None, np.ndarray | None]] = field(default_factory=list)
+    inputs: list[tuple[np.ndarray, np.ndarray, np.ndarray | None, np.ndarray | None, tuple[float, float] | None]] = \
+        field(default_factory=list)
 
     def link_inputs(self) -> list[LinkInput]:
         if len(self.frames) != len(self.inputs):  # one linker update per frame, by construction
             raise RuntimeError(f"recorded {len(self.frames)} frames but {len(self.inputs)} linker inputs")
-        return [LinkInput(f, b, s, t, c) for f, (b, s, t, c) in zip(self.frames, self.inputs)]
+        return [LinkInput(f, b, s, t, c, size) for f, (b, s, t, c, size) in zip(self.frames, self.inputs)]
 
 
 @dataclass
@@ -98,14 +100,14 @@ class _RecordingLinker:
 
     def update(
         self, *, boxes: np.ndarray, scores: np.ndarray, tags: np.ndarray | None = None,
-        classes: np.ndarray | None = None,
+        classes: np.ndarray | None = None, frame_size: tuple[float, float] | None = None,
     ) -> list[Track]:
         self.recording.inputs.append((np.array(boxes), np.array(scores), None if tags is None else np.array(tags),
-                                      None if classes is None else np.array(classes)))
-        return self.linker.update(boxes=boxes, scores=scores, tags=tags, classes=classes)
+                                      None if classes is None else np.array(classes), frame_size))
+        return self.linker.update(boxes=boxes, scores=scores, tags=tags, classes=classes, frame_size=frame_size)
 
-    def reset(self) -> None:
-        self.linker.reset()
+    def __getattr__(self, name: str):
+        return getattr(self.linker, name)  # cfg, frame_rate, reset, ...: the linker's own
 
 
 @dataclass
@@ -128,7 +130,8 @@ def _warmup(frames: int, warmup: int) -> int:
 
 def _frame_source(seq: MotSequence, *, window: FrameRange | None, pixels: bool) -> FrameSource:
     """The frames to track: images when the model needs pixels (all of them present), else numbers."""
-    numbers = FrameNumbers(name=seq.name, fps=seq.info.frame_rate, length=seq.info.length, frames=window)
+    numbers = FrameNumbers(name=seq.name, fps=seq.info.frame_rate, length=seq.info.length, frames=window,
+                           frame_size=(seq.info.width, seq.info.height))
     if not pixels:
         return numbers
     src = open_sequence_source(seq, frames=window)
@@ -139,12 +142,14 @@ def _frame_source(seq: MotSequence, *, window: FrameRange | None, pixels: bool) 
     return src
 
 
-def _check_sequences(seqs: list[MotSequence], *, use_dets: bool) -> None:
+def _check_sequences(seqs: list[MotSequence], *, dets: str | None) -> None:
+    if dets is not None and Path(dets).is_absolute():
+        raise AetrackError(f"--dets {dets}: give a path inside each sequence folder, e.g. det/det.txt")
     for seq in seqs:
         if not seq.gt_path.is_file():
             raise AetrackError(f"{seq.root}: no gt/gt.txt (the benchmark evaluates every sequence)")
-        if use_dets and not seq.det_path.is_file():
-            raise AetrackError(f"{seq.root}: no det/det.txt to link (drop --dets to detect with the model)")
+        if dets is not None and not (seq.root / dets).is_file():
+            raise AetrackError(f"{seq.root}: no {dets} to link (drop --dets to detect with the model)")
 
 
 def _replay(
@@ -159,7 +164,8 @@ def _replay(
                       fill_gaps=cfg.interpolate_frames(frame_rate)) as writer:
         for item in inputs:
             t0 = time.perf_counter()
-            tracks = linker.update(boxes=item.boxes, scores=item.scores, tags=item.tags, classes=item.classes)
+            tracks = linker.update(boxes=item.boxes, scores=item.scores, tags=item.tags, classes=item.classes,
+                                   frame_size=item.frame_size)
             t1 = time.perf_counter()
             writer.write([ResultRow(frame=item.frame, track_id=t.track_id, box=t.box, score=t.score,
                                     class_id=t.class_id, class_name=class_names[t.class_id]) for t in tracks])
@@ -179,7 +185,7 @@ def run_benchmark(
     model_cfg: ModelConfig | None = None,
     decode_cfg: DecodeConfig | None = None,
     weights: str = "none",
-    use_dets: bool = False,
+    dets: str | None = None,
     frames: FrameRange | str | None = None,
     device: str = "cpu",
     warmup: int = 5,
@@ -201,7 +207,9 @@ def run_benchmark(
         model, model_cfg, decode_cfg: the detector, a torch ``Detector`` or an onnxruntime
             ``OnnxDetector`` (None: link the given detections model-free).
         weights: where the model came from, for the record: a path, ``"embedded"`` or ``"none"``.
-        use_dets: link each sequence's det/det.txt; with a model, tags are read at those boxes.
+        dets: link the detections in this file inside each sequence folder (e.g. ``"det/det.txt"``,
+            :data:`aetrack.data.mot.PUBLIC_DETS`) instead of detecting; with a model, tags are
+            read at those boxes. None: the model detects.
         frames: ``"A:B"`` (inclusive, 1-based) restricts tracking and evaluation.
         half: ``"first"`` or ``"second"``: track and evaluate that half of every sequence
             (:func:`aetrack.data.mot.half_range`; the MOT17 "half-val" protocol), each from a
@@ -230,7 +238,7 @@ def run_benchmark(
         if tagged:
             raise AetrackError(f"linker {tagged[0]!r} links on tags, which come from a model: give weights "
                                f"(model-free runs on given detections link by motion or IoU)")
-        if not use_dets:
+        if dets is None:
             raise AetrackError("without a model the benchmark can only link given detections (use --dets)")
     elif model_cfg is None:
         raise ValueError("model_cfg is required when a model is given")
@@ -244,7 +252,7 @@ def run_benchmark(
     dev = resolve_device(device)
     out = Path(out_dir)
     seqs = find_sequences(data_root)
-    _check_sequences(seqs, use_dets=use_dets)
+    _check_sequences(seqs, dets=dets)
     windows = sequence_windows({seq.name: seq.info.length for seq in seqs}, frames=window, half=half)
     sources = [_frame_source(seq, window=windows[seq.name], pixels=model is not None) for seq in seqs]
     gt = {seq.name: seq.gt() for seq in seqs}
@@ -254,15 +262,15 @@ def run_benchmark(
     record = len(linkers) > 1 or bool(tag_gaps)
     link_times: dict[str, dict[str, dict[str, list[float]]]] = {m: {} for m in modes}  # mode -> seq -> stage
     for seq, src in zip(seqs, sources):
-        dets: MotTable | None = seq.det() if use_dets else None
+        given: MotTable | None = seq.det(path=dets) if dets is not None else None
         tracker = Tracker(model=model, model_cfg=model_cfg, decode_cfg=decode_cfg, linker_cfg=linkers[0],
                           frame_rate=seq.info.frame_rate, device=dev, scales=scales)
         recording = _Recording()
         if record:
             tracker.linker = _RecordingLinker(linker=tracker.linker, recording=recording)  # type: ignore[assignment]
-        source = _RecordedSource(name=src.name, fps=src.fps, length=src.length, frames=src.frames, inner=src,
-                                 recording=recording)
-        stats = track_source(source=source, tracker=tracker, out_dir=out / modes[0], dets=dets, jsonl=False,
+        source = _RecordedSource(name=src.name, fps=src.fps, length=src.length, frames=src.frames,
+                                 frame_size=src.frame_size, inner=src, recording=recording)
+        stats = track_source(source=source, tracker=tracker, out_dir=out / modes[0], dets=given, jsonl=False,
                              progress=progress)
         runs[seq.name] = stats
         link_times[modes[0]][seq.name] = {s: stats.stage_ms[s] for s in ("link", "write")}
@@ -301,7 +309,7 @@ def run_benchmark(
         data_root=Path(data_root), seqs=seqs, runs=runs, link_times=link_times, reports=reports,
         by_visibility=by_visibility, linkers=linkers,
         model_cfg=model_cfg if model is not None else None, decode_cfg=decode_cfg if model is not None else None,
-        weights=weights, use_dets=use_dets, window=window, device=dev, warmup=warmup, sweep=sweep_result, half=half,
+        weights=weights, dets=dets, window=window, device=dev, warmup=warmup, sweep=sweep_result, half=half,
         scales=scales,
         threads=model_threads or torch.get_num_threads(),
     )
@@ -361,7 +369,7 @@ def _summary(
     model_cfg: ModelConfig | None,
     decode_cfg: DecodeConfig | None,
     weights: str,
-    use_dets: bool,
+    dets: str | None,
     window: FrameRange | None,
     device: torch.device,
     warmup: int,
@@ -438,7 +446,7 @@ def _summary(
             "frames": None if window is None else str(window),
             "half": half,
             "scales": list(scales),
-            "detections": "given (det/det.txt)" if use_dets else "model",
+            "detections": f"given ({dets})" if dets is not None else "model",
             "weights": weights,
             "default_linker": modes[0],
             "linker_modes": modes,

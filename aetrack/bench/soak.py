@@ -48,7 +48,7 @@ def soak(*, frames: int, clip_frames: int = 300, threads: int = 2, seed: int = 4
         raise ValueError(f"frames must exceed the warm-up ({WARMUP_FRAMES}), got {frames}")
     torch.set_num_threads(threads)
     clip = [f.image for f in generate(SynthConfig.preset("medium", frames=clip_frames), seed=seed)]
-    tracker = Tracker.from_pretrained("synthetic")
+    tracker = Tracker.from_pretrained("synthetic", backend="torch")  # torch: its threads, as recorded
     start_rss, peak, max_id = 0.0, 0.0, 0
     t0 = time.perf_counter()
     for k in range(frames):

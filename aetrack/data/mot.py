@@ -57,6 +57,10 @@ class FrameRange:
         return f"{self.first or ''}:{self.last or ''}"
 
 
+#: Where a MOTChallenge sequence folder keeps its public detections; what ``--dets`` names
+#: inside each sequence folder when a command takes folders of sequences.
+PUBLIC_DETS = "det/det.txt"
+
 #: The "half-val" split of a sequence (ByteTrack's MOT17 protocol): the first half of its frames
 #: to tune on, the second half to report. See :func:`half_range`.
 HALVES = ("first", "second")
@@ -327,13 +331,14 @@ class MotSequence:
 
     @property
     def det_path(self) -> Path:
-        return self.root / "det" / "det.txt"
+        return self.root / PUBLIC_DETS
 
     def gt(self, frames: FrameRange | None = None) -> MotTable:
         return read_mot_file(self.gt_path, kind="gt").in_range(frames)
 
-    def det(self, frames: FrameRange | None = None) -> MotTable:
-        return read_mot_file(self.det_path, kind="det").in_range(frames)
+    def det(self, frames: FrameRange | None = None, *, path: str = "") -> MotTable:
+        """The detections in ``path`` inside the sequence folder (default :data:`PUBLIC_DETS`)."""
+        return read_mot_file(self.root / (path or PUBLIC_DETS), kind="det").in_range(frames)
 
     def image_dir(self) -> Path | None:
         d = self.root / self.info.im_dir

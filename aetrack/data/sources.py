@@ -34,6 +34,9 @@ class FrameSource:
     # Set when a video ended before the frame count its container lists and the source was
     # opened with allow_truncated: (last frame read, last frame expected).
     truncated: tuple[int, int] | None = None
+    # (width, height) of the frames when known without pixels (FrameNumbers of a MOT sequence:
+    # its seqinfo), so that reported boxes are clipped to the frame; sources with pixels: None.
+    frame_size: tuple[int, int] | None = None
 
     def __iter__(self) -> Iterator[tuple[int, np.ndarray]]:  # pragma: no cover - abstract
         raise NotImplementedError
@@ -45,6 +48,14 @@ class FrameSource:
         first = (self.frames.first if self.frames and self.frames.first else 1)
         last = min(self.length, self.frames.last) if self.frames and self.frames.last else self.length
         return max(0, last - first + 1)
+
+    def check_frames(self) -> "FrameSource":
+        """Refuse a frame range that selects none of the source's frames (``--frames 50:60`` of
+        a 41-frame video), when the length is known; returns the source."""
+        if self.frames is not None and self.selected_length() == 0:
+            raise AetrackError(f"--frames {self.frames} selects no frame of {self.name}: it has {self.length} "
+                               f"frame{'' if self.length == 1 else 's'} (1:{self.length})")
+        return self
 
 
 @dataclass
@@ -231,17 +242,19 @@ def open_source(source: str | int | Path | Iterable[np.ndarray], *,
     """Open a video file, image folder, MOT sequence folder, camera index or iterable of arrays.
 
     ``allow_truncated``: a video that ends before its container's frame count keeps the frames
-    read instead of raising (see :class:`VideoSource`)."""
+    read instead of raising (see :class:`VideoSource`). A ``frames`` range past the end of a
+    source of known length is refused (:meth:`FrameSource.check_frames`)."""
     if isinstance(source, int) or (isinstance(source, str) and source.strip().isdigit()):
         return CameraSource.open(int(source), frames=frames)
     if isinstance(source, (str, Path)):
         p = Path(source)
         if p.is_dir():
             if is_mot_sequence(p):
-                return open_sequence_source(MotSequence.open(p), frames=frames, allow_truncated=allow_truncated)
-            return ImageFolderSource.open(p, frames=frames)
+                return open_sequence_source(MotSequence.open(p), frames=frames,
+                                            allow_truncated=allow_truncated).check_frames()
+            return ImageFolderSource.open(p, frames=frames).check_frames()
         if p.is_file():
-            return VideoSource.open(p, frames=frames, allow_truncated=allow_truncated)
+            return VideoSource.open(p, frames=frames, allow_truncated=allow_truncated).check_frames()
         raise AetrackError(f"{p}: no such video file, image folder or sequence folder")
     if isinstance(source, np.ndarray):
         raise AetrackError("open_source: pass an iterable of frames, not a single array")

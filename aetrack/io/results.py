@@ -5,7 +5,7 @@ ids 1-based, boxes in pixels); column 8, ``class``, is the track's class as a 1-
 the model's class names (person = 1, MOTChallenge's pedestrian class, so MOT evaluation keeps
 those rows and, in aetrack, only those; files written before classes hold -1 there, read as
 person). JSON lines: one object per track per frame with ``frame``, ``id``, ``class`` (the class
-name, e.g. "person"), ``box`` (x1, y1, x2, y2 pixels), ``score``, ``state`` ("confirmed", or
+name, e.g. "person"), ``box`` (x1, y1, x2, y2 pixels, clipped to the frame), ``score``, ``state`` ("confirmed", or
 "lost" for a track reported at its motion prediction while hidden, or "interpolated" for a
 box filled into the gap of a track that was matched again, :mod:`aetrack.io.gap_fill`) and
 optional ``tag``.

@@ -10,8 +10,8 @@ the base's values::
     kalman:
       position_weight: 0.04
 
-An unknown key (or a bad value) is an :class:`AetrackError` naming the file and listing the
-valid keys.
+An unknown key (or a bad value) is an :class:`AetrackError` naming the file and the nearest
+valid key.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from typing import Any
 
 import yaml
 
-from aetrack.config import from_dict, load_yaml, to_dict
+from aetrack.config import from_dict, load_yaml, to_dict, unknown_keys_message
 from aetrack.errors import AetrackError
 from aetrack.io.atomic import atomic_write
 from aetrack.linker.config import LinkerConfig
@@ -30,9 +30,9 @@ from aetrack.linker.config import LinkerConfig
 def merge_linker_settings(base: LinkerConfig, settings: dict[str, Any], *, where: str) -> LinkerConfig:
     """``base`` with the keys of ``settings`` replaced (``kalman`` merged key by key)."""
     data = to_dict(base)
-    unknown = sorted(repr(k) if not isinstance(k, str) else k for k in settings if k not in data)
+    unknown = [k for k in settings if k not in data]
     if unknown:
-        raise AetrackError(f"{where}: unknown linker key(s) {', '.join(unknown)}; valid keys: {', '.join(sorted(data))}")
+        raise AetrackError(f"{where}: {unknown_keys_message(unknown, data, noun='linker key')}")
     for key, value in settings.items():
         if key == "kalman" and isinstance(value, dict):
             data["kalman"] = {**data["kalman"], **value}

@@ -14,7 +14,13 @@ that started it, and no stage ever pairs a track with a detection of another cla
    lost for more than ``round(lost_time_s * frame_rate)`` frames;
 6. start new tracks from unmatched high detections scoring at least ``new_track_score``;
 7. report the confirmed tracks matched this frame and, at their Kalman predictions, the
-   tracks lost for at most ``round(report_lost_s * frame_rate)`` frames.
+   tracks lost for at most ``round(report_lost_s * frame_rate)`` frames; given the frame's size,
+   each reported box is clipped to the frame (a track wholly outside it is not reported).
+
+The tracks themselves keep whole boxes, also where an object leaves the frame (as MOT ground
+truth does), so motion and sizes stay those of the object; only what is reported is clipped.
+This is the one place where boxes are clipped: the Tracker's snapshots, MOT text, JSON lines and
+the annotated video all come from these reports.
 
 Example::
 
@@ -114,12 +120,8 @@ class Linker:
         cfg = LinkerConfig() if cfg is None else cfg
         if not isinstance(cfg, LinkerConfig):
             raise ValueError(f"cfg must be a LinkerConfig, got {type(cfg).__name__}")
-        _check_positive("frame_rate", frame_rate)
         self.cfg = cfg
-        self.frame_rate = float(frame_rate)
-        self.max_lost_frames = cfg.lost_frames(self.frame_rate)
-        self.report_lost_frames = cfg.report_lost_frames(self.frame_rate)
-        self.revival_after_frames = cfg.revival_after_frames(self.frame_rate)
+        self._set_frame_rate(frame_rate)
         self._tracks = TrackTable(noise=cfg.kalman, gallery_size=cfg.tag_gallery_size)
         self._tracks.set_history(cfg.direction_frames if cfg.direction_weight > 0 else 0)
         self._next_id = 1
@@ -130,11 +132,22 @@ class Linker:
         """1-based index of the last frame passed to :meth:`update`; 0 before the first."""
         return self._frame
 
-    def reset(self) -> None:
-        """Start over: no tracks, ids from 1 again, frame index 0."""
+    def reset(self, *, frame_rate: float | None = None) -> None:
+        """Start over: no tracks, ids from 1 again, frame index 0; ``frame_rate``: the next
+        stream's frames per second (None: unchanged)."""
+        if frame_rate is not None:
+            self._set_frame_rate(frame_rate)
         self._tracks.clear()
         self._next_id = 1
         self._frame = 0
+
+    def _set_frame_rate(self, frame_rate: float) -> None:
+        """The frame rate and the budgets in frames that the config's seconds give at it."""
+        _check_positive("frame_rate", frame_rate)
+        self.frame_rate = float(frame_rate)
+        self.max_lost_frames = self.cfg.lost_frames(self.frame_rate)
+        self.report_lost_frames = self.cfg.report_lost_frames(self.frame_rate)
+        self.revival_after_frames = self.cfg.revival_after_frames(self.frame_rate)
 
     def update(
         self,
@@ -143,6 +156,7 @@ class Linker:
         scores: np.ndarray,
         tags: np.ndarray | None = None,
         classes: np.ndarray | None = None,
+        frame_size: tuple[float, float] | None = None,
     ) -> list[Track]:
         """Link one frame's detections.
 
@@ -152,12 +166,19 @@ class Linker:
             tags: (n, D) finite tags, or None (then motion and IoU only, whatever the mode).
             classes: (n,) integer 0-based class of each detection, or None (all class 0). A
                 detection is only ever linked to a track of its own class.
+            frame_size: (width, height) of the frame in pixels: reported boxes are clipped to
+                [0, width] x [0, height] and tracks with nothing inside are not reported. None:
+                boxes as tracked (may reach outside the frame).
 
         Returns:
             What a MOT result file holds for this frame, sorted by id; ``[]`` when empty: the
             confirmed tracks matched in this frame, and the tracks lost for at most
             ``report_lost_frames`` frames (state ``"lost"``, box = Kalman prediction).
         """
+        if frame_size is not None:
+            frame_size = (float(frame_size[0]), float(frame_size[1]))
+            _check_positive("frame_size width", frame_size[0])
+            _check_positive("frame_size height", frame_size[1])
         boxes, scores, tags = self._check_inputs(boxes, scores, tags)
         classes = _check_classes(classes, boxes.shape[0])
         cfg = self.cfg
@@ -220,9 +241,9 @@ class Linker:
             )
         report = (table.state == CONFIRMED) & (table.last_frame == frame)     # matched now
         if self.report_lost_frames == 0:  # (then none lost: a track matched now is not lost)
-            return self._snapshots(report.nonzero()[0], matched=True)
+            return self._snapshots(report.nonzero()[0], matched=True, frame_size=frame_size)
         report |= (table.state == LOST) & (table.last_frame >= frame - self.report_lost_frames)
-        return self._snapshots(report.nonzero()[0])
+        return self._snapshots(report.nonzero()[0], frame_size=frame_size)
 
     def rescale(self, *, sx: float, sy: float) -> None:
         """Carry every track over to frames resized by ``sx`` (width) and ``sy`` (height), e.g.
@@ -431,10 +452,12 @@ class Linker:
         out[lost] = np.hypot(gap[..., 0], gap[..., 1]) > reach[:, None]
         return out
 
-    def _snapshots(self, rows: np.ndarray, *, matched: bool = False) -> list[Track]:
+    def _snapshots(self, rows: np.ndarray, *, matched: bool = False,
+                   frame_size: tuple[float, float] | None = None) -> list[Track]:
         """Snapshots of the given table rows (``matched``: all matched in this frame): every
         field read for all rows at once (one batched box conversion, one ``tolist`` per field),
-        then one :class:`Track` per row."""
+        then one :class:`Track` per row. With ``frame_size`` = (width, height) the boxes are
+        clipped to the frame and rows with no area left inside it are dropped."""
         t = self._tracks
         if self.cfg.output_box == "detection":
             boxes = t.box[rows]                                                # (K, 4)
@@ -443,6 +466,11 @@ class Linker:
                 boxes[unmatched] = kalman.xyah_to_xyxy(t.mean[rows[unmatched]])
         else:
             boxes = kalman.xyah_to_xyxy(t.mean[rows])
+        if frame_size is not None:
+            np.clip(boxes, 0.0, (frame_size[0], frame_size[1], frame_size[0], frame_size[1]), out=boxes)
+            inside = ((boxes[:, 2] > boxes[:, 0]) & (boxes[:, 3] > boxes[:, 1])).nonzero()[0]
+            if inside.shape[0] < rows.shape[0]:
+                rows, boxes = rows[inside], boxes[inside]
         tags: list[np.ndarray | None] = [None] * rows.shape[0]
         if t.tags is not None:
             block = t.tags[rows]                                               # (K, D) copy

@@ -72,6 +72,17 @@ class TrainResult:
     out_dir: Path = Path(".")
 
 
+def schedule_warnings(cfg: TrainConfig) -> list[str]:
+    """What in the schedule is likely a mistake: a run shorter than its warm-up never reaches
+    ``lr`` (a 20-step trial with the usual 100 warm-up steps ends at a fifth of it)."""
+    if cfg.steps >= cfg.warmup:
+        return []
+    top = lr_at(cfg.steps - 1, cfg)
+    return [f"train.steps ({cfg.steps}) is below train.warmup ({cfg.warmup}): the learning rate only climbs to "
+            f"{top:.3g}, {100 * top / cfg.lr:.0f} % of train.lr ({cfg.lr:g}); set train.warmup below the steps, "
+            f"e.g. train.warmup={max(1, cfg.steps // 10)}"]
+
+
 def lr_at(step: int, cfg: TrainConfig) -> float:
     """Learning rate of optimizer step ``step`` (0-based): linear warmup, then cosine or constant."""
     if step < cfg.warmup:
@@ -152,22 +163,33 @@ def freeze_backbone(model: torch.nn.Module) -> None:
     net.frozen_backbone = True
 
 
-def prepare_sequences(cfg: ExperimentConfig, out_dir: Path, dinfo: D.DistInfo) -> tuple[list, list]:
-    """Training and validation sequences: listed folders plus generated synthetic ones.
+def listed_sequences(cfg: ExperimentConfig) -> tuple[list, list]:
+    """The training and validation sequences the config lists (``data.train``, ``data.val``),
+    opened: a missing or misspelled folder fails here, before anything is written."""
+    if not cfg.data.train and cfg.data.synth is None:
+        raise AetrackError("no training data: set data.train (sequence folders) or data.synth")
+    return resolve_sources(cfg.data.train, where="data.train"), resolve_sequences(cfg.data.val, where="data.val")
+
+
+def prepare_sequences(cfg: ExperimentConfig, out_dir: Path, dinfo: D.DistInfo,
+                      listed: tuple[list, list] | None = None) -> tuple[list, list]:
+    """Training and validation sequences: the listed folders (:func:`listed_sequences`, opened
+    first unless given) plus generated synthetic ones.
 
     Rank 0 generates missing synthetic data into ``out_dir/synth_cache`` while the others wait.
     """
+    train, val = listed_sequences(cfg) if listed is None else listed
     cache = out_dir / "synth_cache"
     if dinfo.is_main:
         for spec in (cfg.data.synth, cfg.data.val_synth):
             if spec is not None:
                 synth_sequences(spec, cache)
     D.barrier(dinfo)
-    train = resolve_sources(cfg.data.train)
+    train = list(train)
     if cfg.data.synth:
         train += [(seq, frames, ClipSource(weight=cfg.data.synth.weight))
                   for seq, frames in synth_sequences(cfg.data.synth, cache)]
-    val = resolve_sequences(cfg.data.val) + (synth_sequences(cfg.data.val_synth, cache) if cfg.data.val_synth else [])
+    val = list(val) + (synth_sequences(cfg.data.val_synth, cache) if cfg.data.val_synth else [])
     if not train:
         raise AetrackError("no training data: set data.train (sequence folders) or data.synth")
     return train, val
@@ -372,13 +394,15 @@ def _train(cfg: ExperimentConfig, tc: TrainConfig, out: Path, dinfo: D.DistInfo,
     if device.type == "cuda":
         torch.backends.cudnn.benchmark = True  # fixed input size: let cuDNN pick the fastest kernels
 
-    # 2. Data: training clips and held-out validation frames (synthetic data generated once).
-    train_seqs, val_seqs = prepare_sequences(cfg, out, dinfo)
+    if main:
+        for text in schedule_warnings(tc):
+            console.print(f"warning: {text}", style="yellow", highlight=False, soft_wrap=True)
+
+    # 2. The listed data folders, opened: a misspelled one fails here, before anything is written.
+    listed = listed_sequences(cfg)
     cached = cfg.data.feature_cache is not None  # the dataset comes after the model: its trunk fills the cache
     if cached and dinfo.distributed:
         raise AetrackError("data.feature_cache trains in one process; run without torchrun")
-    dataset = None if cached else build_dataset(cfg, train_seqs)
-    val_data = build_val_data(cfg, val_seqs) if main else []
 
     # 3. Model and optimizer (AdamW; the learning rate is set every step from lr_at).
     model = build_detector(cfg.model).to(device)
@@ -415,6 +439,12 @@ def _train(cfg: ExperimentConfig, tc: TrainConfig, out: Path, dinfo: D.DistInfo,
         if step >= tc.steps:
             raise AetrackError(f"{last_path} is at step {step}, train.steps={tc.steps}: nothing left to do "
                                f"(raise train.steps to train longer)")
+
+    # 5. Data: synthetic sequences generated once (the run's first writes, into
+    #    out/synth_cache), training clips and held-out validation frames.
+    train_seqs, val_seqs = prepare_sequences(cfg, out, dinfo, listed)
+    dataset = None if cached else build_dataset(cfg, train_seqs)
+    val_data = build_val_data(cfg, val_seqs) if main else []
     if main:
         out.mkdir(parents=True, exist_ok=True)
         remove_stale_temps(out)  # half-written checkpoints of a run killed outright (kill -9)
@@ -432,8 +462,8 @@ def _train(cfg: ExperimentConfig, tc: TrainConfig, out: Path, dinfo: D.DistInfo,
         ids = [device.index] if device.type == "cuda" else None
         net = torch.nn.parallel.DistributedDataParallel(model, device_ids=ids)  # averages gradients over ranks
 
-    # 5. Loop over this rank's clips from the current step on.
-    loader = make_loader(dataset, cfg=tc, start_step=step, dinfo=dinfo, workers=0 if cached else None)  # memmaps: read in-process
+    # 6. Loop over this rank's clips from the current step on (feature-cache memmaps read in-process).
+    loader = make_loader(dataset, cfg=tc, start_step=step, dinfo=dinfo, workers=0 if cached else None)
     end = tc.steps if stop_after is None else min(tc.steps, step + stop_after)
     result = TrainResult(step=step, out_dir=out)
     images_per_step = tc.batch_size * cfg.data.clip_len * dinfo.world_size
@@ -448,7 +478,7 @@ def _train(cfg: ExperimentConfig, tc: TrainConfig, out: Path, dinfo: D.DistInfo,
             if step >= end:
                 break
             window_wait += time.perf_counter() - t_wait
-            # 5a. Batch to device: (B, T, 3, H, W) -> (B*T, 3, H, W), clip-major as the loss expects
+            # 6a. Batch to device: (B, T, 3, H, W) -> (B*T, 3, H, W), clip-major as the loss expects
             #     (from the feature cache: each stage's (B, T, C, h, w) maps -> (B*T, C, h, w)).
             if cached:
                 features = {k: v.to(device, non_blocking=True).flatten(0, 1) for k, v in batch["features"].items()}
@@ -457,17 +487,17 @@ def _train(cfg: ExperimentConfig, tc: TrainConfig, out: Path, dinfo: D.DistInfo,
                 if device.type == "cuda" and tc.channels_last:
                     images = images.contiguous(memory_format=torch.channels_last)
             targets = {k: v.to(device, non_blocking=True) for k, v in batch.items() if k not in ("images", "features")}
-            # 5b. Learning rate of this step.
+            # 6b. Learning rate of this step.
             lr = lr_at(step, tc)
             for group in optimizer.param_groups:
                 group["lr"] = lr * group.get("lr_scale", 1.0)
-            # 5c. Forward (mixed precision on CUDA) and the loss in float32.
+            # 6c. Forward (mixed precision on CUDA) and the loss in float32.
             with _autocast(cfg, device):
                 outputs = [{"tags": model.net.tags(features)}] if cached else net(images)
             outputs = [{k: v.float() for k, v in o.items()} for o in outputs]
             losses = compute_losses(outputs, targets, cfg=cfg.loss, stride=cfg.model.stride,
                                     tag_readout=cfg.model.tag_readout)
-            # 5d. Loss terms averaged over ranks; a NaN/inf stops every rank alike, before the
+            # 6d. Loss terms averaged over ranks; a NaN/inf stops every rank alike, before the
             #     update, so the weights (and last.pt) stay those of the last good step.
             terms = D.mean_across_ranks(torch.stack([losses[k].detach().float() for k in LOSS_KEYS]), dinfo)
             values = dict(zip(LOSS_KEYS, terms.tolist()))
@@ -475,7 +505,7 @@ def _train(cfg: ExperimentConfig, tc: TrainConfig, out: Path, dinfo: D.DistInfo,
                 raise AetrackError(f"non-finite loss at step {step + 1}: "
                                    + ", ".join(f"{k}={v:.4g}" for k, v in values.items())
                                    + " (lower train.lr or check the training data)")
-            # 5e. Backward, clip, step.
+            # 6e. Backward, clip, step.
             optimizer.zero_grad(set_to_none=True)
             losses["total"].backward()
             grad_norm = torch.nn.utils.clip_grad_norm_(net.parameters(), tc.grad_clip)
@@ -486,7 +516,7 @@ def _train(cfg: ExperimentConfig, tc: TrainConfig, out: Path, dinfo: D.DistInfo,
             result.losses[step] = values
             result.step = step
             window_steps += 1
-            # 5f. Log: metrics.jsonl, progress bar with the loss terms, images/s and ETA.
+            # 6f. Log: metrics.jsonl, progress bar with the loss terms, images/s and ETA.
             last_step = step == end
             if main and ((tc.log_every and step % tc.log_every == 0) or last_step):
                 elapsed = time.perf_counter() - window_t
@@ -504,7 +534,7 @@ def _train(cfg: ExperimentConfig, tc: TrainConfig, out: Path, dinfo: D.DistInfo,
                 window_t, window_wait, window_steps = time.perf_counter(), 0.0, 0
             elif bar:
                 bar.update(task, completed=step)
-            # 5g. Validate on held-out sequences (rank 0); keep the best checkpoint.
+            # 6g. Validate on held-out sequences (rank 0); keep the best checkpoint.
             do_val = bool(val_seqs) and ((tc.val_every and step % tc.val_every == 0) or step == tc.steps)
             do_ckpt = (tc.ckpt_every and step % tc.ckpt_every == 0) or last_step
             if main and do_val:
@@ -519,7 +549,7 @@ def _train(cfg: ExperimentConfig, tc: TrainConfig, out: Path, dinfo: D.DistInfo,
                 if _score(result.metrics) > best:
                     best = _score(result.metrics)
                     save_checkpoint(best_path, model=served, cfg=cfg, step=step, metrics=result.metrics)
-            # 5h. Checkpoint (every ckpt_every steps and at the end of this call).
+            # 6h. Checkpoint (every ckpt_every steps and at the end of this call).
             if main and do_ckpt:
                 save_checkpoint(last_path, model=served, cfg=cfg, step=step, optimizer=optimizer,
                                 metrics=result.metrics, extra={"best_score": best, **_ema_extra(model, ema)})
@@ -538,7 +568,7 @@ def _train(cfg: ExperimentConfig, tc: TrainConfig, out: Path, dinfo: D.DistInfo,
         if bar:
             bar.stop()
 
-    # 6. Final figures (rank 0).
+    # 7. Final figures (rank 0).
     if main:
         records = _read_records(metrics_path)
         if records:

@@ -9,7 +9,7 @@ frames (:mod:`aetrack.camera_motion`), cached as ``<cache_dir>/<SEQ>.camera.npy`
 trials never touch pixels. :func:`score` links every sequence with one linker config over the
 chosen frames and evaluates the results with the official rules (:func:`aetrack.eval.evaluate_tables`,
 the path ``aetrack eval`` and ``aetrack benchmark`` take), so a trial's numbers are those of
-``aetrack benchmark DATA --dets --half first --linker-config best.yaml``.
+``aetrack benchmark DATA --dets det/det.txt --half first --linker-config best.yaml``.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from aetrack.data.mot import FrameRange, MotSequence, MotTable, find_sequences
+from aetrack.data.mot import PUBLIC_DETS, FrameRange, MotSequence, MotTable, find_sequences
 from aetrack.errors import AetrackError
 from aetrack.eval import EvalReport, evaluate_tables
 from aetrack.eval.report import sequence_windows
@@ -51,23 +51,27 @@ class CachedSequence:
     camera: np.ndarray | None = None
     tags: tuple[np.ndarray, ...] | None = None
     classes: tuple[np.ndarray, ...] | None = None
+    frame_size: tuple[int, int] | None = None  # (width, height) pixels: reports are clipped to it
 
 
 def load_sequences(
-    roots: Sequence[str | Path], *, camera_motion: bool = False, cache_dir: str | Path | None = None,
-    progress: bool = False,
+    roots: Sequence[str | Path], *, dets: str = PUBLIC_DETS, camera_motion: bool = False,
+    cache_dir: str | Path | None = None, progress: bool = False,
 ) -> list[CachedSequence]:
-    """Every MOT sequence under ``roots`` (each a sequence folder or a folder of them), with its
-    ``det/det.txt`` and ``gt/gt.txt`` (either missing: :class:`AetrackError`). With
+    """Every MOT sequence under ``roots`` (each a sequence folder or a folder of them), with the
+    detections in ``dets`` inside its folder and ``gt/gt.txt`` (either missing:
+    :class:`AetrackError`). With
     ``camera_motion``, sequences whose frames are all there (images or a video) get their
     camera motion, from ``cache_dir`` when cached there, else estimated and cached."""
     out = []
     for seq in _find_unique(roots):
-        if not seq.det_path.is_file():
-            raise AetrackError(f"{seq.det_path}: detections file not found (the tuner links det/det.txt)")
+        if Path(dets).is_absolute():
+            raise AetrackError(f"--dets {dets}: give a path inside each sequence folder, e.g. {PUBLIC_DETS}")
+        if not (seq.root / dets).is_file():
+            raise AetrackError(f"{seq.root / dets}: detections file not found (the tuner links --dets {dets})")
         if not seq.gt_path.is_file():
             raise AetrackError(f"{seq.gt_path}: ground truth not found (the tuner scores against gt/gt.txt)")
-        det = seq.det()
+        det = seq.det(path=dets)
         rows = det.by_frame()
         boxes, scores = [], []
         for f in range(1, seq.info.length + 1):
@@ -79,7 +83,8 @@ def load_sequences(
             scores.append(det.conf[idx][keep])
         camera = _camera(seq, cache_dir=cache_dir, progress=progress) if camera_motion else None
         out.append(CachedSequence(name=seq.name, frame_rate=seq.info.frame_rate, length=seq.info.length,
-                                  gt=seq.gt(), boxes=tuple(boxes), scores=tuple(scores), camera=camera))
+                                  gt=seq.gt(), boxes=tuple(boxes), scores=tuple(scores), camera=camera,
+                                  frame_size=(seq.info.width, seq.info.height)))
     return out
 
 
@@ -129,7 +134,7 @@ def load_model_sequences(
         split = {k: tuple(np.split(arrays[k], cuts)) for k in ("boxes", "scores", "classes", "tags")}
         out.append(CachedSequence(name=seq.name, frame_rate=seq.info.frame_rate, length=len(arrays["counts"]),
                                   gt=seq.gt(), boxes=split["boxes"], scores=split["scores"], tags=split["tags"],
-                                  classes=split["classes"]))
+                                  classes=split["classes"], frame_size=(seq.info.width, seq.info.height)))
     return out
 
 
@@ -209,7 +214,8 @@ def link(cfg: LinkerConfig, seq: CachedSequence, window: FrameRange | None) -> M
             linker.apply_camera_motion(seq.camera[f - 1])
         tracks = linker.update(boxes=seq.boxes[f - 1], scores=seq.scores[f - 1],
                                tags=None if seq.tags is None else seq.tags[f - 1],
-                               classes=None if seq.classes is None else seq.classes[f - 1])
+                               classes=None if seq.classes is None else seq.classes[f - 1],
+                               frame_size=seq.frame_size)
         rows.extend(filler.push([ResultRow(frame=f, track_id=t.track_id, box=t.box, score=t.score, state=t.state)
                                  for t in tracks]))
     rows.extend(filler.flush())

@@ -1,6 +1,6 @@
 """``aetrack tune``: search linker settings on cached detections with Optuna.
 
-    aetrack tune ../shared/data/MOT17-train ../shared/data/PETS09-S2L1 --dets --out tune_out --trials 60
+    aetrack tune ../shared/data/MOT17-train ../shared/data/PETS09-S2L1 --dets det/det.txt --out tune_out --trials 60
 
 Each trial samples settings from the space (:mod:`aetrack.tune.space`) on top of the base
 config, links every sequence's half (``--half first``, the tuning half, by default) and scores

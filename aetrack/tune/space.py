@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from aetrack.config import load_yaml
+from aetrack.config import load_yaml, unknown_keys_message
 from aetrack.errors import AetrackError
 from aetrack.linker.config import LinkerConfig
 from aetrack.linker.kalman import KalmanNoise
@@ -76,7 +76,7 @@ def parse_space(data: dict[str, Any], *, where: str = "search space") -> list[Pa
     params = []
     for name, spec in data.items():
         if name not in TUNABLE:
-            raise AetrackError(f"{where}: unknown setting {name!r}; valid settings: {', '.join(TUNABLE)}")
+            raise AetrackError(f"{where}: {unknown_keys_message([name], TUNABLE, noun='setting')}")
         entry = f"{where}: {name}"
         if not isinstance(spec, dict):
             raise AetrackError(f"{entry}: expected a mapping with low and high (and log), or choices; got {spec!r}")
