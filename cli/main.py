@@ -11,8 +11,8 @@ import sys
 import typer
 
 from aetrack.errors import AetrackError
-from cli import (benchmark_cmd, demo_cmd, eval_cmd, export_cmd, pseudolabel_cmd, synth_cmd, track_cmd, train_cmd,
-                 tune_cmd)
+from cli import (benchmark_cmd, demo_cmd, eval_cmd, export_cmd, pseudolabel_cmd, synth_cmd, thin_cmd, track_cmd,
+                 train_cmd, tune_cmd)
 from cli.common import error_line, user_errors
 
 app = typer.Typer(
@@ -31,6 +31,7 @@ app.command("benchmark")(user_errors(benchmark_cmd.benchmark))
 app.command("export")(user_errors(export_cmd.export))
 app.command("pseudolabel")(user_errors(pseudolabel_cmd.pseudolabel))
 app.command("tune")(user_errors(tune_cmd.tune))
+app.command("thin")(user_errors(thin_cmd.thin))
 
 
 def main() -> None:
