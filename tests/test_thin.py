@@ -73,3 +73,19 @@ def test_thin_refuses_a_bad_frame_number(tmp_path: Path) -> None:
     (src / "det" / "det.txt").write_text("1,-1,1,1,2,2,0.9\nx,-1,1,1,2,2,0.9\n")
     with pytest.raises(Exception, match=r"det.txt:2: frame must be a whole number >= 1, got 'x'"):
         thin_sequence(src, tmp_path / "k2", every=2)
+
+
+def test_thin_writes_the_kept_frames_of_a_video(tmp_path: Path) -> None:
+    # A sequence whose frames are one video (as PETS09-S2L1's vtest.avi): 5 frames of grey 40 f,
+    # every 2nd kept: frames 1, 3, 5 -> img1/000001-000003.jpg (grey 40, 120, 200).
+    seq = make_sequence(tmp_path / "src", frames=5, images=0)
+    (seq / "img1").rmdir()
+    writer = cv2.VideoWriter(str(seq / "clip.avi"), cv2.VideoWriter_fourcc(*"MJPG"), 30.0, (64, 48))
+    for f in range(1, 6):
+        writer.write(np.full((48, 64, 3), 40 * f, np.uint8))
+    writer.release()
+    out = thin_sequence(seq, tmp_path / "k2", every=2)
+    assert sorted(p.name for p in (out / "img1").iterdir()) == ["000001.jpg", "000002.jpg", "000003.jpg"]
+    greys = [int(cv2.imread(str(out / "img1" / f"00000{i}.jpg"))[20, 30, 0]) for i in (1, 2, 3)]
+    assert all(abs(g - want) <= 6 for g, want in zip(greys, (40, 120, 200))), greys
+    assert MotSequence.open(out).info.length == 3
