@@ -150,7 +150,6 @@ class Tracker:
                 f"({linker_cfg.low_score}): detections between them would never reach the linker "
                 f"(set decode.score_threshold={linker_cfg.low_score})"
             )
-        self.linker = Linker(cfg=linker_cfg, frame_rate=frame_rate)
         # Longest gap of a revived track that results files fill (LinkerConfig.interpolate_s);
         # update() itself returns each frame's rows at once, unfilled.
         self.fill_gap_frames = linker_cfg.interpolate_frames(frame_rate)
@@ -162,6 +161,7 @@ class Tracker:
             self.camera = CameraMotion()
         # Class names in class-index order: what MOT text, JSON lines and videos call a class.
         self.class_names: tuple[str, ...] = model_cfg.names if model_cfg is not None else ("person",)
+        self.linker = Linker(cfg=linker_cfg, frame_rate=frame_rate, class_names=self.class_names)
         self._keep_classes = None if classes is None else class_indices(classes, self.class_names)
         self.timings: dict[str, float] = {s: 0.0 for s in STAGES}  # ms of the last frame per stage
         self._frame_size: tuple[int, int] | None = None  # (width, height) of the last frame
@@ -212,10 +212,10 @@ class Tracker:
         cls, *, linker_cfg: LinkerConfig | None = None, frame_rate: float = 30.0, classes: Sequence[str] | None = None
     ) -> "Tracker":
         """A model-free tracker that links given detections by motion and IoU (class "person");
-        ``linker_cfg`` defaults to :func:`aetrack.linker.config.detections_config`."""
-        from aetrack.linker.config import detections_config
-
-        return cls(model=None, linker_cfg=linker_cfg or detections_config(), frame_rate=frame_rate, classes=classes)
+        ``linker_cfg`` defaults to ``LinkerConfig().without_tags()``: the one default of given
+        detections and of the embedded default model, as it links without tags."""
+        return cls(model=None, linker_cfg=linker_cfg or LinkerConfig().without_tags(), frame_rate=frame_rate,
+                   classes=classes)
 
     # -- per frame ------------------------------------------------------------------------------
     def detect(self, frame: np.ndarray) -> Detections:
