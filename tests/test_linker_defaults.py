@@ -10,7 +10,7 @@ import pytest
 from typer.testing import CliRunner
 
 from aetrack.config import from_dict
-from aetrack.linker import LinkerConfig
+from aetrack.linker import Linker, LinkerConfig
 from aetrack.linker.config import upgrade_stored
 from cli.main import app
 from tests.test_bad_input import one_error_line
@@ -42,10 +42,16 @@ def test_old_checkpoint_links_as_before() -> None:
     assert (cfg.tag_cost, cfg.tag_proximity, cfg.min_hits, cfg.iou_threshold_tentative) == ("sum", 0.5, 2, 0.7)
     assert (cfg.direction_weight, cfg.common_motion, cfg.common_motion_radius, cfg.class_groups) == (0.0, False, 1.0, ())
     assert (cfg.output_box, cfg.report_lost_s, cfg.lost_time_s) == ("kalman", 0.2, 3.0)  # as stored
-    noise = cfg.kalman.per_frame(30.0)
+    # Per-frame at every frame rate, as then: frame_rate_scaling is off, so a 7 frames/s stream
+    # gets the per-frame noise and direction span of 30 frames/s.
+    assert not cfg.frame_rate_scaling and cfg.time_rate(7.0) == 30.0 and cfg.direction_frames(7.0) == 3
+    linker = Linker(cfg=cfg, frame_rate=7.0)
+    noise = linker._tracks.noise
     assert (noise.position_weight, noise.measurement_weight, noise.velocity_weight) == pytest.approx((1 / 20, 1 / 20, 1 / 160))
     assert (noise.initial_position_weight, noise.initial_velocity_weight) == pytest.approx((2 / 20, 10 / 160))
     assert (noise.aspect_std, noise.aspect_velocity_std) == pytest.approx((1e-2, 1e-5))
+    # The default follows time: at 7.5 frames/s the velocity noise a frame is 8 times 30 frames/s'.
+    assert Linker(cfg=LinkerConfig(), frame_rate=7.5)._tracks.noise.velocity_weight == pytest.approx(8 / 160)
 
 
 def test_old_linker_section_translates_its_per_frame_keys() -> None:
@@ -55,6 +61,7 @@ def test_old_linker_section_translates_its_per_frame_keys() -> None:
            "kalman": {"position_weight": 0.04, "velocity_weight": 0.01, "initial_velocity_factor": 5.0}}
     cfg = from_dict(LinkerConfig, upgrade_stored(old))
     assert cfg.direction_s == pytest.approx(0.2) and cfg.direction_frames(30.0) == 6 and cfg.direction_weight == 0.2
+    assert cfg.direction_frames(7.0) == 6  # per frame at any rate (frame_rate_scaling off)
     noise = cfg.kalman.per_frame(30.0)
     assert (noise.measurement_weight, noise.position_weight) == pytest.approx((0.04, 0.04))
     assert (noise.velocity_weight, noise.initial_velocity_weight) == pytest.approx((0.01, 0.05))

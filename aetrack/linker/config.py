@@ -272,6 +272,12 @@ class LinkerConfig:
     # pair across all classes, as ByteTrack does.
     class_groups: tuple[tuple[str, ...], ...] = (("car", "truck", "bus"), ("bicycle", "motorcycle"))
     kalman: KalmanNoise = field(default_factory=KalmanNoise)
+    # Whether the settings in time units follow the stream's frame rate: the Kalman noise per
+    # second and the direction span (direction_s). False reads them as those of a 30 frames/s
+    # stream whatever the frame rate, as linkers did with their per-frame settings before issue
+    # 27: checkpoints written before it are loaded so (upgrade_stored) and link exactly as
+    # before at any frame rate. Time budgets in seconds (lost_time_s, ...) always follow it.
+    frame_rate_scaling: bool = True
 
     # Per-frame keys before issue 27 -> their replacement (not fields: refused with this text in
     # configs, --set and tune spaces; translated in checkpoints, see upgrade_stored).
@@ -332,7 +338,7 @@ class LinkerConfig:
             raise ValueError(f"LinkerConfig.common_motion_pairs must be an integer >= 1, got {self.common_motion_pairs!r}")
         _check_number("common_motion_radius", self.common_motion_radius, low=0.0, low_open=True)
         for name in ("confirm_on_first_frame", "low_score_updates_tag", "fuse_score", "observation_recovery",
-                     "camera_motion", "common_motion", "tag_revival"):
+                     "camera_motion", "common_motion", "tag_revival", "frame_rate_scaling"):
             if not isinstance(getattr(self, name), bool):
                 raise ValueError(f"LinkerConfig.{name} must be a bool, got {getattr(self, name)!r}")
         _check_class_groups(self.class_groups)
@@ -357,10 +363,15 @@ class LinkerConfig:
             seconds = max(seconds, self.revival_lost_time_s)
         return round(seconds * frame_rate)
 
+    def time_rate(self, frame_rate: float) -> float:
+        """The frame rate the time-unit settings are carried to: the stream's, or with
+        ``frame_rate_scaling`` off 30 frames/s (per-frame behaviour at any rate)."""
+        return frame_rate if self.frame_rate_scaling else REFERENCE_FPS
+
     def direction_frames(self, frame_rate: float) -> int:
         """Matches back to the observation a track's direction is measured from (direction
-        consistency): max(1, round(direction_s * fps))."""
-        return max(1, round(self.direction_s * frame_rate))
+        consistency): max(1, round(direction_s * fps)), fps from :meth:`time_rate`."""
+        return max(1, round(self.direction_s * self.time_rate(frame_rate)))
 
     def revival_after_frames(self, frame_rate: float) -> int:
         """Frames a track must have been lost for the tags-only revival stage: round(revival_after_s * fps)."""
@@ -377,13 +388,14 @@ class LinkerConfig:
         return min(round(self.report_lost_s * frame_rate), self.lost_frames(frame_rate))
 
 
-#: Defaults before issue 27 of the settings whose default it changed (and its new class groups):
+#: Defaults before issue 27 of the settings whose default it changed (and its new class groups,
+#: and per-frame noise and direction span at every frame rate: frame_rate_scaling off):
 #: a checkpoint written before it (its stored linker section has no ``direction_s``) takes these
 #: for the keys it did not store, as it did then, so an old checkpoint links as before
 #: (upgrade_stored). ``kalman``: the per-frame noise of then, translated like a stored one.
 LEGACY_DEFAULTS: dict[str, Any] = {
     "tag_cost": "sum", "tag_proximity": 0.5, "iou_threshold_tentative": 0.7, "min_hits": 2, "direction_weight": 0.0,
-    "common_motion": False, "common_motion_radius": 1.0, "class_groups": [],
+    "common_motion": False, "common_motion_radius": 1.0, "class_groups": [], "frame_rate_scaling": False,
     "kalman": {"position_weight": 1.0 / 20.0, "velocity_weight": 1.0 / 160.0, "aspect_std": 1e-2,
                "aspect_velocity_std": 1e-5, "aspect_measurement_std": 1e-1, "initial_position_factor": 2.0,
                "initial_velocity_factor": 10.0},
@@ -394,14 +406,13 @@ def upgrade_stored(data: dict[str, Any]) -> dict[str, Any]:
     """A checkpoint's stored linker section (a mapping, as written) in today's keys.
 
     A section written before issue 27 (no ``direction_s``) gets :data:`LEGACY_DEFAULTS` for the
-    keys it lacks, and its per-frame keys translated as those of a 30 frames/s stream (the rate
-    deep_sort's per-frame noise is for), where it links exactly as before: ``direction_frames`` n
+    keys it lacks (``frame_rate_scaling`` off among them, so it links exactly as before at any
+    frame rate), and its per-frame keys translated as those of a 30 frames/s stream: ``direction_frames`` n
     -> ``direction_s`` n / 30; Kalman ``position_weight`` p -> ``measurement_weight`` p and
     ``position_noise`` p sqrt(30); ``velocity_weight`` v -> ``velocity_noise`` v 30^1.5;
     ``aspect_std`` -> ``aspect_noise`` (x sqrt(30)); ``aspect_velocity_std`` ->
     ``aspect_velocity_noise`` (x 30^1.5); ``initial_velocity_factor`` f -> ``initial_velocity`` f v 30.
-    At other frame rates its Kalman noise and direction span now follow time. Anything else is
-    left for :func:`aetrack.config.from_dict` to check.
+    Anything else is left for :func:`aetrack.config.from_dict` to check.
     """
     if not isinstance(data, dict) or "direction_s" in data:
         return data

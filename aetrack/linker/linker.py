@@ -129,7 +129,8 @@ class Linker:
         self.max_lost_frames = cfg.lost_frames(self.frame_rate)
         self.report_lost_frames = cfg.report_lost_frames(self.frame_rate)
         self.revival_after_frames = cfg.revival_after_frames(self.frame_rate)
-        self._tracks = TrackTable(noise=cfg.kalman.per_frame(self.frame_rate), gallery_size=cfg.tag_gallery_size)
+        self._tracks = TrackTable(noise=cfg.kalman.per_frame(cfg.time_rate(self.frame_rate)),
+                                  gallery_size=cfg.tag_gallery_size)
         self._tracks.set_history(cfg.direction_frames(self.frame_rate) if cfg.direction_weight > 0 else 0)
         self._next_id = 1
         self._frame = 0
