@@ -25,7 +25,7 @@ Streaming example (README.md runs the same code: ``python stream.py a.mp4 b.mp4`
             frame_no += 1
             for t in tracker.update(frame):  # snapshots of this frame's tracks, not live objects
                 x1, y1, x2, y2 = t.box  # frame pixels, clipped to the frame
-                name = tracker.class_names[t.class_id]  # "person", "car", ...: a track never changes class
+                name = tracker.class_names[t.class_id]  # "person", "car", ...: the track's majority class
                 print(f"{path} frame {frame_no}: track {t.track_id} {name} {t.state} "
                       f"({x1:.0f}, {y1:.0f}, {x2:.0f}, {y2:.0f}) score {t.score:.2f}")
         cap.release()

@@ -27,6 +27,7 @@ from aetrack.config import from_dict
 from aetrack.decode import DecodeConfig
 from aetrack.errors import AetrackError
 from aetrack.linker import LinkerConfig
+from aetrack.linker.config import upgrade_stored
 from aetrack.model.config import ModelConfig
 
 BACKENDS = ("auto", "torch", "onnxruntime")
@@ -107,7 +108,7 @@ def load_detector(
         stored = model.meta["config"]
         cfg = model.cfg
         decode = from_dict(DecodeConfig, stored["decode"], where=f"{path}: decode")
-        linker = from_dict(LinkerConfig, stored["linker"], where=f"{path}: linker")
+        linker = from_dict(LinkerConfig, upgrade_stored(stored["linker"]), where=f"{path}: linker")
     if input_size is not None:
         cfg = cfg.with_input_size(*input_size)
     return LoadedDetector(model=model, model_cfg=cfg, decode=decode, linker=linker, backend=backend)

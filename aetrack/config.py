@@ -43,12 +43,29 @@ def unknown_keys_message(unknown: Any, valid: Any, *, noun: str = "key") -> str:
     return text + (f"; valid {noun}s: {', '.join(names)}" if unmatched else "")
 
 
+def renamed(cls: type, key: object) -> str | None:
+    """What replaced ``key`` if it is an old key of dataclass ``cls`` (its ``RENAMED`` class
+    attribute: old key -> the new key, its unit and how to convert), else None."""
+    return getattr(cls, "RENAMED", {}).get(key) if isinstance(key, str) else None
+
+
+def renamed_error(cls: type, key: object, *, where: str) -> AetrackError | None:
+    """The one-line error for an old key of ``cls`` (see :func:`renamed`), or None."""
+    new = renamed(cls, key)
+    return None if new is None else AetrackError(f"{where}: {key} is no longer a setting; use {new}")
+
+
 def from_dict(cls: type[T], data: dict[str, Any] | None, *, where: str = "config") -> T:
-    """Build dataclass ``cls`` from ``data``; unknown keys raise :class:`AetrackError`."""
+    """Build dataclass ``cls`` from ``data``; unknown keys raise :class:`AetrackError` (an old,
+    renamed key: naming the key that replaced it)."""
     data = {} if data is None else data
     if not isinstance(data, dict):
         raise AetrackError(f"{where}: expected a mapping, got {type(data).__name__}")
     fields = {f.name: f for f in dataclasses.fields(cls)}
+    for key in data:
+        err = renamed_error(cls, key, where=where)
+        if err is not None:
+            raise err
     unknown = set(data) - set(fields)
     if unknown:
         raise AetrackError(f"{where}: {unknown_keys_message(unknown, fields)}")
@@ -185,6 +202,9 @@ def check_overrides(cls: type, overrides: list[str]) -> None:
             if not dataclasses.is_dataclass(node):
                 raise AetrackError(f"override {item!r}: {section} is a value, not a section")
             fields = sorted(f.name for f in dataclasses.fields(node))
+            err = renamed_error(node, part, where=f"override {item!r}")
+            if err is not None:
+                raise err
             if part not in fields:
                 raise AetrackError(f"override {item!r}: {unknown_keys_message([part], fields)}")
             hint = typing.get_type_hints(node)[part]

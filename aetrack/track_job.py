@@ -117,8 +117,7 @@ def parse_classes(text: str | None, names: tuple[str, ...]) -> list[str] | str |
 
 def build_tracker(settings: TrackSettings, *, frame_rate: float, threads: int | None = None) -> Tracker:
     """The tracker ``settings`` ask for: embedded or given weights (their own linker settings),
-    or a model-free linker (class person, :func:`aetrack.linker.config.detections_config`) that
-    never imports torch."""
+    or a model-free linker (class person, the default ``LinkerConfig()``) that never imports torch."""
     from aetrack.linker.config_file import load_linker_config
     from aetrack.tracker import Tracker
 
@@ -127,9 +126,7 @@ def build_tracker(settings: TrackSettings, *, frame_rate: float, threads: int | 
 
     overrides = list(settings.overrides)
     if not settings.use_model:
-        from aetrack.linker.config import detections_config
-
-        lcfg, _ = tracker_settings(base_linker=base(detections_config()), base_decode=DecodeConfig(),
+        lcfg, _ = tracker_settings(base_linker=base(LinkerConfig()).without_tags(), base_decode=DecodeConfig(),
                                    linker=settings.linker, overrides=overrides)
         return Tracker.for_detections(linker_cfg=lcfg, frame_rate=frame_rate,
                                       classes=parse_classes(settings.classes, ("person",)))

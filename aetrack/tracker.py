@@ -156,7 +156,6 @@ class Tracker:
                 f"({linker_cfg.low_score}): detections between them would never reach the linker "
                 f"(set decode.score_threshold={linker_cfg.low_score})"
             )
-        self.linker = Linker(cfg=linker_cfg, frame_rate=frame_rate)
         # Camera-motion compensation needs pixels: frames given to update / update_detections.
         self.camera = None
         if linker_cfg.camera_motion:
@@ -165,6 +164,7 @@ class Tracker:
             self.camera = CameraMotion()
         # Class names in class-index order: what MOT text, JSON lines and videos call a class.
         self.class_names: tuple[str, ...] = model_cfg.names if model_cfg is not None else ("person",)
+        self.linker = Linker(cfg=linker_cfg, frame_rate=frame_rate, class_names=self.class_names)
         if classes is not None:  # the caller's set replaces the stored one, for decoding too
             wanted = () if classes == "all" else tuple(self.class_names[i] for i in class_indices(classes, self.class_names))
             self.decode_cfg = dataclasses.replace(self.decode_cfg, classes=wanted)
@@ -223,10 +223,10 @@ class Tracker:
         cls, *, linker_cfg: LinkerConfig | None = None, frame_rate: float = 30.0, classes: Sequence[str] | None = None
     ) -> "Tracker":
         """A model-free tracker that links given detections by motion and IoU (class "person");
-        ``linker_cfg`` defaults to :func:`aetrack.linker.config.detections_config`."""
-        from aetrack.linker.config import detections_config
-
-        return cls(model=None, linker_cfg=linker_cfg or detections_config(), frame_rate=frame_rate, classes=classes)
+        ``linker_cfg`` defaults to ``LinkerConfig().without_tags()``: the one default of given
+        detections and of the embedded default model, as it links without tags."""
+        return cls(model=None, linker_cfg=linker_cfg or LinkerConfig().without_tags(), frame_rate=frame_rate,
+                   classes=classes)
 
     def reported_classes(self) -> np.ndarray:
         """(k,) int64 indices into :attr:`class_names` of the classes this tracker reports."""

@@ -127,13 +127,15 @@ def benchmark(
     else:
         if size is not None:
             raise AetrackError("--input-size applies to a model; model-free --dets runs have none (add --weights)")
-        from aetrack.linker.config import detections_config
+        from aetrack.linker import LinkerConfig
 
-        base_linker, base_decode = detections_config(), DecodeConfig()
+        base_linker, base_decode = LinkerConfig(), DecodeConfig()   # made model-free below
         label = "none"
     overrides = list(set_ or [])
     if linker_config is not None:
         base_linker = load_linker_config(linker_config, base=base_linker)
+    if not use_model:
+        base_linker = base_linker.without_tags()
     settings = [tracker_settings(base_linker=base_linker, base_decode=base_decode, linker=mode, overrides=overrides)
                 for mode in (linker or [None])]
     result = run_benchmark(

@@ -12,8 +12,8 @@ from typing import Annotated
 import typer
 
 from aetrack.errors import AetrackError
-from cli import (ap_cmd, benchmark_cmd, demo_cmd, eval_cmd, export_cmd, pseudolabel_cmd, synth_cmd, track_cmd, train_cmd,
-                 tune_cmd)
+from cli import (ap_cmd, benchmark_cmd, demo_cmd, eval_cmd, export_cmd, pseudolabel_cmd, synth_cmd, thin_cmd, track_cmd,
+                 train_cmd, tune_cmd)
 from cli.common import BareDetsCommand, error_line, user_errors
 
 app = typer.Typer(
@@ -50,6 +50,7 @@ app.command("benchmark", cls=BareDetsCommand)(user_errors(benchmark_cmd.benchmar
 app.command("export")(user_errors(export_cmd.export))
 app.command("pseudolabel")(user_errors(pseudolabel_cmd.pseudolabel))
 app.command("tune", cls=BareDetsCommand)(user_errors(tune_cmd.tune))
+app.command("thin")(user_errors(thin_cmd.thin))
 app.command("ap")(user_errors(ap_cmd.ap))
 
 

@@ -54,7 +54,7 @@ def tune(
 ) -> None:
     """Search linker settings (Optuna) for the best HOTA or IDF1 on given detections; write best.yaml."""
     from aetrack.decode import DecodeConfig
-    from aetrack.linker.config import detections_config
+    from aetrack.linker import LinkerConfig
     from aetrack.linker.config_file import load_linker_config
     from aetrack.tune.protocol import load_sequences
     from aetrack.tune.search import OBJECTIVES, run_study
@@ -83,9 +83,11 @@ def tune(
 
         engine = resolve_backend(backend, weights=weights, device="cpu")
         loaded = load_detector(weights, backend=engine, threads=apply_threads(threads, backend=engine))
-    base = detections_config() if loaded is None else loaded.linker
+    base = LinkerConfig() if loaded is None else loaded.linker
     if linker_config is not None:
         base = load_linker_config(linker_config, base=base)
+    if loaded is None:
+        base = base.without_tags()
     base, dcfg = tracker_settings(base_linker=base, base_decode=DecodeConfig() if loaded is None else loaded.decode,
                                   linker=None, overrides=list(set_ or []))
     if loaded is None:

@@ -8,7 +8,7 @@ import pytest
 from typer.testing import CliRunner
 
 import aetrack
-from aetrack.linker.config import detections_config
+from aetrack.linker.config import LinkerConfig
 from cli.main import app
 
 
@@ -34,7 +34,7 @@ def test_linker_help_names_the_true_defaults() -> None:
     for name in EMBEDDED:
         stored = torch.load(pretrained_path(name), map_location="cpu", weights_only=False)["config"]["linker"]
         assert stored["mode"] == "tags_motion", name
-    assert detections_config().mode == "motion"
+    assert LinkerConfig().without_tags().mode == "motion"
     claim = ("(default: the weights' own, tags_motion for both embedded models; motion for --dets without "
              "--weights)")
     for command in ("track", "benchmark"):

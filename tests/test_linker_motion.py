@@ -37,15 +37,22 @@ def test_fuse_score_prefers_the_confident_detection(fuse: bool, winner: str) -> 
 def test_direction_consistency_keeps_the_track_going_its_way(weight: float, winner_x: float) -> None:
     # Walking right 10 px/frame (left edges 100..140); the Kalman prediction for the next frame
     # has its left edge at 146.6. Detection B at 128 overlaps it more (IoU 0.364) than A at 172
-    # (IoU 0.224): plain IoU takes B. With direction_frames 1 the anchor is the previous
-    # observation (centre x 150); B's centre (148) lies behind it (angle pi, + 0.25 at weight
-    # 0.5) and A's (192) ahead (angle 0, - 0.25): costs 0.886 vs 0.526, so A wins.
-    cfg = LinkerConfig(mode="motion", output_box="detection", direction_weight=weight, direction_frames=1,
+    # (IoU 0.224): plain IoU takes B. With direction_s 1/30 s (one frame at 30 frames/s) the
+    # anchor is the previous observation (centre x 150); B's centre (148) lies behind it (angle
+    # pi, + 0.25 at weight 0.5) and A's (192) ahead (angle 0, - 0.25): costs 0.886 vs 0.526, so A wins.
+    cfg = LinkerConfig(mode="motion", output_box="detection", direction_weight=weight, direction_s=1 / 30,
                        min_hits=1)
     lk = Linker(cfg=cfg, frame_rate=30.0)
     _walk(lk, [100.0, 110.0, 120.0, 130.0, 140.0])
     out = lk.update(boxes=np.stack([_box(128.0), _box(172.0)]), scores=np.array([0.9, 0.9]))
     assert next(t for t in out if t.track_id == 1).box[0] == winner_x
+
+
+def test_direction_span_is_in_seconds() -> None:
+    # direction_s 0.1: round(0.1 * 30) = 3 matches back at 30 frames/s, round(0.1 * 7.5) = 1 at
+    # 7.5 frames/s (0.13 s), never fewer than 1.
+    cfg = LinkerConfig(direction_s=0.1)
+    assert (cfg.direction_frames(30.0), cfg.direction_frames(7.5), cfg.direction_frames(2.0)) == (3, 1, 1)
 
 
 def test_observation_recovery_equals_seeing_the_straight_line() -> None:
@@ -101,7 +108,7 @@ def test_camera_motion_estimator_finds_a_pan() -> None:
     np.testing.assert_allclose(affine[:, 2], [24.0, -16.0], atol=1.0)
 
 
-@pytest.mark.parametrize("field, value", [("direction_weight", -0.1), ("direction_frames", 0),
+@pytest.mark.parametrize("field, value", [("direction_weight", -0.1), ("direction_s", -0.1),
                                           ("fuse_score", 1), ("camera_motion", "yes"), ("common_motion", 1),
                                           ("common_motion_pairs", 0), ("common_motion_radius", 0.0)])
 def test_bad_motion_settings_name_the_field(field: str, value: object) -> None:
@@ -118,7 +125,7 @@ def test_common_motion_follows_a_camera_jump_without_pixels(common: bool, ids_af
     # move onto their people and keep ids 1-4. Without it, four new tracks (5-8), confirmed
     # at their second frame (min_hits 2), so the frame after the jump reports them.
     cfg = LinkerConfig(mode="motion", output_box="detection", common_motion=common, fuse_score=False,
-                       direction_weight=0.0)
+                       direction_weight=0.0, min_hits=2)
     lk = Linker(cfg=cfg, frame_rate=30.0)
     xs = np.array([100.0, 400.0, 700.0, 1000.0])
     for _ in range(3):
@@ -130,8 +137,9 @@ def test_common_motion_follows_a_camera_jump_without_pixels(common: bool, ids_af
 
 def test_common_motion_needs_enough_pairs() -> None:
     # Two people only (common_motion_pairs 3): no common motion is estimated, the jump
-    # breaks both tracks as without the option.
-    cfg = LinkerConfig(mode="motion", output_box="detection", common_motion=True, fuse_score=False)
+    # breaks both tracks as without the option (new tracks 3 and 4, confirmed at their second
+    # frame with min_hits 2).
+    cfg = LinkerConfig(mode="motion", output_box="detection", common_motion=True, fuse_score=False, min_hits=2)
     lk = Linker(cfg=cfg, frame_rate=30.0)
     for _ in range(3):
         lk.update(boxes=np.stack([_box(100.0), _box(400.0)]), scores=np.full(2, 0.9))
@@ -146,18 +154,17 @@ def test_tracker_compensates_a_pan_from_the_frames(camera: bool, ids: list[int])
     import dataclasses
 
     from aetrack import Tracker
-    from aetrack.linker.config import detections_config
 
     # Textured 1080p frames; between the 2nd and 3rd the camera pans so that scene points move
     # by (+48, -40) px. The person's box moves with them: 48 px > its 40 px width, so it no
     # longer overlaps the track's prediction. With camera_motion the estimated pan moves the
     # track onto it (id 1 continues); without, the box starts a new, not yet confirmed track
-    # (min_hits 2), so frame 3 reports nothing. One track: common motion has no pairs to use.
+    # (min_hits 3), so frame 3 reports nothing. One track: common motion has no pairs to use.
     rng = np.random.default_rng(1)
     base = cv2.GaussianBlur(rng.integers(0, 255, (1300, 2100), dtype=np.uint8), (0, 0), 3)
     still = cv2.cvtColor(base[100:1180, 100:2020], cv2.COLOR_GRAY2BGR)
     panned = cv2.cvtColor(base[140:1220, 52:1972], cv2.COLOR_GRAY2BGR)
-    cfg = dataclasses.replace(detections_config(), camera_motion=camera)
+    cfg = dataclasses.replace(LinkerConfig(), camera_motion=camera)
     trk = Tracker.for_detections(linker_cfg=cfg, frame_rate=30.0)
     box = np.array([[500.0, 400.0, 540.0, 500.0]])
     for img in (still, still):

@@ -167,6 +167,32 @@ def test_result_rows_name_their_class(tmp_path: Path) -> None:
         read_mot_file(_write(tmp_path / "new.txt", "1,1,0,0,5,5,1,nan,-1,-1\n"), kind="results")
 
 
+def test_results_hold_one_class_per_track(tmp_path: Path) -> None:
+    # Track 1 is reported as a bus in frame 1 and as a car from frame 3 on (its majority class
+    # changed as votes came in); frame 2 is a filled gap (fill_gaps 1). Track 2 is a person
+    # (frames 1 and 4: a gap of 2, not filled). Every row of track 1 in both files carries its
+    # last class, car (MOT column 8: 3); track 2's rows are untouched.
+    def row(frame: int, tid: int, cls: int, name: str) -> ResultRow:
+        return ResultRow(frame=frame, track_id=tid, box=(10.0 * frame, 0.0, 10.0 * frame + 10, 20.0),
+                         class_id=cls, class_name=name)
+
+    with ResultWriter(out_dir=tmp_path, name="s", fill_gaps=1) as w:
+        w.write([row(1, 1, 4, "bus"), row(1, 2, 0, "person")])
+        w.write([row(3, 1, 2, "car")])
+        w.write([row(4, 1, 2, "car"), row(4, 2, 0, "person")])
+    table = read_mot_file(tmp_path / "s.txt", kind="results")
+    assert list(zip(table.frame.tolist(), table.ids.tolist(), table.cls.tolist())) == [
+        (1, 1, 3), (1, 2, 1), (2, 1, 3), (3, 1, 3), (4, 1, 3), (4, 2, 1)]
+    recs = [json.loads(line) for line in (tmp_path / "s.jsonl").read_text().splitlines()]
+    assert [(r["id"], r["class"], r["state"]) for r in recs] == [
+        (1, "car", "confirmed"), (2, "person", "confirmed"), (1, "car", "interpolated"), (1, "car", "confirmed"),
+        (1, "car", "confirmed"), (2, "person", "confirmed")]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["s.jsonl", "s.txt"]  # no temp files left
+    # write_mot holds to the same rule: the class of each track's last row
+    write_mot(tmp_path / "w.txt", [row(3, 1, 2, "car"), row(1, 1, 4, "bus")])
+    assert read_mot_file(tmp_path / "w.txt", kind="results").cls.tolist() == [3, 3]
+
+
 def test_real_pets_sequence(shared_data: Path) -> None:
     seq = MotSequence.open(shared_data / "PETS09-S2L1")
     gt = seq.gt()

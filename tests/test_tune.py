@@ -65,6 +65,9 @@ def test_tune_bad_search_space_is_one_line(tmp_path: Path) -> None:
     # A typo names the nearest tunable setting, not all of them.
     one_error_line(res, "unknown setting 'high_scor' (did you mean 'high_score'?)")
     assert "kalman.position_weight" not in res.output
+    space.write_text("kalman.velocity_weight: {low: 0.002, high: 0.02}\n")  # a per-frame key before issue 27
+    res = CliRunner().invoke(app, ["tune", str(MOT17_05), "--dets", "det/det.txt", "--space", str(space), "--out", str(tmp_path)])
+    one_error_line(res, "velocity_weight is no longer a setting; use velocity_noise")
     space.write_text("high_score: {low: 0.8, high: 0.3}\n")
     res = CliRunner().invoke(app, ["tune", str(MOT17_05), "--dets", "det/det.txt", "--space", str(space), "--out", str(tmp_path)])
     one_error_line(res, "high_score", "low (0.8) must be below high (0.3)")

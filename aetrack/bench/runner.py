@@ -157,7 +157,7 @@ def _replay(
     class_names: Sequence[str],
 ) -> dict[str, list[float]]:
     """Link recorded detections with a fresh linker, write ``out_dir/<name>.txt``; ms per frame of link and write."""
-    linker = Linker(cfg=cfg, frame_rate=frame_rate)
+    linker = Linker(cfg=cfg, frame_rate=frame_rate, class_names=class_names)
     times: dict[str, list[float]] = {"link": [], "write": []}
     task = progress.add_task(f"linking {name} ({cfg.mode})", total=len(inputs))
     with ResultWriter(out_dir=out_dir, name=name, jsonl=False,

@@ -70,8 +70,7 @@ def time_linker(
     Returns ``{"n_objects", "frames", "tag_dim", "num_classes", "modes": {mode: {"median_ms", "p90_ms",
     "ids"}}}``: median and 90th percentile milliseconds per frame over the frames after
     ``warmup``, and the number of ids issued (a sanity check: ideally ``n_objects``).
-    ``base``: the settings besides the mode (default ``LinkerConfig()``), e.g.
-    :func:`aetrack.linker.config.detections_config`.
+    ``base``: the settings besides the mode (default ``LinkerConfig()``).
     """
     checks = (("n_objects", n_objects, 0), ("frames", frames, 1), ("tag_dim", tag_dim, 1),
               ("num_classes", num_classes, 1), ("warmup", warmup, 0))

@@ -1,15 +1,28 @@
 """Linker configuration: every association threshold, its unit and why it has its default.
 
 Load from YAML with ``aetrack.config.from_dict(LinkerConfig, data)`` (unknown keys are
-rejected); constructing with a bad value raises ``ValueError`` naming the field and value.
+rejected; an old per-frame key is refused naming the key that replaced it); constructing with
+a bad value raises ``ValueError`` naming the field and value.
+
+``LinkerConfig()`` is the one default (issue 27): given detections (``--dets``, without a model,
+link by its motion stages) and the embedded default model store and use the same settings; a
+checkpoint's stored settings win (:func:`upgrade_stored` keeps older ones linking as before).
+Settings where the frame rate matters are in time units (seconds, Kalman noise per second), so a
+7 frames/s and a 30 frames/s camera get the same behaviour in time. The defaults marked
+"issue 27" were chosen by leave-one-sequence-out over MOT17-train (seven sequences, each at
+full rate and thinned to every 2nd and 4th frame), PETS09-S2L1 frames 1-397 with YOLOX-nano's
+boxes and with its MOT15 ACF boxes, and the synthetic tuning seeds (BENCHMARKS.md "Linker
+default (issue 27)").
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass, field
+from typing import Any
 
-from aetrack.linker.kalman import KalmanNoise
+from aetrack.linker.kalman import REFERENCE_FPS, KalmanNoise
 
 MODES = ("tags_motion", "tags", "motion", "iou")
 TAG_COSTS = ("sum", "min")
@@ -64,8 +77,8 @@ class LinkerConfig:
     # Motion gate of the tag stage: squared Mahalanobis distance of the detection (x, y, a, h)
     # to the track's Kalman prediction; 9.4877 is the chi-square 95 % quantile with 4 degrees
     # of freedom (deep_sort). For a lost track the gate widens with time lost by itself: every
-    # predict without an update adds process noise, so after k lost frames the position
-    # variance has grown by about k (h/20)^2 + k^3/3 (h/160)^2 (see kalman.KalmanNoise).
+    # predict without an update adds process noise, so after t seconds lost the position
+    # variance has grown by about t (0.27 h)^2 + t^3/3 (1.03 h)^2 (see kalman.KalmanNoise).
     motion_gate: float = 9.4877
     # A lost track whose tag is within this distance of a detection's tag is revived even if
     # the detection lies outside the motion gate (its prediction drifted while it was hidden).
@@ -102,12 +115,16 @@ class LinkerConfig:
     # On the tuning seeds (BENCHMARKS.md "Tags (issue 16)") "min" + tag_revival gave hard (5000-5003) HOTA
     # 57.2 -> 59.4, switches 38 -> 26, but medium (2000-2002) 73.0 -> 72.3, and on the held-out
     # medium seeds 1000-1003 75.6 / 90.0 -> 74.4 / 89.1 (below the synthetic model's goals);
-    # "min" also lets a bounce with IoU < 0.5 swap like motion does (test_linker). So "sum"
-    # stays the default; the real model, whose tags are weak, uses "min" (PETS 1-397 IDF1 54.7
-    # with "sum", 65.0 with "min", configs/real_yolox_nano.yaml).
-    tag_cost: str = "sum"
-    # BoT-SORT's proximity gate (its default 0.5): the tag term of the "min" cost needs IoU >= 0.5.
-    tag_proximity: float = 0.5
+    # "min" also lets a bounce with IoU < 0.5 swap like motion does (test_linker). So the
+    # synthetic model stores "sum"; the real default model, whose tags are weak, uses "min"
+    # (PETS 1-397 IDF1 54.7 with "sum", 65.0 with "min"), and since issue 27 its settings are
+    # the default.
+    tag_cost: str = "min"
+    # BoT-SORT's proximity gate (its default 0.5): the tag term of the "min" cost needs IoU >=
+    # 1 - tag_proximity. 0.6 (IoU >= 0.4): PETS runs at 7 frames/s, so a walker's predicted and
+    # detected boxes overlap little; on PETS 1-397 with the real model HOTA / IDF1 49.3 / 65.4 ->
+    # 52.4 / 72.0 (session 12, BENCHMARKS.md "Tags (issue 16)").
+    tag_proximity: float = 0.6
     # Tag distance -> cost units of the "min" cost. BoT-SORT halves cosine distance (range 0-2);
     # here different objects sit >= 1.0 apart (the push margin), so 0.5 maps the margin to 0.5.
     tag_cost_scale: float = 0.5
@@ -138,10 +155,17 @@ class LinkerConfig:
     revival_lost_time_s: float = 5.0
     iou_threshold_high: float = 0.8
     iou_threshold_low: float = 0.5
-    iou_threshold_tentative: float = 0.7
+    # A looser IoU gate for tentative tracks (0.85: IoU >= 0.15): a newborn track has no velocity
+    # yet, so its prediction lags a walker, and at a low frame rate (PETS: 7 frames/s) consecutive
+    # boxes of one person overlap little (session 11; kept by issue 27: 0.7 and 0.95 did no better).
+    iou_threshold_tentative: float = 0.85
     # Consecutive matched frames (the birth frame counts) that confirm a tentative track; a
-    # tentative track missed once is removed. 2 = ByteTrack, 3 = deep_sort.
-    min_hits: int = 2
+    # tentative track missed once is removed. 2 = ByteTrack, 3 = deep_sort. In frames, not
+    # seconds: it counts the detector's confirmations, and a spurious box repeats frame after
+    # frame at any rate. Issue 27 measured it in seconds (0.1 s: 3 frames at 30 frames/s, 1 at 7):
+    # PETS 1-397 with its ACF boxes (unnormalised scores, every box "high") fell from HOTA 37.2 to
+    # 22.9. 3 (issue 27): with 2, MOT17 all frames had 458 identity switches against 371.
+    min_hits: int = 3
     # Tracks born in the first frame after construction or reset() are confirmed at once:
     # nothing earlier could confirm them, and metrics count the first frame (ByteTrack).
     confirm_on_first_frame: bool = True
@@ -154,7 +178,8 @@ class LinkerConfig:
     # 79.1 / 91.4 -> 92.3 on 2003-2007; 4 s and longer gave no more (BENCHMARKS.md).
     # Issue 17, real data: on the MOT17 half-val tuning halves (public detections) 3.0 s gave
     # HOTA 52.98 against 52.88 at 2.0 s (IDF1 60.00 / 60.02), no gain; 2.0 s is kept as the
-    # default, as before session 8 (BENCHMARKS.md "Linking given detections"). The embedded weights store 3.0.
+    # default, as before session 8 (BENCHMARKS.md "Linking given detections"). Issue 27: 1.5 s
+    # and 3.0 s did no better across scenes and frame rates.
     lost_time_s: float = 2.0
     # Seconds a lost track is still reported, at its Kalman prediction and with state
     # "lost", after its last match (in frames: round(report_lost_s * frame_rate); 0 = report
@@ -192,16 +217,16 @@ class LinkerConfig:
     # 2003-2007, IDF1 level or higher (BENCHMARKS.md). Association uses the detections
     # either way; only what the tracker reports changes. Issue 17, real data: on the MOT17
     # tuning halves "kalman" lost HOTA 52.88 -> 52.34 (IDF1 60.02 -> 60.10): FRCNN boxes are
-    # steady and several cameras move, so the default is "detection" (the embedded weights
-    # store "kalman").
+    # steady and several cameras move, so the default is "detection". Issue 27: "kalman" gained
+    # on the synthetic seeds and lost on MOT17 at every rate; "detection" stays.
     output_box: str = "detection"
     # BYTE's score-fused IoU: in the IoU stages over high detections the cost is
     # 1 - IoU * score instead of 1 - IoU, so of two overlapping detections the more confident
     # one wins the track (ByteTrack does this on MOT17, not on MOT20). MOT17 tuning halves:
-    # HOTA 52.88 -> 53.29, IDF1 60.02 -> 60.61 (BENCHMARKS.md "Linking given detections"): on in
-    # DETECTIONS_DEFAULTS (given detections). Off here: with the embedded default model's
-    # scores (many 0.5-0.7) it cost PETS 398-795 HOTA 60.6 -> 54.9 together with the direction
-    # term, and the embedded weights' stored configs take new fields from these defaults.
+    # HOTA 52.88 -> 53.29, IDF1 60.02 -> 60.61 (BENCHMARKS.md "Linking given detections"). Off
+    # (issue 27): across MOT17 at three frame rates, PETS and the synthetic seeds it lost (fused
+    # scores favour confident boxes, which a detector other than MOT17's FRCNN does not
+    # calibrate alike).
     fuse_score: bool = False
     # OC-SORT's observation-centric re-update (ORU): a track matched again after k unmatched
     # frames restarts its Kalman filter from its last match and replays the gap with virtual
@@ -211,14 +236,14 @@ class LinkerConfig:
     observation_recovery: bool = False
     # OC-SORT's direction consistency (OCM) in the IoU stages over high detections, for tracks
     # whose direction of travel is known: cost += direction_weight * (angle / pi - 0.5), the
-    # angle (radians) between the track's direction (from its observation direction_frames
-    # matches earlier to its last one) and the direction from that same earlier observation to
-    # the detection. Only pairs within the stage's IoU limit are eligible. 0 = off (OC-SORT's
-    # inertia 0.2, delta_t 3). MOT17 tuning halves: 0.2 alone HOTA 52.88 -> 53.40, IDF1
-    # 60.02 -> 60.95; with fuse_score 53.32 / 60.71 (0.1: 53.38 / 60.72, 0.4: 52.83 / 60.04).
-    # 0.2 in DETECTIONS_DEFAULTS; off here for the embedded models (see fuse_score).
-    direction_weight: float = 0.0
-    direction_frames: int = 3
+    # angle (radians) between the track's direction (from its observation direction_s seconds
+    # of matches earlier, in frames max(1, round(direction_s * fps)), to its last one) and the
+    # direction from that same earlier observation to the detection. Only pairs within the
+    # stage's IoU limit are eligible. 0 = off (OC-SORT's inertia 0.2, delta_t 3 frames at 30
+    # frames/s = 0.1 s). MOT17 tuning halves: 0.2 alone HOTA 52.88 -> 53.40, IDF1 60.02 ->
+    # 60.95; on in the issue 27 default (0.1 and 0.3, 0.05 s and 0.2 s did no better).
+    direction_weight: float = 0.2
+    direction_s: float = 0.1
     # Camera-motion compensation: when the tracker has the frames, the global motion between
     # consecutive frames (sparse optical flow + RANSAC similarity, aetrack.camera_motion)
     # moves every track's state before association (BoT-SORT). Off automatically when
@@ -231,12 +256,32 @@ class LinkerConfig:
     # every object's motion; the objects' own motions differ and cancel in the median.
     # MOT17 tuning halves (with fuse_score and direction 0.2): HOTA 53.32 -> 54.43, IDF1
     # 60.71 -> 62.48, IDSW 377 -> 274, nearly all on the moving cameras MOT17-10 and -13
-    # (BENCHMARKS.md "Linking given detections"). On in DETECTIONS_DEFAULTS; off here for the embedded models.
-    common_motion: bool = False
+    # (BENCHMARKS.md "Linking given detections"). Issue 27: off cost HOTA at every rate (MOT17
+    # 51.8 -> 50.6 at full rate, PETS YOLOX-nano 50.6 -> 44.3).
+    common_motion: bool = True
     common_motion_pairs: int = 3
-    # Largest offset (in box heights of the track) of a pair that votes on the common motion.
-    common_motion_radius: float = 1.0
+    # Largest offset (in box heights of the track) of a pair that votes on the common motion, a
+    # frame's worth: generous at any frame rate (a walker covers 0.8 heights a second, 0.11 a
+    # frame at 7 frames/s). 1.4 (issue 27; 1.0 and 2.0 scored the same to 0.1).
+    common_motion_radius: float = 1.4
+    # Classes the detector confuses, by class name: a track is paired with detections of its
+    # own class or of a class in its group, never across groups, and its class is the majority
+    # of its detections' classes, so a car read as a bus for a few frames stays one car track.
+    # Classes in no group pair only with themselves (a cyclist and the bicycle under them stay
+    # two tracks); names the model does not have are ignored. One group of every name would
+    # pair across all classes, as ByteTrack does.
+    class_groups: tuple[tuple[str, ...], ...] = (("car", "truck", "bus"), ("bicycle", "motorcycle"))
     kalman: KalmanNoise = field(default_factory=KalmanNoise)
+    # Whether the settings in time units follow the stream's frame rate: the Kalman noise per
+    # second and the direction span (direction_s). False reads them as those of a 30 frames/s
+    # stream whatever the frame rate, as linkers did with their per-frame settings before issue
+    # 27: checkpoints written before it are loaded so (upgrade_stored) and link exactly as
+    # before at any frame rate. Time budgets in seconds (lost_time_s, ...) always follow it.
+    frame_rate_scaling: bool = True
+
+    # Per-frame keys before issue 27 -> their replacement (not fields: refused with this text in
+    # configs, --set and tune spaces; translated in checkpoints, see upgrade_stored).
+    RENAMED = {"direction_frames": "direction_s (seconds: direction_frames / frame rate; 3 frames at 30 frames/s = 0.1)"}
 
     def __post_init__(self) -> None:
         if self.mode not in MODES:
@@ -287,16 +332,16 @@ class LinkerConfig:
         _check_number("report_lost_s", self.report_lost_s, low=0.0)
         _check_number("interpolate_s", self.interpolate_s, low=0.0)
         _check_number("direction_weight", self.direction_weight, low=0.0)
-        if isinstance(self.direction_frames, bool) or not isinstance(self.direction_frames, int) or self.direction_frames < 1:
-            raise ValueError(f"LinkerConfig.direction_frames must be an integer >= 1, got {self.direction_frames!r}")
+        _check_number("direction_s", self.direction_s, low=0.0)
         if isinstance(self.common_motion_pairs, bool) or not isinstance(self.common_motion_pairs, int) or \
                 self.common_motion_pairs < 1:
             raise ValueError(f"LinkerConfig.common_motion_pairs must be an integer >= 1, got {self.common_motion_pairs!r}")
         _check_number("common_motion_radius", self.common_motion_radius, low=0.0, low_open=True)
         for name in ("confirm_on_first_frame", "low_score_updates_tag", "fuse_score", "observation_recovery",
-                     "camera_motion", "common_motion", "tag_revival"):
+                     "camera_motion", "common_motion", "tag_revival", "frame_rate_scaling"):
             if not isinstance(getattr(self, name), bool):
                 raise ValueError(f"LinkerConfig.{name} must be a bool, got {getattr(self, name)!r}")
+        _check_class_groups(self.class_groups)
         if not isinstance(self.kalman, KalmanNoise):
             raise ValueError(f"LinkerConfig.kalman must be a KalmanNoise, got {self.kalman!r}")
 
@@ -305,6 +350,11 @@ class LinkerConfig:
         """Cost limit of the motion-gated tag stage: tag distance plus the overlap term."""
         return self.tag_max_distance + self.tag_iou_weight
 
+    def without_tags(self) -> LinkerConfig:
+        """This config as it links detections without tags (given detections, no model): the tag
+        modes run their ``"motion"`` stages, so model-free runs say ``"motion"``, the mode that runs."""
+        return self if self.mode in ("motion", "iou") else dataclasses.replace(self, mode="motion")
+
     def lost_frames(self, frame_rate: float) -> int:
         """Frames a track may stay unmatched and still be revived: round(lost_time_s * fps), or
         round(revival_lost_time_s * fps) if longer and the tags-only revival stage runs."""
@@ -312,6 +362,16 @@ class LinkerConfig:
         if self.mode == "tags_motion" and self.tag_revival:
             seconds = max(seconds, self.revival_lost_time_s)
         return round(seconds * frame_rate)
+
+    def time_rate(self, frame_rate: float) -> float:
+        """The frame rate the time-unit settings are carried to: the stream's, or with
+        ``frame_rate_scaling`` off 30 frames/s (per-frame behaviour at any rate)."""
+        return frame_rate if self.frame_rate_scaling else REFERENCE_FPS
+
+    def direction_frames(self, frame_rate: float) -> int:
+        """Matches back to the observation a track's direction is measured from (direction
+        consistency): max(1, round(direction_s * fps)), fps from :meth:`time_rate`."""
+        return max(1, round(self.direction_s * self.time_rate(frame_rate)))
 
     def revival_after_frames(self, frame_rate: float) -> int:
         """Frames a track must have been lost for the tags-only revival stage: round(revival_after_s * fps)."""
@@ -328,29 +388,66 @@ class LinkerConfig:
         return min(round(self.report_lost_s * frame_rate), self.lost_frames(frame_rate))
 
 
-#: Linker settings for given detections (``--dets`` without a model: ``aetrack track``,
-#: ``benchmark`` and ``tune``): motion + IoU with score fusion, direction consistency and
-#: common-motion compensation, each chosen on the MOT17 public-detection tuning halves
-#: (BENCHMARKS.md "Linking given detections"). The embedded models keep them off (their weights files store
-#: every older setting; new ones take the LinkerConfig defaults).
-#:
-#: ``min_hits`` 3 with a looser IoU gate for tentative tracks (0.85: IoU >= 0.15) makes the
-#: defaults hold on detectors other than MOT17's FRCNN. A newborn track has no velocity yet, so
-#: its prediction lags a walker, and at a low frame rate (PETS: 7 fps) consecutive boxes of one
-#: person overlap little: the gate must be loose for the three matches that confirm it, and three
-#: matches keep a noisy detector's one-off boxes from starting tracks. Chosen on three tuning sets
-#: together, first halves (2026-11-27, HOTA / IDF1 / IDSW, gap filling on): MOT17 FRCNN 56.0 /
-#: 63.7 / 259 -> 56.0 / 64.0 / 230; PETS 1-397 with YOLOX-nano boxes (scores 0.1-1) 47.5 / 63.3 ->
-#: 50.1 / 68.3; PETS 1-397 with its MOT15 ACF detections (unnormalised scores up to 139, so every
-#: box counts as "high") 36.0 / 42.2 -> 37.2 / 47.9. A stronger direction term (0.35) scored
-#: higher on the ACF boxes but swung by 3 HOTA between 0.30 and 0.35: noise, not taken.
-DETECTIONS_DEFAULTS = {"mode": "motion", "fuse_score": True, "direction_weight": 0.2, "common_motion": True,
-                       "min_hits": 3, "iou_threshold_tentative": 0.85}
+#: Defaults before issue 27 of the settings whose default it changed (and its new class groups,
+#: and per-frame noise and direction span at every frame rate: frame_rate_scaling off):
+#: a checkpoint written before it (its stored linker section has no ``direction_s``) takes these
+#: for the keys it did not store, as it did then, so an old checkpoint links as before
+#: (upgrade_stored). ``kalman``: the per-frame noise of then, translated like a stored one.
+LEGACY_DEFAULTS: dict[str, Any] = {
+    "tag_cost": "sum", "tag_proximity": 0.5, "iou_threshold_tentative": 0.7, "min_hits": 2, "direction_weight": 0.0,
+    "common_motion": False, "common_motion_radius": 1.0, "class_groups": [], "frame_rate_scaling": False,
+    "kalman": {"position_weight": 1.0 / 20.0, "velocity_weight": 1.0 / 160.0, "aspect_std": 1e-2,
+               "aspect_velocity_std": 1e-5, "aspect_measurement_std": 1e-1, "initial_position_factor": 2.0,
+               "initial_velocity_factor": 10.0},
+}
 
 
-def detections_config() -> LinkerConfig:
-    """The linker config of model-free runs on given detections (:data:`DETECTIONS_DEFAULTS`)."""
-    return LinkerConfig(**DETECTIONS_DEFAULTS)
+def upgrade_stored(data: dict[str, Any]) -> dict[str, Any]:
+    """A checkpoint's stored linker section (a mapping, as written) in today's keys.
+
+    A section written before issue 27 (no ``direction_s``) gets :data:`LEGACY_DEFAULTS` for the
+    keys it lacks (``frame_rate_scaling`` off among them, so it links exactly as before at any
+    frame rate), and its per-frame keys translated as those of a 30 frames/s stream: ``direction_frames`` n
+    -> ``direction_s`` n / 30; Kalman ``position_weight`` p -> ``measurement_weight`` p and
+    ``position_noise`` p sqrt(30); ``velocity_weight`` v -> ``velocity_noise`` v 30^1.5;
+    ``aspect_std`` -> ``aspect_noise`` (x sqrt(30)); ``aspect_velocity_std`` ->
+    ``aspect_velocity_noise`` (x 30^1.5); ``initial_velocity_factor`` f -> ``initial_velocity`` f v 30.
+    Anything else is left for :func:`aetrack.config.from_dict` to check.
+    """
+    if not isinstance(data, dict) or "direction_s" in data:
+        return data
+    out = {**LEGACY_DEFAULTS, **data}
+    if "kalman" not in data:
+        out["kalman"] = dict(LEGACY_DEFAULTS["kalman"])
+    fps = REFERENCE_FPS
+    frames = out.pop("direction_frames", 3)
+    if isinstance(frames, (int, float)) and not isinstance(frames, bool):
+        out["direction_s"] = frames / fps
+    kal = out["kalman"]
+    if isinstance(kal, dict):
+        kal = dict(kal)
+        old = {k: LEGACY_DEFAULTS["kalman"][k] for k in KalmanNoise.RENAMED}  # their defaults then
+        old.update({k: kal.pop(k) for k in list(kal) if k in old})
+        if all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in old.values()):
+            kal.update(measurement_weight=old["position_weight"], position_noise=old["position_weight"] * fps ** 0.5,
+                       velocity_noise=old["velocity_weight"] * fps ** 1.5, aspect_noise=old["aspect_std"] * fps ** 0.5,
+                       aspect_velocity_noise=old["aspect_velocity_std"] * fps ** 1.5,
+                       initial_velocity=old["initial_velocity_factor"] * old["velocity_weight"] * fps)
+        out["kalman"] = kal
+    return out
+
+
+def _check_class_groups(groups: object) -> None:
+    """Raise ValueError unless ``groups`` is a tuple of tuples of non-empty names, each name in one group."""
+    ok = isinstance(groups, tuple) and all(
+        isinstance(g, tuple) and g and all(isinstance(n, str) and n for n in g) for g in groups)
+    if not ok:
+        raise ValueError(f"LinkerConfig.class_groups must be a list of lists of class names, e.g. "
+                         f"[[car, truck, bus]], got {groups!r}")
+    names = [n for g in groups for n in g]
+    twice = sorted({n for n in names if names.count(n) > 1})
+    if twice:
+        raise ValueError(f"LinkerConfig.class_groups names {twice[0]!r} more than once; a class belongs to one group")
 
 
 def _check_number(

@@ -8,7 +8,7 @@ the base's values::
     high_score: 0.55
     lost_time_s: 2.0
     kalman:
-      position_weight: 0.04
+      position_noise: 0.2
 
 An unknown key (or a bad value) is an :class:`AetrackError` naming the file and the nearest
 valid key.
@@ -21,7 +21,7 @@ from typing import Any
 
 import yaml
 
-from aetrack.config import from_dict, load_yaml, to_dict, unknown_keys_message
+from aetrack.config import from_dict, load_yaml, renamed_error, to_dict, unknown_keys_message
 from aetrack.errors import AetrackError
 from aetrack.io.atomic import atomic_write
 from aetrack.linker.config import LinkerConfig
@@ -30,6 +30,10 @@ from aetrack.linker.config import LinkerConfig
 def merge_linker_settings(base: LinkerConfig, settings: dict[str, Any], *, where: str) -> LinkerConfig:
     """``base`` with the keys of ``settings`` replaced (``kalman`` merged key by key)."""
     data = to_dict(base)
+    for key in settings:
+        err = renamed_error(LinkerConfig, key, where=where)
+        if err is not None:
+            raise err
     unknown = [k for k in settings if k not in data]
     if unknown:
         raise AetrackError(f"{where}: {unknown_keys_message(unknown, data, noun='linker key')}")

@@ -13,8 +13,9 @@ predicts and updates all its tracks with one call on stacked arrays::
     mean, cov = update(mean, cov, xyxy_to_xyah(new_boxes))
     d2 = gating_distance(mean, cov, xyxy_to_xyah(dets))   # (N, M) squared Mahalanobis
 
-Time is measured in frames (one predict = one frame), so the filter is independent of the
-frame rate; the linker's time budgets convert seconds to frames.
+Time is measured in frames (one predict = one frame) with the per-frame :class:`FrameNoise`;
+the configured :class:`KalmanNoise` is in time units and :meth:`KalmanNoise.per_frame` carries it
+to a stream's frame rate, as the linker's time budgets convert seconds to frames.
 """
 
 from __future__ import annotations
@@ -32,29 +33,63 @@ _F = np.eye(2 * NDIM)
 _F[:NDIM, NDIM:] = np.eye(NDIM)
 
 
+#: Frame rate (frames/s) at which the default noise equals deep_sort's per-frame values.
+REFERENCE_FPS = 30.0
+
+
 @dataclass(frozen=True)
 class KalmanNoise:
-    """Noise model. Weights are fractions of the box height per frame (deep_sort's values).
+    """Noise model in time units, so that a 7 frames/s and a 30 frames/s camera get the same
+    motion model in time; :meth:`per_frame` turns it into the per-frame :class:`FrameNoise` the
+    filter functions use. Weights are fractions of the box height (deep_sort's parameterisation).
 
-    ``position_weight`` 1/20: a box's centre and height are uncertain by about 5 % of its
-    height, both as measurement noise and as per-frame process noise.
-    ``velocity_weight`` 1/160: per-frame random change of velocity, as a fraction of height.
-    ``aspect_std`` / ``aspect_velocity_std``: process noise of a (unitless) and its velocity;
-    the aspect of a walking person barely changes, so both are small.
-    ``aspect_measurement_std``: measurement noise of a; detectors jitter the width more than
-    the centre, hence ten times ``aspect_std``.
-    ``initial_position_factor`` / ``initial_velocity_factor``: a new track's x, y, h
-    uncertainty in multiples of the per-frame noise; velocity is unknown at birth, hence the
-    large factor.
+    Defaults: deep_sort's per-frame process noise (position 1/20, velocity 1/160 of the height a
+    frame) read as that of a 30 frames/s camera and carried to other rates by the random-walk rules
+    below; the measurement noise (1/10) and the initial velocity (6 heights a second) chosen
+    by issue 27 across scenes and frame rates (BENCHMARKS.md "Linker default (issue 27)"): the
+    detector boxes of MOT17, PETS and the synthetic seeds jitter more than deep_sort's 1/20, and
+    a new track must be free to take up a walker's or a moving camera's speed within a few frames.
+
+    ``measurement_weight``: the detector's jitter, std of a measured centre and height (1/10 of
+    the height; deep_sort 1/20); a property of the detector, the same at any frame rate.
+    ``position_noise``: random walk of the centre and height between measurements, std in box
+    heights per square root of a second (sqrt(30) / 20 = 0.274: 1/20 a frame at 30 frames/s,
+    0.104 a frame at 7 frames/s).
+    ``velocity_noise``: random change of the velocity, box heights a second per square root of a
+    second (30^1.5 / 160 = 1.03); in the filter's per-frame velocity units it is
+    ``velocity_noise * dt^1.5`` a frame (1/160 at 30 frames/s, 1/18 at 7 frames/s: in 1/7 s a
+    walker's velocity changes as much as in four 30 frames/s frames, and each frame's velocity
+    step is four times as many pixels).
+    ``aspect_measurement_std``, ``aspect_noise`` (per square root of a second),
+    ``aspect_velocity_noise`` (per second per square root of a second): the same for the unitless
+    aspect w / h; a walking person's aspect barely changes, so the process terms are small and
+    the detector's width jitter dominates.
+    ``initial_position_factor``: a new track's centre and height std in multiples of its
+    measurement noise. ``initial_velocity``: a new track's velocity std, box heights a second
+    (6; deep_sort's 10 / 160 a frame is 1.875 at 30 frames/s; a walker covers about 0.8 of its
+    height a second, a panning camera moves everything faster).
     """
 
-    position_weight: float = 1.0 / 20.0
-    velocity_weight: float = 1.0 / 160.0
-    aspect_std: float = 1e-2
-    aspect_velocity_std: float = 1e-5
+    measurement_weight: float = 1.0 / 10.0
+    position_noise: float = REFERENCE_FPS ** 0.5 / 20.0
+    velocity_noise: float = REFERENCE_FPS ** 1.5 / 160.0
     aspect_measurement_std: float = 1e-1
+    aspect_noise: float = 1e-2 * REFERENCE_FPS ** 0.5
+    aspect_velocity_noise: float = 1e-5 * REFERENCE_FPS ** 1.5
     initial_position_factor: float = 2.0
-    initial_velocity_factor: float = 10.0
+    initial_velocity: float = 6.0
+
+    # Per-frame keys before issue 27 -> their replacement (not fields: refused with this text in
+    # configs, --set and tune spaces; translated in checkpoints, aetrack.linker.config.upgrade_stored).
+    RENAMED = {
+        "position_weight": "measurement_weight (the detector's jitter, as before) and position_noise "
+                           "(heights per sqrt second: position_weight * sqrt(30) at 30 frames/s)",
+        "velocity_weight": "velocity_noise (heights a second per sqrt second: velocity_weight * 30^1.5 at 30 frames/s)",
+        "aspect_std": "aspect_noise (per sqrt second: aspect_std * sqrt(30) at 30 frames/s)",
+        "aspect_velocity_std": "aspect_velocity_noise (aspect_velocity_std * 30^1.5 at 30 frames/s)",
+        "initial_velocity_factor": "initial_velocity (heights a second: initial_velocity_factor * velocity_weight * 30 "
+                                   "at 30 frames/s)",
+    }
 
     def __post_init__(self) -> None:
         for name in self.__dataclass_fields__:
@@ -62,8 +97,45 @@ class KalmanNoise:
             if not (isinstance(value, (int, float)) and math.isfinite(value) and value > 0):
                 raise ValueError(f"KalmanNoise.{name} must be a finite number > 0, got {value!r}")
 
+    def per_frame(self, frame_rate: float) -> FrameNoise:
+        """The noise of one frame at ``frame_rate`` frames/s (dt = 1 / frame_rate seconds):
+        random-walk stds grow as sqrt(dt), a velocity's (in pixels a frame) as dt^1.5, the
+        initial velocity's as dt; measurement noise does not depend on time."""
+        if not (isinstance(frame_rate, (int, float)) and math.isfinite(frame_rate) and frame_rate > 0):
+            raise ValueError(f"frame_rate must be a finite number > 0, got {frame_rate!r}")
+        dt = 1.0 / frame_rate
+        return FrameNoise(
+            position_weight=self.position_noise * dt ** 0.5,
+            velocity_weight=self.velocity_noise * dt ** 1.5,
+            aspect_std=self.aspect_noise * dt ** 0.5,
+            aspect_velocity_std=self.aspect_velocity_noise * dt ** 1.5,
+            measurement_weight=self.measurement_weight,
+            aspect_measurement_std=self.aspect_measurement_std,
+            initial_position_weight=self.initial_position_factor * self.measurement_weight,
+            initial_velocity_weight=self.initial_velocity * dt,
+        )
 
-DEFAULT_NOISE = KalmanNoise()
+
+@dataclass(frozen=True)
+class FrameNoise:
+    """Per-frame noise of the filter functions (one predict = one frame), from
+    :meth:`KalmanNoise.per_frame`. Weights are fractions of the box height, stds of the aspect
+    unitless: process noise a frame (``position_weight``, ``velocity_weight`` in height a frame,
+    ``aspect_std``, ``aspect_velocity_std``), measurement noise (``measurement_weight``,
+    ``aspect_measurement_std``) and a new track's stds (``initial_position_weight``,
+    ``initial_velocity_weight``; its aspect starts with the process stds, as in deep_sort)."""
+
+    position_weight: float
+    velocity_weight: float
+    aspect_std: float
+    aspect_velocity_std: float
+    measurement_weight: float
+    aspect_measurement_std: float
+    initial_position_weight: float
+    initial_velocity_weight: float
+
+
+DEFAULT_NOISE = KalmanNoise().per_frame(REFERENCE_FPS)
 
 
 def xyxy_to_xyah(boxes: np.ndarray) -> np.ndarray:
@@ -113,19 +185,19 @@ def _diagonal(m: np.ndarray) -> np.ndarray:
     return m.reshape(m.shape[:-2] + (k * k,))[..., :: k + 1]
 
 
-def initiate(measurement: np.ndarray, noise: KalmanNoise = DEFAULT_NOISE) -> tuple[np.ndarray, np.ndarray]:
+def initiate(measurement: np.ndarray, noise: FrameNoise = DEFAULT_NOISE) -> tuple[np.ndarray, np.ndarray]:
     """(..., 4) xyah -> mean (..., 8) with zero velocity, covariance (..., 8, 8)."""
     z = np.asarray(measurement, dtype=np.float64)
-    # The factors widen x, y, h only; the aspect keeps its per-frame std (as in deep_sort).
-    var = _var2(z[..., 3], noise.initial_position_factor * noise.position_weight, noise.aspect_std,
-                noise.initial_velocity_factor * noise.velocity_weight, noise.aspect_velocity_std)
+    # The initial weights widen x, y, h only; the aspect keeps its per-frame std (as in deep_sort).
+    var = _var2(z[..., 3], noise.initial_position_weight, noise.aspect_std,
+                noise.initial_velocity_weight, noise.aspect_velocity_std)
     mean = np.concatenate([z, np.zeros_like(z)], axis=-1)
     cov = np.zeros(var.shape + (2 * NDIM,))
     _diagonal(cov)[...] = var
     return mean, cov
 
 
-def predict(mean: np.ndarray, cov: np.ndarray, noise: KalmanNoise = DEFAULT_NOISE) -> tuple[np.ndarray, np.ndarray]:
+def predict(mean: np.ndarray, cov: np.ndarray, noise: FrameNoise = DEFAULT_NOISE) -> tuple[np.ndarray, np.ndarray]:
     """One frame ahead: ``mean' = F mean``, ``cov' = F cov F^T + Q(h)``; shapes as given.
     Q is diagonal: added on a view of the diagonal, not built as (..., 8, 8)."""
     cov = _F @ cov @ _F.T
@@ -134,15 +206,15 @@ def predict(mean: np.ndarray, cov: np.ndarray, noise: KalmanNoise = DEFAULT_NOIS
     return mean @ _F.T, cov
 
 
-def project(mean: np.ndarray, cov: np.ndarray, noise: KalmanNoise = DEFAULT_NOISE) -> tuple[np.ndarray, np.ndarray]:
+def project(mean: np.ndarray, cov: np.ndarray, noise: FrameNoise = DEFAULT_NOISE) -> tuple[np.ndarray, np.ndarray]:
     """State -> measurement space: mean (..., 4) and innovation covariance ``H cov H^T + R``."""
     s = cov[..., :NDIM, :NDIM].copy()
-    _diagonal(s)[...] += _var(mean[..., 3], noise.position_weight, noise.aspect_measurement_std)   # + R (diagonal)
+    _diagonal(s)[...] += _var(mean[..., 3], noise.measurement_weight, noise.aspect_measurement_std)   # + R (diagonal)
     return mean[..., :NDIM], s
 
 
 def update(
-    mean: np.ndarray, cov: np.ndarray, measurement: np.ndarray, noise: KalmanNoise = DEFAULT_NOISE
+    mean: np.ndarray, cov: np.ndarray, measurement: np.ndarray, noise: FrameNoise = DEFAULT_NOISE
 ) -> tuple[np.ndarray, np.ndarray]:
     """Correct with a (..., 4) xyah measurement; returns mean (..., 8), covariance (..., 8, 8)."""
     z_mean, s = project(mean, cov, noise)
@@ -155,7 +227,7 @@ def update(
 
 
 def gating_distance(
-    mean: np.ndarray, cov: np.ndarray, measurements: np.ndarray, noise: KalmanNoise = DEFAULT_NOISE
+    mean: np.ndarray, cov: np.ndarray, measurements: np.ndarray, noise: FrameNoise = DEFAULT_NOISE
 ) -> np.ndarray:
     """Squared Mahalanobis distance of (M, 4) xyah measurements to (N, 8) states -> (N, M).
 

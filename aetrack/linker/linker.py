@@ -1,8 +1,11 @@
 """The linker: joins per-frame detections (boxes, scores, tags) into tracks with stable ids.
 
 Works in original image pixels with numpy and ``lap``; it never sees tensors. Every detection
-has a class (0-based index, all 0 when none are given); a track keeps the class of the detection
-that started it, and no stage ever pairs a track with a detection of another class. Each frame:
+has a class (0-based index, all 0 when none are given). A track's class is the majority of its
+detections' classes, and a stage pairs a track only with detections of its own class or of a
+class the detector confuses with it (``LinkerConfig.class_groups``, by name: the linker resolves
+them with the ``class_names`` it is given), so a car read as a bus for a few frames stays one
+car track while a cyclist and the bicycle under them stay two. Each frame:
 
 1. predict every track's Kalman filter one frame ahead (one batched call);
 2. split detections by score into high (>= high_score) and low ([low_score, high_score));
@@ -33,6 +36,7 @@ Example::
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -59,7 +63,7 @@ class Track:
     state: str                                 # "tentative" | "confirmed" | "lost"
     age: int                                   # frames since the track started; 1 in its first frame
     hits: int                                  # frames in which it was matched
-    class_id: int = 0                          # 0-based class, that of the detection that started it
+    class_id: int = 0                          # 0-based class: the majority of its detections' classes
 
 
 @dataclass(frozen=True)
@@ -112,18 +116,24 @@ class Linker:
 
     Args:
         cfg: thresholds and mode; defaults to ``LinkerConfig()``.
-        frame_rate: frames per second of the stream (> 0), used to turn ``lost_time_s`` into
-            frames.
+        frame_rate: frames per second of the stream (> 0), used to turn time settings (seconds
+            lost, Kalman noise per second, ...) into frames.
+        class_names: the name of each class index, to resolve ``cfg.class_groups``; None:
+            no names, so a track pairs only with detections of its own class.
     """
 
-    def __init__(self, *, cfg: LinkerConfig | None = None, frame_rate: float = 30.0) -> None:
+    def __init__(
+        self, *, cfg: LinkerConfig | None = None, frame_rate: float = 30.0, class_names: Sequence[str] | None = None
+    ) -> None:
         cfg = LinkerConfig() if cfg is None else cfg
         if not isinstance(cfg, LinkerConfig):
             raise ValueError(f"cfg must be a LinkerConfig, got {type(cfg).__name__}")
         self.cfg = cfg
+        self._class_group = _class_group_table(cfg.class_groups, class_names)
+        _check_positive("frame_rate", frame_rate)
+        self._tracks = TrackTable(noise=cfg.kalman.per_frame(cfg.time_rate(float(frame_rate))),
+                                  gallery_size=cfg.tag_gallery_size)
         self._set_frame_rate(frame_rate)
-        self._tracks = TrackTable(noise=cfg.kalman, gallery_size=cfg.tag_gallery_size)
-        self._tracks.set_history(cfg.direction_frames if cfg.direction_weight > 0 else 0)
         self._next_id = 1
         self._frame = 0
 
@@ -142,12 +152,16 @@ class Linker:
         self._frame = 0
 
     def _set_frame_rate(self, frame_rate: float) -> None:
-        """The frame rate and the budgets in frames that the config's seconds give at it."""
+        """The frame rate, and what the config's seconds give at it: budgets in frames, the
+        Kalman noise per frame and the direction history."""
         _check_positive("frame_rate", frame_rate)
+        cfg = self.cfg
         self.frame_rate = float(frame_rate)
-        self.max_lost_frames = self.cfg.lost_frames(self.frame_rate)
-        self.report_lost_frames = self.cfg.report_lost_frames(self.frame_rate)
-        self.revival_after_frames = self.cfg.revival_after_frames(self.frame_rate)
+        self.max_lost_frames = cfg.lost_frames(self.frame_rate)
+        self.report_lost_frames = cfg.report_lost_frames(self.frame_rate)
+        self.revival_after_frames = cfg.revival_after_frames(self.frame_rate)
+        self._tracks.noise = cfg.kalman.per_frame(cfg.time_rate(self.frame_rate))
+        self._tracks.set_history(cfg.direction_frames(self.frame_rate) if cfg.direction_weight > 0 else 0)
 
     def update(
         self,
@@ -165,7 +179,8 @@ class Linker:
             scores: (n,) finite detection scores.
             tags: (n, D) finite tags, or None (then motion and IoU only, whatever the mode).
             classes: (n,) integer 0-based class of each detection, or None (all class 0). A
-                detection is only ever linked to a track of its own class.
+                detection is only ever linked to a track of its class's group
+                (``LinkerConfig.class_groups``; its own class alone without ``class_names``).
             frame_size: (width, height) of the frame in pixels: reported boxes are clipped to
                 [0, width] x [0, height] and tracks with nothing inside are not reported. None:
                 boxes as tracked (may reach outside the frame).
@@ -211,6 +226,7 @@ class Linker:
             rows=rows,
             boxes=boxes[dets],
             scores=scores[dets],
+            classes=classes[dets],
             tags=None if tags is None else tags[dets],
             update_tag=update_tag,
             frame=frame,
@@ -341,6 +357,8 @@ class Linker:
         fuse_scores = np.minimum(np.maximum(scores, 0.0), 1.0) if cfg.fuse_score else None
         # Class 0 everywhere (a one-class model, or no classes given): no pair to forbid.
         one_class = not (table.cls.any() or classes.any())
+        if not one_class:  # (N,) and (n,) class groups: a pair needs the same group
+            track_group, det_group = self._groups(table.cls), self._groups(classes)
         for stage in _stages(cfg, mode):
             in_stage = table.state == stage.states[0]
             for state in stage.states[1:]:
@@ -359,7 +377,7 @@ class Linker:
                 tag_d = self._track_tag_distance(rows, tags[cols])
                 if cfg.tag_proximity >= 1.0:  # no overlap needed: FairMOT's Mahalanobis gate instead
                     d2 = kalman.gating_distance(table.mean[rows], table.cov[rows],
-                                                kalman.xyxy_to_xyah(boxes[cols]), cfg.kalman)
+                                                kalman.xyxy_to_xyah(boxes[cols]), table.noise)
                     tag_d = matching.gate(tag_d, d2, threshold=cfg.motion_gate)
                 tag_d = self._confident(tag_d)
                 cost = appearance.min_cost(iou_cost, tag_d,
@@ -369,12 +387,21 @@ class Linker:
                 cost = self._revive_cost(rows, tags[cols], centres[cols])
             else:
                 cost = self._tag_cost(rows, cols, boxes, centres, tags, iou, gated=stage.cost == "tag_gated")
-            if not one_class:  # (R, C): never pair across classes
-                cost[table.cls[rows][:, None] != classes[cols][None, :]] = np.inf
+            if not one_class:  # (R, C): never pair across class groups
+                cost[track_group[rows][:, None] != det_group[cols][None, :]] = np.inf
             pairs, _, left = matching.assign(cost, cost_limit=getattr(cfg, stage.limit))
             det_of_track[rows[pairs[:, 0]]] = cols[pairs[:, 1]]
             free[stage.detections] = cols[left]
         return det_of_track, free["high"]
+
+    def _groups(self, classes: np.ndarray) -> np.ndarray:
+        """(k,) class group of each class index: the smallest index of its group
+        (:func:`_class_group_table`), the class itself where it is in no group."""
+        lut = self._class_group
+        if lut is None:
+            return classes
+        n = lut.shape[0]
+        return np.where(classes < n, lut[np.minimum(classes, n - 1)], classes)
 
     def _tag_cost(
         self,
@@ -397,7 +424,7 @@ class Linker:
         if gated:
             cost = self._confident(cost)
             d2 = kalman.gating_distance(
-                table.mean[rows], table.cov[rows], kalman.xyxy_to_xyah(boxes[cols]), cfg.kalman
+                table.mean[rows], table.cov[rows], kalman.xyxy_to_xyah(boxes[cols]), table.noise
             )
             revive = (table.state[rows] == LOST)[:, None] & (cost <= cfg.revive_tag_distance)
             cost = matching.gate(cost, d2, threshold=cfg.motion_gate, exempt=revive)
@@ -524,6 +551,23 @@ class Linker:
             i = int(np.flatnonzero(~np.isfinite(tags).all(axis=1))[0])
             raise ValueError(f"tags must be finite, row {i} is {tags[i].tolist()}")
         return boxes, scores, tags
+
+
+def _class_group_table(groups: tuple[tuple[str, ...], ...], names: Sequence[str] | None) -> np.ndarray | None:
+    """(len(names),) int64: for each class index the smallest index of the classes grouped with
+    it by ``groups`` (names the model does not have are skipped), its own index if none; None
+    when no group joins two of ``names``."""
+    if names is None:
+        return None
+    names = list(names)
+    lut = np.arange(len(names), dtype=np.int64)
+    joined = False
+    for group in groups:
+        members = sorted(names.index(n) for n in group if n in names)
+        if len(members) > 1:
+            lut[members] = members[0]
+            joined = True
+    return lut if joined else None
 
 
 def _check_classes(classes: np.ndarray | None, n: int) -> np.ndarray:

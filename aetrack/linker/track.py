@@ -12,7 +12,7 @@ import numpy as np
 
 from aetrack.linker import kalman
 from aetrack.linker.appearance import TagGallery
-from aetrack.linker.kalman import KalmanNoise
+from aetrack.linker.kalman import FrameNoise
 
 # Track states. "removed" is not stored: a removed track is deleted from the table.
 TENTATIVE, CONFIRMED, LOST = 0, 1, 2
@@ -24,7 +24,8 @@ class TrackTable:
 
     Arrays (N = number of live tracks):
         ids (N,) int64, 1-based; state (N,) int8 (TENTATIVE / CONFIRMED / LOST);
-        cls (N,) int64 0-based class, fixed at birth (from the track's first detection);
+        cls (N,) int64 0-based class: the majority of its detections' classes (a tie keeps the
+        class it had); votes (N, C) int64 how many of its detections had each class;
         mean (N, 8) and cov (N, 8, 8) Kalman state (see :mod:`kalman`);
         tags (N, D) float64 tag averages, or None while no frame had tags; has_tag (N,) bool;
         hits (N,) int64 matched frames; start_frame / last_frame (N,) int64 frame of birth and
@@ -37,7 +38,7 @@ class TrackTable:
         to the last observation's centre, zero while unknown (OC-SORT's direction consistency).
     """
 
-    def __init__(self, *, noise: KalmanNoise, gallery_size: int = 0) -> None:
+    def __init__(self, *, noise: FrameNoise, gallery_size: int = 0) -> None:
         self.noise = noise
         self.gallery = TagGallery(size=gallery_size)  # the last tags of each track (appearance.py)
         self.clear()
@@ -46,6 +47,7 @@ class TrackTable:
         self.ids = np.zeros(0, dtype=np.int64)
         self.state = np.zeros(0, dtype=np.int8)
         self.cls = np.zeros(0, dtype=np.int64)
+        self.votes = np.zeros((0, 1), dtype=np.int64)
         self.mean = np.zeros((0, 8))
         self.cov = np.zeros((0, 8, 8))
         self.tags: np.ndarray | None = None
@@ -97,6 +99,7 @@ class TrackTable:
         if k == 0:
             return
         mean, cov = kalman.initiate(kalman.xyxy_to_xyah(boxes), self.noise)
+        self._ensure_classes(classes)
         if tags is not None:
             self.ensure_tags(tags.shape[1])
         if self.tags is not None:
@@ -105,6 +108,9 @@ class TrackTable:
         self.ids = np.concatenate([self.ids, ids.astype(np.int64)])
         self.state = np.concatenate([self.state, np.full(k, CONFIRMED if confirmed else TENTATIVE, dtype=np.int8)])
         self.cls = np.concatenate([self.cls, classes.astype(np.int64)])
+        votes = np.zeros((k, self.votes.shape[1]), dtype=np.int64)
+        votes[np.arange(k), classes] = 1
+        self.votes = np.concatenate([self.votes, votes])
         self.mean = np.concatenate([self.mean, mean])
         self.cov = np.concatenate([self.cov, cov])
         self.has_tag = np.concatenate([self.has_tag, np.full(k, tags is not None)])
@@ -160,17 +166,26 @@ class TrackTable:
         rows: np.ndarray,
         boxes: np.ndarray,
         scores: np.ndarray,
+        classes: np.ndarray,
         tags: np.ndarray | None,
         update_tag: np.ndarray | None,
         frame: int,
         momentum: float,
         min_hits: int,
     ) -> None:
-        """Apply K matches: rows (K,) into the table, boxes (K, 4) xyxy, scores (K,), tags
-        (K, D) or None, update_tag (K,) bool = whether that detection's tag enters the average
-        (None without tags)."""
+        """Apply K matches: rows (K,) into the table, boxes (K, 4) xyxy, scores (K,), classes
+        (K,) int, tags (K, D) or None, update_tag (K,) bool = whether that detection's tag
+        enters the average (None without tags)."""
         if rows.shape[0] == 0:
             return
+        self._ensure_classes(classes)
+        self.votes[rows, classes] += 1
+        if self.votes.shape[1] > 1:  # (one class seen so far: nothing to vote on)
+            votes = self.votes[rows]                                            # (K, C)
+            each = np.arange(rows.shape[0])
+            best = votes.argmax(axis=1)
+            # The majority class; a tie keeps the track's class (no flicker between two readings).
+            self.cls[rows] = np.where(votes[each, best] > votes[each, self.cls[rows]], best, self.cls[rows])
         mean, cov = kalman.update(self.mean[rows], self.cov[rows], kalman.xyxy_to_xyah(boxes), self.noise)
         self.mean[rows], self.cov[rows] = mean, cov
         self.obs_mean[rows], self.obs_cov[rows] = mean, cov
@@ -203,7 +218,7 @@ class TrackTable:
         """Drop the rows where the (N,) bool ``mask`` is false."""
         if mask.all():
             return
-        for name in ("ids", "state", "cls", "mean", "cov", "has_tag", "hits", "start_frame", "last_frame", "box", "score",
+        for name in ("ids", "state", "cls", "votes", "mean", "cov", "has_tag", "hits", "start_frame", "last_frame", "box", "score",
                      "obs_mean", "obs_cov", "centres", "direction"):
             setattr(self, name, getattr(self, name)[mask])
         if self.tags is not None:
@@ -256,6 +271,13 @@ class TrackTable:
             self.direction = self.direction @ lin.T
             norm = np.linalg.norm(self.direction, axis=1, keepdims=True)
             self.direction = np.where(norm > 0, self.direction / np.maximum(norm, 1e-12), 0.0)
+
+    def _ensure_classes(self, classes: np.ndarray) -> None:
+        """Widen ``votes`` to hold class indices up to ``classes.max()`` (before rows are added)."""
+        if classes.shape[0] and classes.max() >= self.votes.shape[1]:
+            wider = np.zeros((len(self), int(classes.max()) + 1), dtype=np.int64)
+            wider[:, :self.votes.shape[1]] = self.votes
+            self.votes = wider
 
     def ensure_tags(self, dim: int) -> None:
         """Allocate the (N, D) tag array the first time tags appear (rows get has_tag False)."""

@@ -165,6 +165,15 @@ def check_checkpoint(state: object, *, path: str | Path) -> None:
         raise AetrackError(f"{p}: checkpoint entry 'step' must be a whole number >= 0, got {step!r}")
 
 
+def stored_config(state: dict[str, Any]) -> dict[str, Any]:
+    """The checkpoint's config mapping with its linker section in today's keys (a checkpoint
+    written before issue 27 links as it did then: :func:`aetrack.linker.config.upgrade_stored`)."""
+    from aetrack.linker.config import upgrade_stored
+
+    config = state["config"]
+    return {**config, "linker": upgrade_stored(config["linker"])} if "linker" in config else config
+
+
 def check_fits(state: dict[str, Any], cfg: ModelConfig, *, path: str | Path) -> None:
     """Refuse a checkpoint whose architecture differs from ``cfg`` (input size may differ)."""
     # Rebuilt like any config: fields newer than the checkpoint take their defaults, lists
@@ -188,7 +197,7 @@ def load_checkpoint(
     mode on ``device``; its input size is the checkpoint's (or ``cfg``'s, when given).
     """
     state = read_checkpoint(path)
-    config = experiment_from_dict(state["config"], where=f"{path} (stored config)")
+    config = experiment_from_dict(stored_config(state), where=f"{path} (stored config)")
     model_cfg = config.model
     if cfg is not None:
         wanted = cfg.model if isinstance(cfg, ExperimentConfig) else cfg

@@ -39,7 +39,8 @@ class CachedSequence:
     (boxes without area dropped, as :meth:`aetrack.Tracker.update_detections` does);
     ``camera[f - 1]`` (2, 3) maps frame f - 1's pixels to frame f's (identity for f = 1), or
     ``camera`` is None when the sequence has no frames to estimate it from. ``tags[f - 1]``
-    (n, D) and ``classes[f - 1]`` (n,) are a model's (None for given detections).
+    (n, D) and ``classes[f - 1]`` (n,) are a model's (None for given detections), ``class_names``
+    its class names (None for given detections).
     """
 
     name: str
@@ -52,6 +53,7 @@ class CachedSequence:
     tags: tuple[np.ndarray, ...] | None = None
     classes: tuple[np.ndarray, ...] | None = None
     frame_size: tuple[int, int] | None = None  # (width, height) pixels: reports are clipped to it
+    class_names: tuple[str, ...] | None = None
 
 
 def load_sequences(
@@ -134,7 +136,8 @@ def load_model_sequences(
         split = {k: tuple(np.split(arrays[k], cuts)) for k in ("boxes", "scores", "classes", "tags")}
         out.append(CachedSequence(name=seq.name, frame_rate=seq.info.frame_rate, length=len(arrays["counts"]),
                                   gt=seq.gt(), boxes=split["boxes"], scores=split["scores"], tags=split["tags"],
-                                  classes=split["classes"], frame_size=(seq.info.width, seq.info.height)))
+                                  classes=split["classes"], frame_size=(seq.info.width, seq.info.height),
+                                  class_names=tracker.class_names))
     return out
 
 
@@ -205,7 +208,7 @@ def link(cfg: LinkerConfig, seq: CachedSequence, window: FrameRange | None) -> M
 
     first = window.first if window is not None and window.first else 1
     last = window.last if window is not None and window.last else seq.length
-    linker = Linker(cfg=cfg, frame_rate=seq.frame_rate)
+    linker = Linker(cfg=cfg, frame_rate=seq.frame_rate, class_names=seq.class_names)
     filler = GapFiller(max_gap=cfg.interpolate_frames(seq.frame_rate))
     use_camera = cfg.camera_motion and seq.camera is not None
     rows: list[ResultRow] = []

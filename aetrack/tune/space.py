@@ -4,7 +4,7 @@ A space is a mapping from a linker setting (a :class:`~aetrack.linker.LinkerConf
 ``kalman.<key>`` for the Kalman noise) to its range, as YAML::
 
     high_score: {low: 0.3, high: 0.8}             # float, uniform
-    kalman.position_weight: {low: 0.02, high: 0.1, log: true}
+    kalman.position_noise: {low: 0.1, high: 0.8, log: true}
     min_hits: {low: 1, high: 3}                   # int when both ends are ints
     output_box: {choices: [kalman, detection]}    # categorical
 
@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from aetrack.config import load_yaml, unknown_keys_message
+from aetrack.config import load_yaml, renamed_error, unknown_keys_message
 from aetrack.errors import AetrackError
 from aetrack.linker.config import LinkerConfig
 from aetrack.linker.kalman import KalmanNoise
@@ -31,7 +31,9 @@ TUNABLE = tuple(sorted([f.name for f in dataclasses.fields(LinkerConfig) if f.na
                        + [f"kalman.{f.name}" for f in dataclasses.fields(KalmanNoise)]))
 
 #: The built-in space: thresholds of every model-free stage, time budgets, the motion ideas
-#: (score fusion, observation-centric re-update, direction consistency) and the Kalman noise.
+#: (score fusion, observation-centric re-update, direction consistency, common motion) and the
+#: Kalman noise in time units: the ranges of issue 27's search for the one default
+#: (BENCHMARKS.md "Linker default (issue 27)").
 DEFAULT_SPACE: dict[str, dict[str, Any]] = {
     "high_score": {"low": 0.3, "high": 0.8},
     "low_score": {"low": 0.05, "high": 0.3},
@@ -40,14 +42,18 @@ DEFAULT_SPACE: dict[str, dict[str, Any]] = {
     "iou_threshold_low": {"low": 0.3, "high": 0.9},
     "iou_threshold_tentative": {"low": 0.4, "high": 0.95},
     "min_hits": {"low": 1, "high": 4},
-    "lost_time_s": {"low": 0.3, "high": 4.0},
-    "report_lost_s": {"low": 0.0, "high": 0.4},
+    "lost_time_s": {"low": 0.5, "high": 4.0},
     "output_box": {"choices": ["kalman", "detection"]},
     "fuse_score": {"choices": [False, True]},
     "observation_recovery": {"choices": [False, True]},
     "direction_weight": {"low": 0.0, "high": 0.5},
-    "kalman.position_weight": {"low": 0.02, "high": 0.12, "log": True},
-    "kalman.velocity_weight": {"low": 0.002, "high": 0.02, "log": True},
+    "direction_s": {"low": 0.03, "high": 0.5, "log": True},
+    "common_motion": {"choices": [False, True]},
+    "common_motion_radius": {"low": 0.3, "high": 2.0},
+    "kalman.measurement_weight": {"low": 0.025, "high": 0.1, "log": True},
+    "kalman.position_noise": {"low": 0.09, "high": 0.82, "log": True},
+    "kalman.velocity_noise": {"low": 0.1, "high": 3.1, "log": True},
+    "kalman.initial_velocity": {"low": 0.3, "high": 6.0, "log": True},
 }
 
 
@@ -76,6 +82,10 @@ def parse_space(data: dict[str, Any], *, where: str = "search space") -> list[Pa
     params = []
     for name, spec in data.items():
         if name not in TUNABLE:
+            section, _, key = name.rpartition(".")
+            err = renamed_error(KalmanNoise if section == "kalman" else LinkerConfig, key, where=where)
+            if err is not None:
+                raise err
             raise AetrackError(f"{where}: {unknown_keys_message([name], TUNABLE, noun='setting')}")
         entry = f"{where}: {name}"
         if not isinstance(spec, dict):
