@@ -102,10 +102,18 @@ class FeatureCacheConfig:
     # data.augment (aetrack.train.feature_cache). Each view costs one trunk pass when building
     # and its maps' disk space.
     views: int = 2
+    # Trunk stages to store (names of aetrack.model.config.TAG_STAGES); empty: those the model's
+    # tag branch reads. A cache of more stages serves experiments on which stages to read.
+    stages: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if isinstance(self.views, bool) or not isinstance(self.views, int) or self.views < 1:
             raise ValueError(f"views must be a positive integer, got {self.views!r}")
+        from aetrack.model.config import TAG_STAGES
+
+        bad = [s for s in self.stages if s not in TAG_STAGES]
+        if bad:
+            raise ValueError(f"stages must be names among {', '.join(TAG_STAGES)}, got {bad[0]!r}")
 
 
 @dataclass(frozen=True)

@@ -311,7 +311,7 @@ class Tracker:
             outputs, lb = self._forward(frame)
             tags = (tags_at_boxes(outputs, b, letterbox=lb, stride=self.model_cfg.stride,
                                   readout=self.model_cfg.tag_readout) if len(b)
-                    else np.zeros((0, self.model_cfg.tag_dim * len(self.scales))))
+                    else np.zeros((0, self.model_cfg.tag_size * len(self.scales))))
         return self._link(b, s, tags, c, frame=frame if has_frame else None)
 
     @property

@@ -156,8 +156,11 @@ def benchmark(
                           for e in sw["sizes"])
         typer.echo(f"peaks: matmul {sw['matmul']['gflops_per_s']:.1f}, conv {sw['conv']['gflops_per_s']:.1f} GFLOP/s; "
                    f"model {sizes}")
-    for row in result.summary.get("tag_auc_by_gap", {}).get("gaps", []):
-        typer.echo(f"tag ROC-AUC at gap {row['gap_s']:g} s: {row['auc']:.3f} "
+    auc = result.summary.get("tag_auc_by_gap", {})
+    for k, row in enumerate(auc.get("gaps", [])):
+        ref = auc.get("colour_histogram", [])
+        hist = f"; colour histogram {ref[k]['auc']:.3f}" if k < len(ref) else ""
+        typer.echo(f"tag ROC-AUC at gap {row['gap_s']:g} s: {row['auc']:.3f}{hist} "
                    f"({row['positives']} same-id pairs, {row['negatives']} different-id pairs)")
     for p in result.outputs:
         typer.echo(f"wrote {p}")

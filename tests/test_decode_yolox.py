@@ -84,6 +84,11 @@ def test_tags_at_the_centre_or_pooled_in_the_box() -> None:
     # y 0..4 (4 / 8 -> 0, 36 / 8 = 4.5 -> up to 5): 3 x 5 = 15 cells; 8 of them (x 2-3, y 0-3) hold
     # (1, -1) except (3, 2) holding (3, 3): sum (7 + 3, -7 + 3) = (10, -4), mean (10/15, -4/15).
     np.testing.assert_allclose(box.tags[0], [10 / 15, -4 / 15], rtol=1e-6)
+    (halves,) = decode(out, cfg=DecodeConfig(), stride=8, class_names=COCO_NAMES, tag_readout="halves")
+    # Upper half (20, 4, 36, 20): cells x 2-4, y 0-2 (20 / 8 = 2.5 -> up to 3): 9 cells, 6 of them
+    # (x 2-3, y 0-2) hold (1, -1) but (3, 2) holds (3, 3): (5 + 3, -5 + 3) / 9. Lower half (20, 20,
+    # 36, 36): y 2-4, 9 cells, 4 hold (1, -1) (x 2-3, y 2-3) with (3, 2) as (3, 3): (3 + 3, -3 + 3) / 9.
+    np.testing.assert_allclose(halves.tags[0], [8 / 9, -2 / 9, 6 / 9, 0.0], rtol=1e-6, atol=1e-7)
 
 
 def test_read_tags_is_differentiable_and_clamps_to_the_map() -> None:

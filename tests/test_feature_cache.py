@@ -38,18 +38,21 @@ def net():
     return build_detector(CFG).net.eval()
 
 
-def _cache(root: Path, seqs: list, net, *, views: int = 2, seed: int = 0) -> FeatureCache:
-    return FeatureCache(root=root, sequences=[(s, None) for s in seqs], model=CFG, digest=trunk_digest(net),
-                        views=views, augment=AugmentConfig(), seed=seed, min_visibility=0.25)
+def _cache(root: Path, seqs: list, net, *, views: int = 2, seed: int = 0,
+           stages: tuple[str, ...] = CFG.tag_stages) -> FeatureCache:
+    return FeatureCache(root=root, sequences=[(s, None) for s in seqs], model=CFG, stages=stages,
+                        digest=trunk_digest(net), views=views, augment=AugmentConfig(), seed=seed, min_visibility=0.25)
 
 
 def test_the_cache_holds_every_views_trunk_maps(tmp_path, seqs, net):
     cache = _cache(tmp_path, seqs, net)
     cache.build(net, device="cpu", progress=False)
     index = cache.open()
-    # 2 sequences x 6 frames x 2 views; stages at stride 8 (image, dark2 pooled down) or their own (p4 at 16).
+    # 2 sequences x 6 frames x 2 views; each stage at its own stride on the 128 x 96 canvas
+    # (image 2, dark2 4, p3 8, p4 16).
     assert len(index.seq) == 24 and cache.is_complete()
-    assert index.maps["image"].shape == (24, 3, 12, 16) and index.maps["p4"].shape == (24, 128, 6, 8)
+    assert index.maps["image"].shape == (24, 3, 48, 64) and index.maps["dark2"].shape == (24, 32, 24, 32)
+    assert index.maps["p4"].shape == (24, 128, 6, 8)
     assert index.maps["dark2"].dtype == np.float16
     # Item (sequence 1, frame 4, view 1) is the trunk's maps of that rendered view, to float16 rounding.
     from aetrack.train.feature_cache import _view_params
@@ -88,6 +91,7 @@ def test_other_weights_or_views_make_another_cache(tmp_path, seqs, net):
     assert _cache(tmp_path, seqs, net).dir == base
     assert _cache(tmp_path, seqs, net, views=3).dir != base
     assert _cache(tmp_path, seqs, net, seed=1).dir != base
+    assert _cache(tmp_path, seqs, net, stages=("p3",)).dir != base
     other = build_detector(CFG).net
     with torch.no_grad():
         other.yolox.head[0].obj_pred.bias.add_(1.0)
@@ -104,7 +108,8 @@ def test_clips_from_the_cache(tmp_path, seqs, net):
                            canvas=CFG.input_size, crop=(64, 64), clip_len=3, max_gap=2, max_objects=16, seed=0)
     for i in range(12):
         item = ds[i]
-        assert item["features"]["dark2"].shape == (3, 32, 8, 8) and item["features"]["p4"].shape == (3, 128, 4, 4)
+        # A 64 x 64 crop: dark2 (stride 4) 16 x 16, p4 (stride 16) 4 x 4.
+        assert item["features"]["dark2"].shape == (3, 32, 16, 16) and item["features"]["p4"].shape == (3, 128, 4, 4)
         m = item["mask"]
         # Each box's centre lies in the 64 x 64 crop, and ind is its stride-8 cell.
         b = item["boxes"][m]

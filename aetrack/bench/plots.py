@@ -100,3 +100,21 @@ def plot_speed(*, summary: dict[str, Any], path: str | Path) -> Path:
         ax.legend(fontsize=8)
         ax.grid(axis="y", alpha=0.3)
     return _save(fig=fig, path=Path(path))
+
+
+def plot_tag_auc(*, summary: dict[str, Any], path: str | Path) -> Path:
+    """Tag ROC-AUC against the gap in seconds (``--tag-gaps``), beside the colour-histogram
+    reference on the same pairs when measured."""
+    data = summary["tag_auc_by_gap"]
+    fig = Figure(figsize=(5.5, 4.0))
+    ax = fig.subplots()
+    for key, label, style in (("gaps", "learned tags", "o-"), ("colour_histogram", "colour histogram", "s--")):
+        rows = data.get(key) or []
+        if rows:
+            ax.plot([r["gap_s"] for r in rows], [r["auc"] for r in rows], style, label=label)
+    ax.set_xscale("log")
+    ax.set_xlabel("gap between the two detections (s)")
+    ax.set_ylabel("ROC-AUC, same vs different identity")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    return _save(fig=fig, path=Path(path))

@@ -10,7 +10,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from aetrack.bench.plots import plot_metrics, plot_speed
+from aetrack.bench.plots import plot_metrics, plot_speed, plot_tag_auc
 from aetrack.io.atomic import atomic_write
 from aetrack.pipeline import ALL_STAGES
 
@@ -21,15 +21,19 @@ SEQUENCE_COLUMNS = ("HOTA", "IDF1", "MOTA", "IDSW", "FP", "FN")
 
 
 def write_report(*, summary: dict[str, Any], out_dir: str | Path) -> list[Path]:
-    """Write summary.json, summary.md, metrics.png and speed.png into ``out_dir``; returns the paths."""
+    """Write summary.json, summary.md, metrics.png, speed.png and, with tag ROC-AUC measured,
+    tag_auc.png into ``out_dir``; returns the paths."""
     out = Path(out_dir)
     json_path, md_path = out / "summary.json", out / "summary.md"
     with atomic_write(json_path) as f:
         f.write(json.dumps(summary, indent=2, allow_nan=False) + "\n")
     with atomic_write(md_path) as f:
         f.write(summary_markdown(summary=summary))
-    return [json_path, md_path, plot_metrics(summary=summary, path=out / "metrics.png"),
-            plot_speed(summary=summary, path=out / "speed.png")]
+    paths = [json_path, md_path, plot_metrics(summary=summary, path=out / "metrics.png"),
+             plot_speed(summary=summary, path=out / "speed.png")]
+    if summary.get("tag_auc_by_gap"):
+        paths.append(plot_tag_auc(summary=summary, path=out / "tag_auc.png"))
+    return paths
 
 
 def _num(value: float | int | None, *, digits: int = 1) -> str:

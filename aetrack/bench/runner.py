@@ -35,7 +35,7 @@ from aetrack.errors import AetrackError
 from aetrack.eval import EvalReport, evaluate_tables
 from aetrack.eval.preprocess import evaluated_gt_rows
 from aetrack.eval.report import sequence_windows
-from aetrack.eval.tag_quality import LabelledTags, label_detections, tag_auc_at_gap
+from aetrack.eval.tag_quality import LabelledTags, colour_histograms, label_detections, tag_auc_at_gap
 from aetrack.eval.visibility import recall_by_visibility
 from aetrack.io.results import ResultRow, ResultWriter
 from aetrack.linker import Linker, LinkerConfig, Track
@@ -53,7 +53,9 @@ TAG_MODES = ("tags_motion", "tags")
 @dataclass(frozen=True)
 class LinkInput:
     """What a linker received for one frame: (n, 4) xyxy pixel boxes, (n,) scores, (n, D) tags or None,
-    (n,) int 0-based classes or None, and the (width, height) its reports are clipped to, or None."""
+    (n,) int 0-based classes or None, and the (width, height) its reports are clipped to, or None;
+    ``histograms``: the boxes' colour histograms (:func:`aetrack.eval.tag_quality.colour_histograms`)
+    when the benchmark measures that reference, else None."""
 
     frame: int
     boxes: np.ndarray
@@ -61,20 +63,25 @@ class LinkInput:
     tags: np.ndarray | None
     classes: np.ndarray | None = None
     frame_size: tuple[float, float] | None = None
+    histograms: np.ndarray | None = None
 
 
 @dataclass
 class _Recording:
-    """Frame numbers as the source yields them and linker inputs as the tracker passes them."""
+    """Frame numbers as the source yields them and linker inputs as the tracker passes them;
+    with ``histograms``, also the colour histograms of each frame's boxes (from its pixels)."""
 
     frames: list[int] = field(default_factory=list)
     inputs: list[tuple[np.ndarray, np.ndarray, np.ndarray | None, np.ndarray | None, tuple[float, float] | None]] = \
         field(default_factory=list)
+    histograms: list[np.ndarray] | None = None
+    image: np.ndarray | None = None  # the frame being linked (kept only with histograms)
 
     def link_inputs(self) -> list[LinkInput]:
         if len(self.frames) != len(self.inputs):  # one linker update per frame, by construction
             raise RuntimeError(f"recorded {len(self.frames)} frames but {len(self.inputs)} linker inputs")
-        return [LinkInput(f, b, s, t, c, size) for f, (b, s, t, c, size) in zip(self.frames, self.inputs)]
+        hists = self.histograms if self.histograms is not None else [None] * len(self.frames)
+        return [LinkInput(f, b, s, t, c, size, h) for f, (b, s, t, c, size), h in zip(self.frames, self.inputs, hists)]
 
 
 @dataclass
@@ -88,6 +95,8 @@ class _RecordedSource(FrameSource):
         assert self.inner is not None
         for frame_no, img in self.inner:
             self.recording.frames.append(frame_no)
+            if self.recording.histograms is not None:
+                self.recording.image = img
             yield frame_no, img
 
 
@@ -104,6 +113,8 @@ class _RecordingLinker:
     ) -> list[Track]:
         self.recording.inputs.append((np.array(boxes), np.array(scores), None if tags is None else np.array(tags),
                                       None if classes is None else np.array(classes), frame_size))
+        if self.recording.histograms is not None:
+            self.recording.histograms.append(colour_histograms(self.recording.image, np.asarray(boxes)))
         return self.linker.update(boxes=boxes, scores=scores, tags=tags, classes=classes, frame_size=frame_size)
 
     def __getattr__(self, name: str):
@@ -259,13 +270,14 @@ def run_benchmark(
 
     runs: dict[str, RunStats] = {}
     labelled: list[LabelledTags] = []
+    hist_labelled: list[LabelledTags] = []  # the same detections' colour histograms (the reference)
     record = len(linkers) > 1 or bool(tag_gaps)
     link_times: dict[str, dict[str, dict[str, list[float]]]] = {m: {} for m in modes}  # mode -> seq -> stage
     for seq, src in zip(seqs, sources):
         given: MotTable | None = seq.det(path=dets) if dets is not None else None
         tracker = Tracker(model=model, model_cfg=model_cfg, decode_cfg=decode_cfg, linker_cfg=linkers[0],
                           frame_rate=seq.info.frame_rate, device=dev, scales=scales)
-        recording = _Recording()
+        recording = _Recording(histograms=[] if tag_gaps else None)
         if record:
             tracker.linker = _RecordingLinker(linker=tracker.linker, recording=recording)  # type: ignore[assignment]
         source = _RecordedSource(name=src.name, fps=src.fps, length=src.length, frames=src.frames,
@@ -275,8 +287,10 @@ def run_benchmark(
         runs[seq.name] = stats
         link_times[modes[0]][seq.name] = {s: stats.stage_ms[s] for s in ("link", "write")}
         if tag_gaps:
-            labelled.append(label_inputs(recording.link_inputs(), gt=gt[seq.name].in_range(window),
-                                         fps=seq.info.frame_rate, min_score=linkers[0].high_score))
+            inputs = recording.link_inputs()
+            for name, store in (("tags", labelled), ("histograms", hist_labelled)):
+                store.append(label_inputs(inputs, gt=gt[seq.name].in_range(window), fps=seq.info.frame_rate,
+                                          min_score=linkers[0].high_score, features=name))
         if len(linkers) > 1:
             inputs = recording.link_inputs()
             with _progress(progress) as bar:
@@ -304,7 +318,7 @@ def run_benchmark(
         sweep_result = model_sweep(model=net, settings=sweep, device=dev, model_label=label, flops_model=counted,
                                    threads=model_threads)
 
-    tag_auc = None if not tag_gaps else tag_auc_by_gap(labelled, gaps=tag_gaps)
+    tag_auc = None if not tag_gaps else tag_auc_by_gap(labelled, gaps=tag_gaps, reference=hist_labelled)
     summary = _summary(
         data_root=Path(data_root), seqs=seqs, runs=runs, link_times=link_times, reports=reports,
         by_visibility=by_visibility, linkers=linkers,
@@ -319,14 +333,17 @@ def run_benchmark(
     return BenchmarkResult(summary=summary, reports=reports, outputs=outputs)
 
 
-def label_inputs(inputs: Sequence[LinkInput], *, gt: MotTable, fps: float, min_score: float) -> LabelledTags:
-    """The tags of the recorded detections scoring at least ``min_score`` (those the tag stage
-    links) that match a ground-truth box (IoU >= 0.5, one to one per frame), with its id."""
+def label_inputs(inputs: Sequence[LinkInput], *, gt: MotTable, fps: float, min_score: float,
+                 features: str = "tags") -> LabelledTags:
+    """The tags (``features`` "histograms": the colour histograms) of the recorded detections
+    scoring at least ``min_score`` (those the tag stage links) that match a ground-truth box
+    (IoU >= 0.5, one to one per frame), with its id."""
     rows = gt.by_frame()
     keep = evaluated_gt_rows(gt, by_class=False)
     tags, ids, frames = [], [], []
     for item in inputs:
-        if item.tags is None:
+        values = item.tags if features == "tags" else item.histograms
+        if values is None:
             continue
         sel = item.scores >= min_score
         g = rows.get(item.frame, np.zeros(0, dtype=np.int64))
@@ -335,7 +352,7 @@ def label_inputs(inputs: Sequence[LinkInput], *, gt: MotTable, fps: float, min_s
         xyxy = np.concatenate([xywh[:, :2], xywh[:, :2] + xywh[:, 2:]], axis=1)
         lab = label_detections(det_boxes=item.boxes[sel], gt_boxes=xyxy, gt_ids=gt.ids[g])
         hit = lab >= 0
-        tags.append(item.tags[sel][hit])
+        tags.append(values[sel][hit])
         ids.append(lab[hit])
         frames.append(np.full(int(hit.sum()), item.frame, dtype=np.int64))
     dim = next((t.shape[1] for t in tags if t.ndim == 2), 1)
@@ -344,12 +361,17 @@ def label_inputs(inputs: Sequence[LinkInput], *, gt: MotTable, fps: float, min_s
                         frames=np.concatenate(frames) if frames else np.zeros(0, dtype=np.int64), fps=fps)
 
 
-def tag_auc_by_gap(labelled: Sequence[LabelledTags], *, gaps: Sequence[float]) -> dict[str, Any]:
-    """Tag ROC-AUC at each gap (seconds) over the labelled sequences, for summary.json."""
-    return {"gaps": [tag_auc_at_gap(labelled, gap_s=g) for g in gaps],
+def tag_auc_by_gap(labelled: Sequence[LabelledTags], *, gaps: Sequence[float],
+                   reference: Sequence[LabelledTags] = ()) -> dict[str, Any]:
+    """Tag ROC-AUC at each gap (seconds) over the labelled sequences, for summary.json; with
+    ``reference`` (the same detections' colour histograms), theirs too, on the same pairs."""
+    out = {"gaps": [tag_auc_at_gap(labelled, gap_s=g) for g in gaps],
             "note": ("detections scoring >= the default linker's high_score matched one to one to ground truth "
                      "(IoU >= 0.5); positives: same ground-truth id exactly round(gap * fps) frames apart, "
                      "negatives: different ids at that gap")}
+    if reference:
+        out["colour_histogram"] = [tag_auc_at_gap(reference, gap_s=g) for g in gaps]
+    return out
 
 
 def _progress(enabled: bool) -> Progress:

@@ -15,12 +15,13 @@ STRIDE = 4
 STRIDES = (4, 8)
 
 # Maps of YOLOX-nano's trunk a yolox_nano tag branch may read (ModelConfig.tag_stages), with
-# their channels and strides: the input image, the backbone's stages, the PAFPN's outputs.
+# their channels and strides: the input image (BGR in [-0.5, 0.5], averaged 2 x 2), the
+# backbone's stages, the PAFPN's outputs.
 TAG_STAGES: dict[str, tuple[int, int]] = {
-    "image": (3, 1), "stem": (16, 2), "dark2": (32, 4), "dark3": (64, 8), "dark4": (128, 16), "dark5": (256, 32),
+    "image": (3, 2), "stem": (16, 2), "dark2": (32, 4), "dark3": (64, 8), "dark4": (128, 16), "dark5": (256, 32),
     "p3": (64, 8), "p4": (128, 16), "p5": (256, 32),
 }
-TAG_READOUTS = ("centre", "box")
+TAG_READOUTS = ("centre", "box", "halves")
 
 
 @dataclass(frozen=True)
@@ -59,14 +60,16 @@ class ModelConfig:
     # Hidden channels of every head's 3x3 conv (heads are 3x3 conv -> ReLU -> 1x1 conv);
     # yolox_nano: the tag branch's channels.
     head_channels: int = 32
-    # yolox_nano: the trunk maps the tag branch reads (names of TAG_STAGES). Maps finer than
-    # the tag stride are averaged down to it, coarser ones repeated up (each after its own 1x1
-    # projection, which commutes with both, so a feature cache can store them pooled).
+    # yolox_nano: the trunk maps the tag branch reads (names of TAG_STAGES). Each gets a 1x1
+    # projection; maps finer than the tag stride then a ReLU and an average down to it (a learned
+    # soft histogram of colour and texture over each cell), coarser ones are repeated up.
     tag_stages: tuple[str, ...] = ("image", "dark2", "dark3", "p3")
     # yolox_nano: depthwise-3x3 + 1x1 blocks of the tag branch after the stages are summed.
     tag_depth: int = 2
     # Where a detection's tag is read: "centre", the cell under the box centre (the AE paper's
-    # way), or "box", the mean of the tag map over the cells the box covers.
+    # way); "box", the mean of the tag map over the cells the box covers; "halves", the means
+    # over its upper and its lower half, one after the other (2 x tag_dim values: clothing
+    # above and below the waist).
     tag_readout: str = "centre"
     # Network input size in pixels (the letterbox target); multiples of 32 so that every
     # downsampling level of the small backbone divides evenly.
@@ -141,6 +144,11 @@ class ModelConfig:
         if self.backbone == "yolox_nano" and self.num_classes == len(COCO_NAMES):
             return COCO_NAMES
         return ("person",) if self.num_classes == 1 else tuple(f"class{i + 1}" for i in range(self.num_classes))
+
+    @property
+    def tag_size(self) -> int:
+        """Values in one detection's tag: tag_dim, twice that for the "halves" readout."""
+        return self.tag_dim * (2 if self.tag_readout == "halves" else 1)
 
     @property
     def follows_frame(self) -> bool:

@@ -223,11 +223,13 @@ def _centres(b: np.ndarray, *, width: int, height: int) -> tuple[np.ndarray, ...
 
 
 def read_tags(maps: Tensor, boxes: Tensor, *, stride: int, readout: str) -> Tensor:
-    """Each box's tag: (N, D, h, w) maps and (N, K, 4) xyxy input-pixel boxes -> (N, K, D).
+    """Each box's tag: (N, D, h, w) maps and (N, K, 4) xyxy input-pixel boxes -> (N, K, D), or
+    (N, K, 2D) for "halves".
 
     ``readout`` "centre": the cell under the box centre (clamped into the map); "box": the
     mean over the cells whose squares the box overlaps (at least one), taken from a summed-area
-    table, so any number of boxes costs one cumulative sum per map. Differentiable in ``maps``.
+    table, so any number of boxes costs one cumulative sum per map; "halves": that mean over the
+    box's upper half, then over its lower half. Differentiable in ``maps``.
     """
     n, d, h, w = maps.shape
     b = boxes.float() / stride  # (N, K, 4) in cells
@@ -235,8 +237,14 @@ def read_tags(maps: Tensor, boxes: Tensor, *, stride: int, readout: str) -> Tens
         cx = ((b[..., 0] + b[..., 2]) / 2).floor().clamp(0, w - 1).long()
         cy = ((b[..., 1] + b[..., 3]) / 2).floor().clamp(0, h - 1).long()
         return gather_at_cells(maps, cy * w + cx)
+    if readout == "halves":
+        mid = (boxes[..., 1] + boxes[..., 3]) / 2
+        upper = torch.stack([boxes[..., 0], boxes[..., 1], boxes[..., 2], mid], dim=-1)
+        lower = torch.stack([boxes[..., 0], mid, boxes[..., 2], boxes[..., 3]], dim=-1)
+        return torch.cat([read_tags(maps, upper, stride=stride, readout="box"),
+                          read_tags(maps, lower, stride=stride, readout="box")], dim=-1)
     if readout != "box":
-        raise ValueError(f"readout must be 'centre' or 'box', got {readout!r}")
+        raise ValueError(f"readout must be 'centre', 'box' or 'halves', got {readout!r}")
     x1 = b[..., 0].floor().clamp(0, w - 1).long()
     y1 = b[..., 1].floor().clamp(0, h - 1).long()
     x2 = torch.maximum(b[..., 2].ceil().clamp(max=w).long(), x1 + 1)  # exclusive, >= x1 + 1

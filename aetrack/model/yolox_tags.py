@@ -4,19 +4,19 @@ YOLOX-nano (:mod:`aetrack.model.yolox`: CSPDarknet backbone, PAFPN neck and the 
 decoupled head, weights read from the authors' ONNX file by :mod:`aetrack.model.pretrained`) is
 the detection branch, unchanged: its objectness x class probability at every cell of strides
 8, 16 and 32 is the per-class centre heatmap, its regression the boxes. Beside the head sits the
-tag branch, reading maps of the same trunk (``ModelConfig.tag_stages``)::
+tag branch, reading maps of the same trunk (``ModelConfig.tag_stages``), here at stride 8::
 
-    image (3 @ /1) ----avg pool---> 1x1 --+
-    dark2 (32 @ /4) ---avg pool---> 1x1 --+
-    dark3 (64 @ /8) --------------> 1x1 --+-- sum, ReLU -> [dw 3x3 + 1x1, ReLU] x depth -> 1x1 -> tags (D @ /s)
-    p3 (64 @ /8) -----------------> 1x1 --+
-    p4 (128 @ /16) ---1x1--> repeat up x2 +
+    image (3 @ /2) ---1x1, ReLU, mean 4x4 --+
+    dark2 (32 @ /4) --1x1, ReLU, mean 2x2 --+
+    dark3 (64 @ /8) --1x1 ------------------+-- sum, ReLU -> [dw 3x3 + 1x1, ReLU] x depth -> 1x1 -> tags (D @ /s)
+    p3 (64 @ /8) -----1x1 ------------------+
+    p4 (128 @ /16) ---1x1, repeat up x2 ----+
 
-A map finer than the tag stride s is averaged down to it and a coarser one repeated up; each
-stage's 1x1 projection commutes with both, so :meth:`YoloxTagNet.tag_inputs` (the maps already
-at or below the tag resolution) is all a feature cache has to store to train the branch
-without running the trunk again. The early stages and the image keep colour and texture,
-which identity needs and YOLOX's late features were trained to drop.
+A map finer than the tag stride goes through its projection and a ReLU at its own resolution and
+is then averaged over each tag cell: a learned soft histogram of the colours and textures inside
+the cell, which identity needs and which YOLOX's late features were trained to drop (an average
+first would keep only the cell's mean colour). :meth:`YoloxTagNet.tag_inputs` returns the maps at
+their own strides: all a feature cache has to store to train the branch without the trunk.
 
 Input: the :class:`~aetrack.model.Detector` convention, BGR in [0, 1]; this network scales it
 to YOLOX's 0-255 BGR itself. Output: ``[{"cells": (B, N, 4 + 1 + C), "tags": (B, D, H/s, W/s)}]``
@@ -34,11 +34,8 @@ from aetrack.model.yolox import YoloxNano
 
 
 class TagBranch(nn.Module):
-    """Tag maps from trunk maps: ``{stage: (B, c, h_s, w_s)}`` -> (B, D, H/s, W/s).
-
-    The inputs are what :meth:`YoloxTagNet.tag_inputs` returns: stages finer than ``stride``
-    already averaged down to it, coarser ones at their own resolution.
-    """
+    """Tag maps from trunk maps at their own strides: ``{stage: (B, c, H/s_k, W/s_k)}`` ->
+    (B, D, H/s, W/s) (module docstring)."""
 
     def __init__(self, *, stages: tuple[str, ...], stride: int, channels: int, depth: int, tag_dim: int) -> None:
         super().__init__()
@@ -53,16 +50,14 @@ class TagBranch(nn.Module):
         self.out = nn.Conv2d(channels, tag_dim, 1)
 
     def forward(self, inputs: dict[str, Tensor]) -> Tensor:
-        size = None  # (h, w) of the tag map: that of a stage at the tag stride
-        for s in self.stages:
-            if TAG_STAGES[s][1] <= self.stride:
-                size = inputs[s].shape[-2:]
-                break
         x = None
-        for s in self.stages:
-            y = self.project[s](inputs[s])  # (B, C, h_s, w_s)
-            if size is not None and y.shape[-2:] != size:
-                y = F.interpolate(y, size=size, mode="nearest")  # coarser stage: repeat up
+        for s in sorted(self.stages, key=lambda k: TAG_STAGES[k][1]):  # finest first: it sets the size
+            y = self.project[s](inputs[s])  # (B, C, H/s_k, W/s_k)
+            ratio = self.stride // TAG_STAGES[s][1]
+            if ratio > 1:  # finer than the tags: per-pixel features, averaged over each tag cell
+                y = F.avg_pool2d(F.relu(y), ratio)
+            elif x is not None and y.shape[-2:] != x.shape[-2:]:  # coarser: repeat up
+                y = F.interpolate(y, size=x.shape[-2:], mode="nearest")
             x = y if x is None else x + y
         return self.out(self.blocks(F.relu(x)))
 
@@ -87,10 +82,10 @@ class YoloxTagNet(nn.Module):
 
     def trunk(self, x: Tensor, stages: tuple[str, ...] | None = None) -> tuple[Tensor, dict[str, Tensor]]:
         """BGR in [0, 1] -> (detection rows (B, N, 4 + 1 + C), the maps of ``stages`` (default:
-        those the tag branch reads) at the tag stride or coarser)."""
-        x = x * 255.0  # YOLOX takes BGR 0-255
+        those the tag branch reads) at their own strides)."""
         b = self.yolox.backbone
-        maps: dict[str, Tensor] = {"image": x / 255.0 - 0.5}
+        maps: dict[str, Tensor] = {"image": F.avg_pool2d(x - 0.5, 2)}
+        x = x * 255.0  # YOLOX takes BGR 0-255
         maps["stem"] = b.stem(x)  # (B, 16, H/2, W/2)
         maps["dark2"] = b.dark2(maps["stem"])  # (B, 32, H/4, W/4)
         maps["dark3"] = b.dark3(maps["dark2"])  # (B, 64, H/8, W/8)
@@ -99,11 +94,7 @@ class YoloxTagNet(nn.Module):
         p3, p4, p5 = self.yolox.neck((maps["dark3"], maps["dark4"], maps["dark5"]))
         maps.update(p3=p3, p4=p4, p5=p5)
         rows = self.yolox.forward_head((p3, p4, p5))
-        return rows, {s: self._to_tag_stride(s, maps[s]) for s in (stages or self.stages)}
-
-    def _to_tag_stride(self, stage: str, m: Tensor) -> Tensor:
-        ratio = self.stride // TAG_STAGES[stage][1]
-        return F.avg_pool2d(m, ratio) if ratio > 1 else m
+        return rows, {s: maps[s] for s in (stages or self.stages)}
 
     def tag_inputs(self, x: Tensor, stages: tuple[str, ...] | None = None) -> dict[str, Tensor]:
         """The maps of ``stages`` (default: those the tag branch reads) as the branch takes them,

@@ -6,19 +6,20 @@ those depend only on the image. So every training frame is rendered into ``views
 (view 0: the plain letterbox into the training canvas; view v >= 1: a zoom, shift, flip and
 colour change drawn once per sequence folder and view, so the frames of one sequence share a
 view's camera, as a clip's frames share its augmentation), the trunk runs once per view, and
-every stage's map is stored as float16 in a memory-mapped file::
+the maps of the cached stages (``data.feature_cache.stages``, by default those the model reads)
+are stored at their own strides as float16 in memory-mapped files::
 
     DIR/<key>/manifest.json        what the cache holds and how it was made
-    DIR/<key>/<stage>.f16          (items, C, h, w) float16, one file per stage of TAG_STAGES
+    DIR/<key>/<stage>.f16          (items, C, h, w) float16, one file per cached stage
     DIR/<key>/done.u8              (items,) 1 once an item is written: a killed build resumes
     DIR/<key>/objects.npz          per item: boxes (canvas pixels), identities, classes
 
-All stages are stored, so tag branches reading any of them train from one cache. ``key`` hashes
-the trunk's weights, the tag stride, the canvas, the views, their augmentation and seed and the
-data (folders, frame ranges, ground-truth files' size and time): change any and a new cache is
-built beside the old ones. Training crops the stored maps at whole cells of the coarsest stage
-(a crop of the canvas commutes with the network up to its border effects) and samples clips
-from them (:class:`aetrack.train.cached_clips.CachedClipDataset`).
+A cache of more stages serves tag branches reading any subset of them. ``key`` hashes the
+trunk's weights, the stages, the canvas, the views, their augmentation and seed and the data
+(folders, frame ranges, ground-truth files' size and time): change any and a new cache is built
+beside the old ones. Training crops the stored maps at whole cells of the coarsest stage (a crop
+of the canvas commutes with the network up to its border effects) and samples clips from them
+(:class:`aetrack.train.cached_clips.CachedClipDataset`).
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ from aetrack.errors import AetrackError
 from aetrack.io.atomic import atomic_write
 from aetrack.model.config import TAG_STAGES, ModelConfig
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 # Trunk passes per batch while building (images of one canvas size).
 BUILD_BATCH = 4
 
@@ -51,14 +52,10 @@ class Item:
     view: int
 
 
-def stage_shapes(model: ModelConfig, canvas: tuple[int, int]) -> dict[str, tuple[int, int, int]]:
-    """(C, h, w) of every stage as the cache stores it: at the tag stride or coarser."""
+def stage_shapes(stages: tuple[str, ...], canvas: tuple[int, int]) -> dict[str, tuple[int, int, int]]:
+    """(C, h, w) of each stage's map for a ``canvas`` = (width, height) input."""
     w, h = canvas
-    out = {}
-    for name, (channels, stride) in TAG_STAGES.items():
-        s = max(stride, model.stride)
-        out[name] = (channels, h // s, w // s)
-    return out
+    return {s: (TAG_STAGES[s][0], h // TAG_STAGES[s][1], w // TAG_STAGES[s][1]) for s in stages}
 
 
 def trunk_digest(net) -> str:
@@ -91,17 +88,18 @@ class FeatureCache:
 
     Args:
         root: the folder of caches (the cache itself goes to ``root/<key>``).
-        sequences: (sequence, frame range, static) for every training source; one folder listed
-            twice (moving and static) is cached once.
-        model: the model config (tag stride, canvas = its input size).
+        sequences: (sequence, frame range) for every training source; one folder listed twice
+            (moving and static) is cached once.
+        model: the model config (canvas = its input size; class names).
+        stages: the stages to store (names of TAG_STAGES).
         digest: :func:`trunk_digest` of the trunk that fills the cache.
         views, augment, seed: the views (:class:`FeatureCacheConfig`, ``data.augment``, ``train.seed``).
         min_visibility: which gt rows are objects (as training, :class:`SequenceData`).
     """
 
     def __init__(self, *, root: str | Path, sequences: list[tuple[MotSequence, FrameRange | None]],
-                 model: ModelConfig, digest: str, views: int, augment: AugmentConfig, seed: int,
-                 min_visibility: float) -> None:
+                 model: ModelConfig, stages: tuple[str, ...], digest: str, views: int, augment: AugmentConfig,
+                 seed: int, min_visibility: float) -> None:
         self.model = model
         self.canvas = model.input_size
         self.views, self.augment, self.seed, self.min_visibility = views, augment, seed, min_visibility
@@ -113,9 +111,9 @@ class FeatureCache:
                 seen[k] = len(self.sequences)
                 self.sequences.append((seq, frames))
         self.index_of = seen  # (folder, frame range) -> sequence index in this cache
-        self.shapes = stage_shapes(model, self.canvas)
+        self.shapes = stage_shapes(tuple(stages), self.canvas)
         self.manifest = {
-            "format": FORMAT_VERSION, "trunk": digest, "stride": model.stride, "canvas": list(self.canvas),
+            "format": FORMAT_VERSION, "trunk": digest, "stages": list(stages), "canvas": list(self.canvas),
             "views": views, "augment": asdict(augment), "seed": seed, "min_visibility": min_visibility,
             "classes": list(model.names),
             "data": [{"folder": str(seq.root.resolve()), "frames": str(fr), "gt": _file_stamp(seq.gt_path)}
@@ -163,7 +161,7 @@ class FeatureCache:
         if n == 0:
             raise AetrackError("feature cache: the training sources hold no frames")
         self.dir.mkdir(parents=True, exist_ok=True)
-        manifest = {**self.manifest, "items": n, "stages": {k: list(v) for k, v in self.shapes.items()}}
+        manifest = {**self.manifest, "items": n, "shapes": {k: list(v) for k, v in self.shapes.items()}}
         with atomic_write(self.dir / "manifest.json") as f:
             json.dump(manifest, f, indent=1)
         done_path = self.dir / "done.u8"

@@ -217,8 +217,12 @@ def build_cached_dataset(cfg: ExperimentConfig, train_seqs: list, model: torch.n
         raise AetrackError("data.feature_cache trains the tag branch on a frozen trunk: it needs model.backbone "
                            "yolox_nano and train.backbone_lr 0")
     net = model.net
+    stages = spec.stages or cfg.model.tag_stages
+    missing = [s for s in cfg.model.tag_stages if s not in stages]
+    if missing:
+        raise AetrackError(f"data.feature_cache.stages lacks {missing[0]!r}, which model.tag_stages reads")
     cache = FeatureCache(root=Path(spec.dir) if spec.dir else out_dir / "feature_cache",
-                         sequences=[(seq, frames) for seq, frames, _ in train_seqs], model=cfg.model,
+                         sequences=[(seq, frames) for seq, frames, _ in train_seqs], model=cfg.model, stages=stages,
                          digest=trunk_digest(net), views=spec.views, augment=cfg.data.augment, seed=cfg.train.seed,
                          min_visibility=cfg.data.min_visibility)
     if not cache.is_complete():
