@@ -27,7 +27,6 @@ from __future__ import annotations
 import dataclasses
 import time
 from collections.abc import Sequence
-from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -38,6 +37,7 @@ from aetrack.errors import AetrackError, InvalidArgument
 from aetrack.linker import Linker, LinkerConfig, Track
 from aetrack.model.config import ModelConfig
 from aetrack.model.multiscale import multiscale_outputs, parse_scales
+from aetrack.model.weights import pretrained_path
 from aetrack.validate import check_detections, is_empty_frame, to_bgr
 
 if TYPE_CHECKING:
@@ -47,49 +47,7 @@ if TYPE_CHECKING:
     from aetrack.model.detector import Detector
     from aetrack.model.onnx_runtime import OnnxDetector
 
-# Embedded weights by name (files in aetrack/weights/; README says how each is reproduced):
-# "default" tracks real people and vehicles (YOLOX-nano features, configs/real_yolox_nano.yaml,
-# `make weights`); "synthetic" is the small model trained on synthetic sequences only
-# (configs/synth_small.yaml, `make weights-synthetic`), for tests and the synthetic benchmarks.
-EMBEDDED = {"default": "real_yolox_nano.pt", "synthetic": "synth_small.pt"}
 STAGES = ("preprocess", "model", "decode", "link")
-
-
-def pretrained_path(name: str = "default") -> Path:
-    """Path of an embedded checkpoint (``"default"`` or ``"synthetic"``) inside the package."""
-    if name not in EMBEDDED:
-        raise AetrackError(f"unknown embedded weights {name!r}; choose one of {', '.join(EMBEDDED)} "
-                           f"or give a checkpoint path")
-    p = Path(str(resources.files("aetrack") / "weights" / EMBEDDED[name]))
-    if not p.is_file():
-        raise AetrackError(f"embedded weights missing: {p} (reinstall aetrack or pass --weights)")
-    return p
-
-
-def resolve_weights(weights: str | Path | None) -> Path:
-    """A checkpoint path for ``weights``: None is the embedded default, an embedded name
-    (``default``, ``synthetic``) that is not an existing file is that embedded checkpoint."""
-    if weights is None:
-        return pretrained_path("default")
-    if str(weights) in EMBEDDED and not Path(weights).exists():
-        return pretrained_path(str(weights))
-    return Path(weights)
-
-
-def load_model(weights: str | Path | None = None, *, input_size: tuple[int, int] | None = None):
-    """``(checkpoint, model config)`` of ``weights``: a path, an embedded name, or None (the
-    embedded default).
-
-    ``input_size`` = (width, height) replaces the checkpoint's network input size; the
-    checkpoint's own config (decode, linker) stays in ``checkpoint.config``.
-    """
-    from aetrack.train.checkpoint import load_checkpoint
-
-    ckpt = load_checkpoint(resolve_weights(weights))
-    model_cfg = ckpt.config.model
-    if input_size is not None:
-        model_cfg = model_cfg.with_input_size(*input_size)
-    return ckpt, model_cfg
 
 
 class Tracker:

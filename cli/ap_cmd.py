@@ -44,7 +44,8 @@ def ap(
     from aetrack.data.mot import find_sequences, parse_frame_range
     from aetrack.errors import AetrackError
     from aetrack.io.atomic import atomic_write
-    from aetrack.tracker import Tracker, resolve_weights
+    from aetrack.model.weights import resolve_weights
+    from aetrack.tracker import Tracker
 
     names = [c.strip() for c in classes.split(",") if c.strip()]
     engine = resolve_backend(backend, weights=weights)

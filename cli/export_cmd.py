@@ -34,7 +34,7 @@ def export(
 ) -> None:
     """Write the detector as ONNX (OUT.onnx), or strip optimizer and RNG state from a checkpoint."""
     from aetrack.errors import AetrackError
-    from aetrack.tracker import EMBEDDED, resolve_weights
+    from aetrack.model.weights import EMBEDDED, resolve_weights
     from cli.common import note
 
     if half:  # --half means a half of the frames in benchmark, eval and tune
@@ -46,7 +46,7 @@ def export(
         embedded = "" if any(c in weights for c in "/\\.") else f" and not an embedded name ({', '.join(EMBEDDED)})"
         raise AetrackError(f"weights not found: {weights} is not a file{embedded}")
     if out.suffix.lower() == ".onnx":
-        from aetrack.model.onnx_export import export_onnx
+        from aetrack.backend import export_onnx
 
         for flag, given in (("--inference-config", inference_config is not None), ("--float16", float16)):
             if given:
@@ -54,12 +54,16 @@ def export(
                                    "the weights' own decode and linker settings")
         path = export_onnx(src, out)
     else:
-        from aetrack.experiment import load_experiment
-        from aetrack.train.checkpoint import export_weights, load_checkpoint
+        from aetrack.experiment import experiment_to_dict, load_experiment
+        from aetrack.model.weights import export_weights
+        from aetrack.train.checkpoint import load_checkpoint
 
         if not out.parent.is_dir():
             raise AetrackError(f"output folder does not exist: {out.parent}")
         load_checkpoint(src)  # refuse a checkpoint whose weights do not fit its own config
-        inference = load_experiment(inference_config) if inference_config is not None else None
-        path = export_weights(src, out, inference=inference, half=float16)
+        settings = None
+        if inference_config is not None:  # its decode and linker sections, checked as a whole experiment
+            tuned = experiment_to_dict(load_experiment(inference_config))
+            settings = {"decode": tuned["decode"], "linker": tuned["linker"]}
+        path = export_weights(src, out, settings=settings, half=float16)
     typer.echo(f"wrote {path} ({path.stat().st_size / 2**20:.1f} MiB)")

@@ -52,7 +52,8 @@ def pseudolabel(
     from aetrack.track_job import parse_classes
     from aetrack.train.pseudolabel import PseudoLabelConfig
     from aetrack.train.pseudolabel import pseudolabel as run
-    from aetrack.tracker import Tracker, resolve_weights
+    from aetrack.model.weights import resolve_weights
+    from aetrack.tracker import Tracker
 
     if tile is not None:
         typer.echo("note: --tile/--no-tile is retired and ignored: the teacher's input follows the frame size "

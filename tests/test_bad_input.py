@@ -15,7 +15,7 @@ import pytest
 import torch
 from typer.testing import CliRunner
 
-from aetrack.train.checkpoint import read_checkpoint
+from aetrack.model.weights import read_checkpoint
 from cli.main import app
 
 REPO = Path(__file__).resolve().parents[1]

@@ -29,7 +29,7 @@ def test_linker_help_names_the_true_defaults() -> None:
     # stored linker mode and the model-free (--dets alone) defaults.
     import torch
 
-    from aetrack.tracker import EMBEDDED, pretrained_path
+    from aetrack.model.weights import EMBEDDED, pretrained_path
 
     for name in EMBEDDED:
         stored = torch.load(pretrained_path(name), map_location="cpu", weights_only=False)["config"]["linker"]

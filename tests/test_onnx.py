@@ -15,8 +15,9 @@ from typer.testing import CliRunner
 
 from aetrack.data.letterbox import letterbox
 from aetrack.errors import AetrackError
-from aetrack.model.onnx_export import METADATA_KEY, cached_onnx, export_onnx
-from aetrack.tracker import Tracker, load_model, pretrained_path
+from aetrack.backend import cached_onnx, export_onnx, load_detector
+from aetrack.model.weights import ONNX_METADATA_KEY, pretrained_path
+from aetrack.tracker import Tracker
 from cli.demo_cmd import demo_clip_path
 from cli.main import app
 
@@ -62,14 +63,15 @@ def frame() -> np.ndarray:
 
 @pytest.mark.parametrize("name", list(SIZES))
 def test_onnxruntime_reproduces_torch_at_two_sizes(name: str, exported: dict[str, Path], frame: np.ndarray) -> None:
-    ckpt, cfg = load_model(name)
+    torch_det = load_detector(name)
+    cfg = torch_det.model_cfg
     det = OnnxDetector(path=exported[name])
     for w, h in SIZES[name]:
         boxed, _ = letterbox(frame, (w, h))
         x = torch.from_numpy(boxed).permute(2, 0, 1)[None].float().div(255.0)
         x = torch.cat([x, x.flip(-1)])  # batch 2: the batch axis is dynamic too
         with torch.inference_mode():
-            ref = ckpt.model(x)[-1]
+            ref = torch_det.model(x)[-1]
         got = det(x)[-1]
         s = cfg.stride  # tag stride: 8 for the default, 4 for the synthetic model
         # The default: YOLOX rows, one per cell of strides 8, 16, 32, of 4 + 1 + 80 values; the
@@ -80,22 +82,26 @@ def test_onnxruntime_reproduces_torch_at_two_sizes(name: str, exported: dict[str
         # YOLOX's box columns hold offsets and log sizes computed from 0-255 inputs: torch and
         # onnxruntime sum in other orders (tests/test_yolox.py measures up to 1e-3 there).
         limit = {"cells": 2e-3}
-        for key in ckpt.model.output_names:
+        for key in torch_det.model.output_names:
             assert tuple(got[key].shape) == expect[key], (name, key, w, h)
             diff = float((got[key] - ref[key]).abs().max())
             assert diff <= limit.get(key, 1e-4), f"{name} {key} at {w}x{h}: max abs diff {diff:.2e}"
 
 
 def test_the_onnx_file_describes_itself(exported: dict[str, Path]) -> None:
-    from aetrack.backend import load_detector
+    from aetrack.train.checkpoint import load_checkpoint
 
     for name, path in exported.items():
-        ckpt, cfg = load_model(name)
+        # The reference: the weights file read whole, as training reads it (every section checked).
+        stored = load_checkpoint(pretrained_path(name)).config
         loaded = load_detector(path)  # no weights file: everything from the .onnx
         assert loaded.backend == "onnxruntime"
-        assert loaded.model_cfg == cfg
-        assert loaded.decode == ckpt.config.decode and loaded.linker == ckpt.config.linker
-        meta = json.loads(loaded.model.session.get_modelmeta().custom_metadata_map[METADATA_KEY])
+        assert loaded.model_cfg == stored.model
+        assert loaded.decode == stored.decode and loaded.linker == stored.linker
+        # The torch engine reads the same settings from the weights file (its inference sections only).
+        on_torch = load_detector(pretrained_path(name), backend="torch")
+        assert (on_torch.model_cfg, on_torch.decode, on_torch.linker) == (stored.model, stored.decode, stored.linker)
+        meta = json.loads(loaded.model.session.get_modelmeta().custom_metadata_map[ONNX_METADATA_KEY])
         assert meta["source"]["weights"] == pretrained_path(name).name
         assert meta["size_multiple"] == {"default": 32, "synthetic": 4}[name]
         # Weights are float32 whatever the weights file stored (float16 files are widened).

@@ -155,10 +155,10 @@ def test_parse_scales() -> None:
 
 
 def test_two_identical_scales_keep_heatmap_and_tag_distances() -> None:
-    from aetrack.tracker import load_model
+    from aetrack.backend import load_detector
 
-    ckpt, cfg = load_model("synthetic")
-    model = ckpt.model.eval()
+    loaded = load_detector("synthetic")
+    model, cfg = loaded.model.eval(), loaded.model_cfg
     x = torch.rand(1, 3, 96, 160, generator=torch.Generator().manual_seed(0))
     with torch.inference_mode():
         one = model(x)[-1]

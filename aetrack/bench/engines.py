@@ -97,9 +97,9 @@ class LastStack(torch.nn.Module):
 def forward(args: argparse.Namespace) -> None:
     from aetrack.data.letterbox import letterbox
     from aetrack.device import denormals_flushed
-    from aetrack.model.onnx_export import export_onnx
+    from aetrack.backend import export_onnx, load_detector
     from aetrack.model.onnx_runtime import OnnxDetector, OrtSettings
-    from aetrack.tracker import load_model, pretrained_path
+    from aetrack.model.weights import pretrained_path
 
     torch.set_num_threads(args.threads)
     cap = cv2.VideoCapture(str(make_clip()))
@@ -108,27 +108,27 @@ def forward(args: argparse.Namespace) -> None:
     tmp = Path(tempfile.mkdtemp(prefix="bench_onnx_"))
     variants: dict[str, object] = {}
     for name in ("default", "synthetic"):
-        ckpt, cfg = load_model(name)
-        size = cfg.canvas_size((frame.shape[1], frame.shape[0]))
+        loaded = load_detector(name)
+        size = loaded.model_cfg.canvas_size((frame.shape[1], frame.shape[0]))
         boxed, _ = letterbox(frame, size)
         x = torch.from_numpy(boxed).permute(2, 0, 1)[None].float().div(255.0)
-        model = ckpt.model.eval()
+        model = loaded.model.eval()
 
         def run_torch(m=model, x=x):
             with torch.inference_mode(), denormals_flushed():
                 m(x)
 
-        fused = fuse_conv_bn(load_model(name)[0].model.eval())
+        fused = fuse_conv_bn(load_detector(name).model.eval())
 
         def run_fused(m=fused, x=x):
             with torch.inference_mode(), denormals_flushed():
                 m(x)
 
         with torch.no_grad():
-            traced = torch.jit.trace(LastStack(load_model(name)[0].model.eval()).eval(), x, check_trace=False)
+            traced = torch.jit.trace(LastStack(load_detector(name).model.eval()).eval(), x, check_trace=False)
             frozen = torch.jit.freeze(traced)
             opt = torch.jit.optimize_for_inference(torch.jit.freeze(torch.jit.trace(
-                LastStack(load_model(name)[0].model.eval()).eval(), x, check_trace=False)))
+                LastStack(load_detector(name).model.eval()).eval(), x, check_trace=False)))
 
         def run_jit(m=frozen, x=x):
             with torch.inference_mode(), denormals_flushed():
@@ -250,13 +250,13 @@ def api(args: argparse.Namespace) -> None:
 
 
 def flops(args: argparse.Namespace) -> None:
+    from aetrack.backend import load_detector
     from aetrack.bench.speed import forward_flops
-    from aetrack.tracker import load_model
 
     for name in ("default", "synthetic"):
-        ckpt, cfg = load_model(name)
-        size = cfg.canvas_size((640, 360))
-        f = forward_flops(model=ckpt.model, size=size, device=torch.device("cpu"))
+        loaded = load_detector(name)
+        size = loaded.model_cfg.canvas_size((640, 360))
+        f = forward_flops(model=loaded.model, size=size, device=torch.device("cpu"))
         print(f"{name}: canvas {size[0]}x{size[1]}, {f / 1e9:.2f} GFLOP per frame")
 
 

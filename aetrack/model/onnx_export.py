@@ -1,8 +1,10 @@
-"""Writing the detector as ONNX, self-described, and the cache of exports made on first use.
+"""Writing the detector as ONNX, self-described.
 
     aetrack export default detector.onnx        # an embedded name, a weights file or a checkpoint
 
-The file holds the detector only (letterboxing, decoding and linking stay in Python) with:
+From a weights file to an .onnx file (and the cache of exports the onnxruntime engine makes on
+first use) is :func:`aetrack.backend.export_onnx`, which reads the weights' settings; this
+module writes the graph. The file holds the detector only (letterboxing, decoding and linking stay in Python) with:
 
 * input ``images``: (B, 3, H, W) float32, BGR in [0, 1] (OpenCV frames / 255), the
   :class:`~aetrack.model.Detector` convention; B, H and W are dynamic, H and W multiples of
@@ -16,8 +18,9 @@ The file holds the detector only (letterboxing, decoding and linking stay in Pyt
   the convolutions by the exporter;
 * metadata ``aetrack`` (in the model's ``metadata_props``): JSON with the format marker and
   version, the names above, and the ``model``, ``decode`` and ``linker`` sections of the
-  weights' config, so that :mod:`aetrack.model.onnx_runtime` rebuilds the whole tracker from the
-  .onnx file alone (no weights file needed).
+  weights' config (:func:`aetrack.model.weights.onnx_metadata`), so that
+  :mod:`aetrack.model.onnx_runtime` rebuilds the whole tracker from the .onnx file alone (no
+  weights file needed).
 
 The graph is written by torch's TorchScript-based exporter (``dynamo=False``): torch's newer
 exporter needs the ``onnxscript`` package, which aetrack does not otherwise use. Opset 17.
@@ -25,29 +28,18 @@ exporter needs the ``onnxscript`` package, which aetrack does not otherwise use.
 
 from __future__ import annotations
 
-import hashlib
 import io
-import json
-import os
 import warnings
-from pathlib import Path
 from typing import Any
 
 import torch
 from torch import Tensor, nn
 
-from aetrack.errors import AetrackError
-from aetrack.io.atomic import atomic_write
 from aetrack.model.detector import Detector
+from aetrack.model.weights import ONNX_METADATA_KEY, onnx_metadata
 
-FORMAT = "aetrack-onnx"
-VERSION = 1
-METADATA_KEY = "aetrack"
 INPUT_NAME = "images"
 OPSET = 17
-# Config sections stored with the graph: what inference needs (the model's shape and classes,
-# peak decoding, linking); training sections say how the weights were made and stay behind.
-INFERENCE_SECTIONS = ("model", "decode", "linker")
 
 
 class _LastStack(nn.Module):
@@ -65,8 +57,9 @@ class _LastStack(nn.Module):
 
 def onnx_bytes(*, detector: Detector, config: dict[str, Any], source: dict[str, Any]) -> bytes:
     """The serialised ONNX model of ``detector`` (float32, eval mode) with the metadata described
-    in the module docstring; ``config`` holds at least :data:`INFERENCE_SECTIONS`, ``source``
-    says where the weights came from (stored as is)."""
+    in the module docstring; ``config`` holds at least the sections of
+    :data:`aetrack.model.weights.INFERENCE_SECTIONS`, ``source`` says where the weights came from
+    (stored as is)."""
     import onnx
 
     cfg = detector.cfg
@@ -88,79 +81,12 @@ def onnx_bytes(*, detector: Detector, config: dict[str, Any], source: dict[str, 
             dynamic_axes={INPUT_NAME: {0: "batch", 2: "height", 3: "width"}, **axes},
         )
     proto = onnx.load_from_string(buffer.getvalue())
-    meta = {
-        "format": FORMAT,
-        "version": VERSION,
-        "input": INPUT_NAME,
-        "outputs": list(names),
-        "size_multiple": cfg.size_multiple,
-        "config": {k: config[k] for k in INFERENCE_SECTIONS},
-        "source": source,
-    }
     entry = proto.metadata_props.add()
-    entry.key, entry.value = METADATA_KEY, json.dumps(meta, sort_keys=True)
+    entry.key = ONNX_METADATA_KEY
+    entry.value = onnx_metadata(input_name=INPUT_NAME, outputs=list(names), size_multiple=cfg.size_multiple,
+                                config=config, source=source)
     proto.producer_name = "aetrack"
     proto.doc_string = ("aetrack associative-embedding detector: images (B, 3, H, W) BGR in [0, 1] -> heatmap, "
                         "size, offset, tags; see metadata 'aetrack'")
     onnx.checker.check_model(proto)
     return proto.SerializeToString()
-
-
-def export_onnx(weights: str | Path, out: str | Path) -> Path:
-    """Write the detector of ``weights`` (a checkpoint or weights file path) to ``out`` as ONNX,
-    atomically; the folder of ``out`` must exist. Returns ``out``."""
-    from aetrack.experiment import experiment_to_dict
-    from aetrack.train.checkpoint import load_checkpoint
-
-    dst = Path(out)
-    if not dst.parent.is_dir():
-        raise AetrackError(f"output folder does not exist: {dst.parent}")
-    src = Path(weights)
-    ckpt = load_checkpoint(src)
-    data = onnx_bytes(detector=ckpt.model, config=experiment_to_dict(ckpt.config),
-                      source={"weights": src.name, "sha256": file_sha256(src), "step": ckpt.step})
-    try:
-        with atomic_write(dst, "wb") as f:
-            f.write(data)
-    except OSError as err:
-        raise AetrackError(f"{dst}: cannot write ({err.strerror or err})") from None
-    return dst
-
-
-def file_sha256(path: str | Path) -> str:
-    """Hex SHA-256 of a file's bytes."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def cache_dir() -> Path:
-    """Where exports made on first use go: ``$AETRACK_CACHE_DIR``, else
-    ``$XDG_CACHE_HOME/aetrack``, else ``~/.cache/aetrack``."""
-    if os.environ.get("AETRACK_CACHE_DIR"):
-        return Path(os.environ["AETRACK_CACHE_DIR"])
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "aetrack"
-
-
-def cached_onnx(weights: str | Path) -> Path:
-    """The ONNX export of ``weights`` in :func:`cache_dir`, made now if it is not there yet.
-
-    The file is named by the weights' content (``onnx/<stem>-<sha256 prefix>-v<VERSION>.onnx``),
-    so retrained weights under the same name get a new export and a stale one is never used.
-    """
-    from aetrack.train.checkpoint import read_checkpoint
-
-    src = Path(weights)
-    read_checkpoint(src)  # a missing or foreign file says so before anything is written
-    target = cache_dir() / "onnx" / f"{src.stem}-{file_sha256(src)[:16]}-v{VERSION}.onnx"
-    if target.is_file():
-        return target
-    try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-    except OSError as err:
-        raise AetrackError(f"cannot create the ONNX cache folder {target.parent} ({err.strerror or err}); "
-                           f"set AETRACK_CACHE_DIR or pass an exported .onnx file") from None
-    return export_onnx(src, target)

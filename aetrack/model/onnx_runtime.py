@@ -15,7 +15,6 @@ which :func:`aetrack.backend.load_detector` reads). onnxruntime is optional: ``p
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -27,7 +26,7 @@ from torch import Tensor
 from aetrack.config import from_dict
 from aetrack.errors import AetrackError
 from aetrack.model.config import ModelConfig
-from aetrack.model.onnx_export import FORMAT, METADATA_KEY, VERSION
+from aetrack.model.weights import ONNX_METADATA_KEY, check_onnx_metadata
 
 INSTALL_HINT = "pip install 'aetrack[onnxruntime]'"
 
@@ -78,7 +77,7 @@ class OnnxDetector:
     :class:`aetrack.model.Detector` (one stack: the exported last one).
 
     Args:
-        path: the .onnx file written by :func:`aetrack.model.onnx_export.export_onnx`.
+        path: the .onnx file written by :func:`aetrack.backend.export_onnx`.
         settings: session options.
     """
 
@@ -121,21 +120,6 @@ class OnnxDetector:
 
 
 def read_metadata(session: Any, *, path: str | Path) -> dict[str, Any]:
-    """The ``aetrack`` metadata of a loaded session, checked; AetrackError for a foreign file."""
-    raw = session.get_modelmeta().custom_metadata_map.get(METADATA_KEY)
-    if raw is None:
-        raise AetrackError(f"{path}: an ONNX model without aetrack metadata (write it with `aetrack export`)")
-    try:
-        meta = json.loads(raw)
-    except json.JSONDecodeError:
-        raise AetrackError(f"{path}: its aetrack metadata is not JSON") from None
-    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
-        raise AetrackError(f"{path}: its metadata has no '{FORMAT}' marker")
-    if meta.get("version") != VERSION:
-        raise AetrackError(f"{path}: aetrack ONNX version {meta.get('version')!r} is not supported "
-                           f"(expected {VERSION})")
-    config = meta.get("config")
-    if not isinstance(config, dict) or not all(isinstance(config.get(k), dict) for k in ("model", "decode", "linker")):
-        raise AetrackError(f"{path}: its aetrack metadata lacks the model, decode and linker configs")
-    return meta
-
+    """The ``aetrack`` metadata of a loaded session, checked
+    (:func:`aetrack.model.weights.check_onnx_metadata`); AetrackError for a foreign file."""
+    return check_onnx_metadata(session.get_modelmeta().custom_metadata_map.get(ONNX_METADATA_KEY), path=path)

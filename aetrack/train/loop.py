@@ -54,8 +54,9 @@ from aetrack.experiment import (ExperimentConfig, TrainConfig, experiment_to_dic
 from aetrack.io.atomic import atomic_write, remove_stale_temps
 from aetrack.losses import compute_losses
 from aetrack.model.detector import build_detector
+from aetrack.model.weights import check_fits, cpu_state_dict, read_checkpoint, resolve_weights
 from aetrack.train import distributed as D
-from aetrack.train.checkpoint import check_fits, cpu_state_dict, read_checkpoint, save_checkpoint, set_rng_state
+from aetrack.train.checkpoint import save_checkpoint, set_rng_state
 from aetrack.train.ema import WeightAverage
 from aetrack.train.plots import plot_losses, plot_tags
 
@@ -420,8 +421,6 @@ def _train(cfg: ExperimentConfig, tc: TrainConfig, out: Path, dinfo: D.DistInfo,
     #    A fresh run may instead start from another checkpoint's weights (init_from).
     step, best = 0, float("-inf")
     if tc.init_from and not resume:
-        from aetrack.tracker import resolve_weights
-
         init = read_checkpoint(resolve_weights(tc.init_from))
         check_fits(init, cfg.model, path=tc.init_from)
         model.load_state_dict(init["model"])

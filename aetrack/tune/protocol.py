@@ -146,7 +146,7 @@ def weights_id(weights: str | Path, decode: object) -> str:
     and the decode settings, naming its cached detections."""
     import hashlib
 
-    from aetrack.tracker import resolve_weights
+    from aetrack.model.weights import resolve_weights
 
     h = hashlib.sha1(Path(resolve_weights(weights)).read_bytes())
     h.update(repr(decode).encode())
