@@ -10,7 +10,6 @@ synthetic clip, tracks it with the embedded synthetic model and prints the offic
 from __future__ import annotations
 
 import time
-from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Optional
 
@@ -22,13 +21,7 @@ if TYPE_CHECKING:
     from aetrack.data.mot import FrameRange
 
 DEMO_SEED = 4242  # held out: training uses seeds < 1000, evaluation 1000-1003
-DEMO_CLIP = "demo_corridor.mp4"  # in aetrack/assets/; see NOTICE for its source and licence
 SYNTHETIC_LENGTH = 300  # frames of the --synthetic clip unless --frames ends earlier
-
-
-def demo_clip_path() -> Path:
-    """The real clip shipped with the package."""
-    return Path(str(resources.files("aetrack") / "assets" / DEMO_CLIP))
 
 
 def demo(
@@ -62,6 +55,7 @@ def demo(
 
 
 def _real(out: Path, *, window: FrameRange | None, backend: str, threads: int | None) -> None:
+    from aetrack.assets import demo_clip_path
     from aetrack.data.sources import open_source
     from aetrack.errors import AetrackError
     from aetrack.pipeline import track_source

@@ -13,12 +13,12 @@ import pytest
 import torch
 from typer.testing import CliRunner
 
+from aetrack.assets import demo_clip_path
+from aetrack.backend import cached_onnx, export_onnx, load_detector
 from aetrack.data.letterbox import letterbox
 from aetrack.errors import AetrackError
-from aetrack.backend import cached_onnx, export_onnx, load_detector
 from aetrack.model.weights import ONNX_METADATA_KEY, pretrained_path
 from aetrack.tracker import Tracker
-from cli.demo_cmd import demo_clip_path
 from cli.main import app
 
 ort = pytest.importorskip("onnxruntime", reason="onnxruntime is not installed (pip install 'aetrack[onnxruntime]')")

@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
+from aetrack.assets import demo_clip_path
 from aetrack.data.mot import MotSequence, read_mot_file
 from aetrack.data.sources import open_source
 from aetrack.data.synth import SynthConfig, write_sequence
@@ -23,7 +24,6 @@ from aetrack.decode import Detections
 from aetrack.linker import LinkerConfig
 from aetrack.model import ModelConfig
 from aetrack.tracker import Tracker
-from cli.demo_cmd import demo_clip_path
 from cli.main import app
 
 FRAMES = 60

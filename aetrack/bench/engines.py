@@ -52,7 +52,7 @@ def load() -> str:
 
 def make_clip() -> Path:
     """The shipped demo clip (768x432, 300 frames, 10 fps) resized to 640x360 with OpenCV."""
-    from cli.demo_cmd import demo_clip_path
+    from aetrack.assets import demo_clip_path
 
     if CLIP_640.is_file():
         return CLIP_640
