@@ -15,13 +15,28 @@ interpolated ones.
 frames: a frame's rows are final once no later match can reach back to it. Memory stays
 bounded by ``max_gap`` frames of rows whatever the video's length. Live consumers of
 :meth:`aetrack.Tracker.update` get the rows of each frame at once, without filling.
+
+Rows are :class:`aetrack.io.results.ResultRow` (results writing uses the filler, not the other
+way round): a filled row is a copy of the row that ends its gap (its track id and class) with
+``frame``, ``box``, ``score``, ``tag`` and ``state`` replaced.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable
+from typing import Protocol
 
-from aetrack.io.results import ResultRow
+
+class Row(Protocol):
+    """What the filler reads of a row: :class:`aetrack.io.results.ResultRow`, a frozen dataclass."""
+
+    frame: int
+    track_id: int
+    box: tuple[float, float, float, float]  # x1, y1, x2, y2 frame pixels
+    score: float
+    state: str
+
 
 #: ``ResultRow.state`` of a filled row (JSON lines ``"state"``).
 INTERPOLATED = "interpolated"
@@ -41,12 +56,12 @@ class GapFiller:
         if isinstance(max_gap, bool) or not isinstance(max_gap, int) or max_gap < 0:
             raise ValueError(f"max_gap must be an integer >= 0, got {max_gap!r}")
         self.max_gap = max_gap
-        self._pending: dict[int, dict[int, ResultRow]] = {}  # frame -> track id -> row
-        self._last_match: dict[int, ResultRow] = {}  # track id -> its last matched row
+        self._pending: dict[int, dict[int, Row]] = {}  # frame -> track id -> row
+        self._last_match: dict[int, Row] = {}  # track id -> its last matched row
         self._newest = None  # newest frame pushed
         self.filled = 0  # rows added so far
 
-    def push(self, rows: Iterable[ResultRow]) -> list[ResultRow]:
+    def push(self, rows: Iterable[Row]) -> list[Row]:
         """Take rows (frames not older than any pushed before); return the rows now final."""
         for row in rows:
             if self._newest is not None and row.frame < self._newest:
@@ -63,25 +78,23 @@ class GapFiller:
         # A later match (frame >= newest + 1) fills frames >= newest + 1 - max_gap at the earliest.
         return self._release(self._newest - self.max_gap)
 
-    def flush(self) -> list[ResultRow]:
+    def flush(self) -> list[Row]:
         """Every row still held, in (frame, track id) order."""
         out = self._release(None)
         self._last_match.clear()
         return out
 
-    def _fill(self, a: ResultRow, b: ResultRow) -> None:
+    def _fill(self, a: Row, b: Row) -> None:
         gap = b.frame - a.frame
         for k in range(1, gap):
             w = k / gap
             box = tuple((1.0 - w) * p + w * q for p, q in zip(a.box, b.box))
             frame_rows = self._pending.setdefault(a.frame + k, {})
-            frame_rows[b.track_id] = ResultRow(
-                frame=a.frame + k, track_id=b.track_id, box=box,  # type: ignore[arg-type]
-                score=(1.0 - w) * a.score + w * b.score, tag=None, state=INTERPOLATED,
-                class_id=b.class_id, class_name=b.class_name)
+            frame_rows[b.track_id] = dataclasses.replace(
+                b, frame=a.frame + k, box=box, score=(1.0 - w) * a.score + w * b.score, tag=None, state=INTERPOLATED)
             self.filled += 1
 
-    def _release(self, upto: int | None) -> list[ResultRow]:
+    def _release(self, upto: int | None) -> list[Row]:
         """Pop the frames <= ``upto`` (all: None) and forget tracks that can no longer be filled."""
         done = sorted(f for f in self._pending if upto is None or f <= upto)
         out = [row for f in done for _, row in sorted(self._pending.pop(f).items())]

@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import IO
 
 from aetrack.io.atomic import atomic_write, temp_beside
+from aetrack.io.gap_fill import GapFiller
 
 
 @dataclass(frozen=True)
@@ -117,8 +118,6 @@ class ResultWriter:
     """
 
     def __init__(self, *, out_dir: str | Path, name: str, jsonl: bool = True, fill_gaps: int = 0) -> None:
-        from aetrack.io.gap_fill import GapFiller
-
         self._filler = GapFiller(max_gap=fill_gaps) if fill_gaps else None
         self.out_dir = Path(out_dir)
         self.out_dir.mkdir(parents=True, exist_ok=True)
