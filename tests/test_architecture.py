@@ -10,6 +10,7 @@ one folder; and every import goes to the room's own layer or one below it, in th
 from __future__ import annotations
 
 import ast
+import re
 import subprocess
 import sys
 import textwrap
@@ -157,6 +158,17 @@ def test_the_checks_see_a_loop_and_an_upward_import() -> None:
     # And on the real one: the tracker imports the linker (down), never the other way round.
     assert "aetrack.linker" in GRAPH["aetrack.tracker"]
     assert LAYER["tracker"] < LAYER["linker"]
+
+
+def test_the_readme_architecture_lists_every_room_in_layer_order() -> None:
+    # README.md "Architecture": one table row per room, top layer first.
+    text = (REPO / "README.md").read_text()
+    section = text[text.index("\n## Architecture\n"):]
+    section = section[: section.index("\n## ", 1)]
+    rows = re.findall(r"^\|[^|]*\| `(aetrack/[a-z_]+(?:\.py|/)|cli/)` \|", section, flags=re.M)
+    rooms = [room(row.rstrip("/").removesuffix(".py").replace("/", ".")) for row in rows]
+    assert sorted(rooms) == sorted(LAYER)
+    assert [LAYER[r] for r in rooms] == sorted(LAYER[r] for r in rooms)
 
 
 def test_inference_never_loads_training_or_the_cli(tmp_path: Path) -> None:

@@ -1,4 +1,5 @@
-"""The associative-embedding detector: config, networks, heads and training targets.
+"""The associative-embedding detector: config, networks, heads, training targets, and its weights
+files (:mod:`aetrack.model.weights`: checkpoints, the embedded weights by name, ONNX metadata).
 
 Example::
 
