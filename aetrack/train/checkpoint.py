@@ -2,9 +2,10 @@
 config they were trained with and, for resuming, optimizer state, step and random-number-
 generator states.
 
-The format, reading and checking, and the inference side (the stored model, decode and linker
-sections) live in :mod:`aetrack.model.weights`; this module adds what only training needs: the
-whole stored config as an :class:`ExperimentConfig`, and the optimizer and RNG states.
+The format, reading, checking and writing live in :mod:`aetrack.model.weights` (and the
+inference reading of the decode and linker sections in :mod:`aetrack.backend`); this module adds
+what only training needs: the whole stored config as an :class:`ExperimentConfig`, and the
+optimizer and RNG states.
 
 The learning-rate schedule is a pure function of the step (:func:`aetrack.train.loop.lr_at`),
 so the step is the whole scheduler state.
