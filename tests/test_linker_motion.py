@@ -110,7 +110,8 @@ def test_camera_motion_estimator_finds_a_pan() -> None:
 
 @pytest.mark.parametrize("field, value", [("direction_weight", -0.1), ("direction_s", -0.1),
                                           ("fuse_score", 1), ("camera_motion", "yes"), ("common_motion", 1),
-                                          ("common_motion_pairs", 0), ("common_motion_radius", 0.0)])
+                                          ("common_motion_pairs", 0), ("common_motion_radius", 0.0),
+                                          ("common_motion_velocity_gain", 1.5), ("common_motion_velocity_gain", -0.1)])
 def test_bad_motion_settings_name_the_field(field: str, value: object) -> None:
     with pytest.raises(ValueError, match=field):
         LinkerConfig(**{field: value})
@@ -133,6 +134,32 @@ def test_common_motion_follows_a_camera_jump_without_pixels(common: bool, ids_af
     for _ in range(2):
         out = lk.update(boxes=np.stack([_box(x + 60.0) for x in xs]), scores=np.full(4, 0.9))
     assert [t.track_id for t in out] == ids_after
+
+
+@pytest.mark.parametrize("gain, velocities", [(0.0, [0.0, 0.0, 0.0]), (0.5, [5.0, 7.5, 8.75]), (1.0, [10.0, 10.0, 10.0])])
+def test_common_motion_velocity_gain_lets_the_filters_learn_a_pan(gain: float, velocities: list[float]) -> None:
+    # Four still people 300 px apart for 3 frames: every filter's velocity is 0 (each detection
+    # lands on its prediction, so the updates move nothing). Then the camera pans: every box 10 px
+    # further right each frame. Frame 4: predictions at x, detections at x + 10, shift +10; the
+    # velocities take gain * 10. Frame 5: predictions at x + 10 + v, detections at x + 20, shift
+    # 10 - v, and so on: v = 10 (1 - (1 - gain)^f) after f frames of the pan (5, 7.5, 8.75 with
+    # gain 0.5). After each shift the detections lie exactly on the shifted predictions, so the
+    # Kalman updates leave the velocities as the shift set them. With gain 0 the shift stands in
+    # for the pan every frame and the velocities stay 0.
+    cfg = LinkerConfig(mode="motion", output_box="detection", common_motion_velocity_gain=gain, fuse_score=False,
+                       direction_weight=0.0)
+    lk = Linker(cfg=cfg, frame_rate=30.0)
+    xs = np.array([100.0, 400.0, 700.0, 1000.0])
+    for _ in range(3):
+        lk.update(boxes=np.stack([_box(x) for x in xs]), scores=np.full(4, 0.9))
+    seen = []
+    for f in (1, 2, 3):
+        out = lk.update(boxes=np.stack([_box(x + 10.0 * f) for x in xs]), scores=np.full(4, 0.9))
+        assert [t.track_id for t in out] == [1, 2, 3, 4]
+        vx = lk._tracks.mean[:, 4]
+        assert np.all(vx == vx[0]) and np.all(lk._tracks.mean[:, 5] == 0.0)
+        seen.append(float(vx[0]))
+    assert seen == velocities
 
 
 def test_common_motion_needs_enough_pairs() -> None:

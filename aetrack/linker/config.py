@@ -251,9 +251,10 @@ class LinkerConfig:
     camera_motion: bool = False
     # Common-motion compensation from the detections alone (no pixels needed): after the
     # predict, every track is shifted by the median offset from the tracked tracks'
-    # predictions to their nearest high detections (mutual nearest, within one box height),
-    # if at least common_motion_pairs such pairs exist. What a camera pan or shake adds to
-    # every object's motion; the objects' own motions differ and cancel in the median.
+    # predictions to their nearest high detections (mutual nearest, within
+    # common_motion_radius box heights), if at least common_motion_pairs such pairs exist. What
+    # a camera pan or shake adds to every object's motion; the objects' own motions differ and
+    # cancel in the median.
     # MOT17 tuning halves (with fuse_score and direction 0.2): HOTA 53.32 -> 54.43, IDF1
     # 60.71 -> 62.48, IDSW 377 -> 274, nearly all on the moving cameras MOT17-10 and -13
     # (BENCHMARKS.md "Linking given detections"). Issue 27: off cost HOTA at every rate (MOT17
@@ -264,6 +265,21 @@ class LinkerConfig:
     # frame's worth: generous at any frame rate (a walker covers 0.8 heights a second, 0.11 a
     # frame at 7 frames/s). 1.4 (issue 27; 1.0 and 2.0 scored the same to 0.1).
     common_motion_radius: float = 1.4
+    # Fraction of the common shift also added to every track's velocity (unitless, per frame;
+    # 0 = positions only, as before): a camera that moved unlike the tracks predicted is taken
+    # to keep moving so, and the filters' velocities take up the camera's motion. With
+    # positions only, the shift stands in for the velocity the filters would have learnt: after
+    # it, the median track's innovation is zero, so a velocity error common to all tracks is
+    # never corrected and drifts like a random walk, even on a still camera. PETS 1-397 with
+    # YOLOX-nano's boxes (still camera): with 0 the detections lay below the predictions in 98 %
+    # of frames, by 3.6 px a frame on average (0.05 box heights), and the shift made up for it
+    # every frame; with 0.5 the average is 0.03 px, as without common motion. In frame f of a
+    # steady pan of p px a frame the tracks' velocities reach p (1 - (1 - gain)^f). Issue 27
+    # follow-up, leave-one-sequence-out (BENCHMARKS.md "Linker default (issue 27)"): 0.5 alone
+    # gave MOT17 every 4th frame HOTA / IDF1 / IDSW 49.9 / 57.8 / 338 -> 51.1 / 59.7 / 206, all
+    # frames 51.5 / 59.8 / 385 -> 51.6 / 59.7 / 371, PETS 1-397 YOLOX-nano 55.5 / 76.7 -> 55.6 /
+    # 76.8; 0.25, 0.75 and 1 scored within 0.3 of it.
+    common_motion_velocity_gain: float = 0.5
     # Classes the detector confuses, by class name: a track is paired with detections of its
     # own class or of a class in its group, never across groups, and its class is the majority
     # of its detections' classes, so a car read as a bus for a few frames stays one car track.
@@ -337,6 +353,7 @@ class LinkerConfig:
                 self.common_motion_pairs < 1:
             raise ValueError(f"LinkerConfig.common_motion_pairs must be an integer >= 1, got {self.common_motion_pairs!r}")
         _check_number("common_motion_radius", self.common_motion_radius, low=0.0, low_open=True)
+        _check_number("common_motion_velocity_gain", self.common_motion_velocity_gain, low=0.0, high=1.0)
         for name in ("confirm_on_first_frame", "low_score_updates_tag", "fuse_score", "observation_recovery",
                      "camera_motion", "common_motion", "tag_revival", "frame_rate_scaling"):
             if not isinstance(getattr(self, name), bool):
@@ -401,6 +418,10 @@ LEGACY_DEFAULTS: dict[str, Any] = {
                "initial_velocity_factor": 10.0},
 }
 
+#: Settings added after issue 27, with the values that link as before them: a stored section
+#: that lacks one (checkpoints store every key of their time) takes this value (upgrade_stored).
+ADDED_AFTER_27: dict[str, Any] = {"common_motion_velocity_gain": 0.0}
+
 
 def upgrade_stored(data: dict[str, Any]) -> dict[str, Any]:
     """A checkpoint's stored linker section (a mapping, as written) in today's keys.
@@ -412,11 +433,15 @@ def upgrade_stored(data: dict[str, Any]) -> dict[str, Any]:
     ``position_noise`` p sqrt(30); ``velocity_weight`` v -> ``velocity_noise`` v 30^1.5;
     ``aspect_std`` -> ``aspect_noise`` (x sqrt(30)); ``aspect_velocity_std`` ->
     ``aspect_velocity_noise`` (x 30^1.5); ``initial_velocity_factor`` f -> ``initial_velocity`` f v 30.
-    Anything else is left for :func:`aetrack.config.from_dict` to check.
+    Any section lacking a setting added since (:data:`ADDED_AFTER_27`) gets the value that links
+    as before it. Anything else is left for :func:`aetrack.config.from_dict` to check.
     """
-    if not isinstance(data, dict) or "direction_s" in data:
+    if not isinstance(data, dict):
         return data
-    out = {**LEGACY_DEFAULTS, **data}
+    if "direction_s" in data:
+        missing = {k: v for k, v in ADDED_AFTER_27.items() if k not in data}
+        return {**data, **missing} if missing else data
+    out = {**LEGACY_DEFAULTS, **ADDED_AFTER_27, **data}
     if "kalman" not in data:
         out["kalman"] = dict(LEGACY_DEFAULTS["kalman"])
     fps = REFERENCE_FPS

@@ -286,8 +286,13 @@ class Linker:
         over the pairs that are each other's nearest and closer than ``common_motion_radius`` box
         heights. A camera that pans or shakes moves every object alike; walkers' own motions
         differ and cancel out in the median. Needs ``common_motion_pairs`` such pairs; else
-        nothing moves. (Tried on the MOT17 tuning halves and dropped: a second pair-and-median
-        round, HOTA 54.45 against 54.43; a least-squares similarity instead of the shift, 53.68.)
+        nothing moves. ``common_motion_velocity_gain`` of the shift also goes into every
+        track's velocity, so that the filters learn a camera's motion instead of the shift
+        standing in for it frame after frame. (Tried on the MOT17 tuning halves and dropped: a
+        second pair-and-median round, HOTA 54.45 against 54.43; a least-squares similarity
+        instead of the shift, 53.68. Issue 27 follow-up, dropped: the shift applied to the
+        association only, not to the states, and a shift only where the median differs from
+        zero by 2 or 3 of its standard errors: both below the velocity gain.)
 
         ``centres`` (C, 2): pixel centres of the frame's high detections."""
         table, cfg = self._tracks, self.cfg
@@ -306,7 +311,8 @@ class Linker:
             return
         offsets = d[r, nearest_det[r]]                                             # (K, 2)
         offsets.sort(axis=0)
-        table.translate((offsets[(k - 1) // 2] + offsets[k // 2]) / 2)    # the median, without np.median's overhead
+        shift = (offsets[(k - 1) // 2] + offsets[k // 2]) / 2      # the median, without np.median's overhead
+        table.translate(shift, velocity_gain=cfg.common_motion_velocity_gain)
 
     def live_tracks(self) -> list[Track]:
         """Snapshots of every live track (tentative, confirmed and lost), sorted by id; an

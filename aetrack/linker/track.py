@@ -237,11 +237,15 @@ class TrackTable:
         self.box = self.box * np.array([sx, sy, sx, sy])
         self.centres = self.centres * np.array([sx, sy])
 
-    def translate(self, shift: np.ndarray) -> None:
+    def translate(self, shift: np.ndarray, *, velocity_gain: float = 0.0) -> None:
         """Move every track by ``shift`` (2,) pixels (x, y): centres, last boxes and observed
-        centres; velocities, sizes and uncertainties unchanged (:meth:`warp` with A = I)."""
+        centres (:meth:`warp` with A = I), and add ``velocity_gain * shift`` to every velocity
+        (pixels a frame; 0: velocities unchanged); sizes and uncertainties unchanged."""
         self.mean[:, :2] += shift
         self.obs_mean[:, :2] += shift
+        if velocity_gain:
+            self.mean[:, 4:6] += velocity_gain * shift
+            self.obs_mean[:, 4:6] += velocity_gain * shift
         self.box += np.concatenate([shift, shift])
         self.centres += shift
 

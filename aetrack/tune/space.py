@@ -50,6 +50,7 @@ DEFAULT_SPACE: dict[str, dict[str, Any]] = {
     "direction_s": {"low": 0.03, "high": 0.5, "log": True},
     "common_motion": {"choices": [False, True]},
     "common_motion_radius": {"low": 0.3, "high": 2.0},
+    "common_motion_velocity_gain": {"low": 0.0, "high": 1.0},
     "kalman.measurement_weight": {"low": 0.025, "high": 0.1, "log": True},
     "kalman.position_noise": {"low": 0.09, "high": 0.82, "log": True},
     "kalman.velocity_noise": {"low": 0.1, "high": 3.1, "log": True},
