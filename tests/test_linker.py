@@ -436,6 +436,7 @@ def test_track_snapshot_fields() -> None:
         ("iou_threshold_high", 1.5),
         ("iou_threshold_low", float("inf")),
         ("min_hits", 0),
+        ("confirm_s", -0.1),
         ("lost_time_s", -1.0),
         ("confirm_on_first_frame", 1),
         ("output_box", "smoothed"),

@@ -67,11 +67,13 @@ def test_old_linker_section_translates_its_per_frame_keys() -> None:
     assert (noise.velocity_weight, noise.initial_velocity_weight) == pytest.approx((0.01, 0.05))
     # A section written since (it has direction_s) is taken as it is, but a setting added after
     # it was written takes the value that links as before (the common shift left out of the
-    # velocities); a section that has every key is returned unchanged.
-    assert upgrade_stored({"direction_s": 0.3}) == {"direction_s": 0.3, "common_motion_velocity_gain": 0.0}
-    new = {"direction_s": 0.3, "common_motion_velocity_gain": 0.5}
+    # velocities, min_hits at any frame rate); a section that has every key is returned unchanged.
+    assert upgrade_stored({"direction_s": 0.3}) == {"direction_s": 0.3, "common_motion_velocity_gain": 0.0,
+                                                    "confirm_s": 0.0}
+    new = {"direction_s": 0.3, "common_motion_velocity_gain": 0.5, "confirm_s": 0.1}
     assert upgrade_stored(new) is new
-    assert from_dict(LinkerConfig, upgrade_stored(old)).common_motion_velocity_gain == 0.0
+    legacy = from_dict(LinkerConfig, upgrade_stored(old))
+    assert (legacy.common_motion_velocity_gain, legacy.confirm_s, legacy.confirm_frames(7.0)) == (0.0, 0.0, 2)
 
 
 def make_sequence(root: Path) -> Path:

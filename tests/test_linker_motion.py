@@ -198,3 +198,23 @@ def test_tracker_compensates_a_pan_from_the_frames(camera: bool, ids: list[int])
         trk.update_detections(boxes=box, scores=[0.9], frame=img)
     out = trk.update_detections(boxes=box + [48.0, -40.0, 48.0, -40.0], scores=[0.9], frame=panned)
     assert [t.track_id for t in out] == ids
+
+
+def test_confirmation_takes_min_hits_frames_or_confirm_s_seconds_at_least_two() -> None:
+    # min(3, max(2, ceil(0.1 * fps))): 3 frames from 21 frames/s up (0.1 s = 2.1 frames at 21),
+    # 2 below (0.1 s = 2 frames at 20, less than one at 7); confirm_s 0: min_hits at any rate.
+    cfg = LinkerConfig()
+    assert [cfg.confirm_frames(f) for f in (60.0, 30.0, 25.0, 21.0, 20.0, 14.0, 7.5, 7.0)] == [3, 3, 3, 3, 2, 2, 2, 2]
+    assert LinkerConfig(confirm_s=0.0).confirm_frames(7.0) == 3
+    assert LinkerConfig(min_hits=1).confirm_frames(7.0) == 1
+
+
+@pytest.mark.parametrize("fps, reported", [(7.0, [[], [], [1], [1], [1]]), (30.0, [[], [], [], [1], [1]])])
+def test_a_new_track_is_reported_from_its_second_frame_at_7_frames_a_second(fps: float, reported: list) -> None:
+    # Nothing in frame 1 (which would confirm at once); a still person from frame 2. At 7 frames/s
+    # two matched frames confirm it (reported from frame 3); at 30 frames/s three (from frame 4).
+    lk = Linker(cfg=LinkerConfig(mode="motion"), frame_rate=fps)
+    seen = [[t.track_id for t in lk.update(boxes=np.zeros((0, 4)), scores=np.zeros(0))]]
+    for _ in range(4):
+        seen.append([t.track_id for t in lk.update(boxes=_box(100.0)[None], scores=np.array([0.9]))])
+    assert seen == reported

@@ -160,12 +160,23 @@ class LinkerConfig:
     # boxes of one person overlap little (session 11; kept by issue 27: 0.7 and 0.95 did no better).
     iou_threshold_tentative: float = 0.85
     # Consecutive matched frames (the birth frame counts) that confirm a tentative track; a
-    # tentative track missed once is removed. 2 = ByteTrack, 3 = deep_sort. In frames, not
-    # seconds: it counts the detector's confirmations, and a spurious box repeats frame after
-    # frame at any rate. Issue 27 measured it in seconds (0.1 s: 3 frames at 30 frames/s, 1 at 7):
-    # PETS 1-397 with its ACF boxes (unnormalised scores, every box "high") fell from HOTA 37.2 to
-    # 22.9. 3 (issue 27): with 2, MOT17 all frames had 458 identity switches against 371.
+    # tentative track missed once is removed. 2 = ByteTrack, 3 = deep_sort. It counts the
+    # detector's confirmations, and a spurious box repeats frame after frame at any rate, so it
+    # is in frames, but no more of them than last confirm_s seconds and never fewer than 2 (one
+    # detection is never a track): frames = min(min_hits, max(2, ceil(confirm_s * fps))), 3 from
+    # 21 frames/s up and 2 below with the defaults; confirm_s 0 = min_hits at any rate. At 7
+    # frames/s three frames keep every new track unreported for 0.3 s and drop it if the
+    # detector misses it once in 0.4 s. Issue 27 measured min_hits in seconds alone (0.1 s: 3
+    # frames at 30 frames/s, 1 at 7): PETS 1-397 with its ACF boxes (unnormalised scores, every
+    # box "high") fell from HOTA 37.2 to 22.9. 3 (issue 27): with 2 at every rate, MOT17 all frames
+    # had 458 identity switches against 371. confirm_s 0.1 (issue 27 follow-up, with
+    # common_motion_velocity_gain 0.5): MOT17 every 4th frame HOTA / IDF1 51.1 / 59.7 -> 51.5 /
+    # 59.9 (IDSW 206 -> 293), every 2nd 51.4 / 59.7 -> 52.3 / 60.6, all frames 51.6 / 59.7 / 371 ->
+    # 51.7 / 59.8 / 375 (MOT17-05, 14 frames/s), synthetic seeds at 7 frames/s 58.1 / 70.8 ->
+    # 58.9 / 71.3; PETS 1-397 YOLOX-nano 55.6 / 76.8 -> 55.6 / 76.5, ACF 35.5 / 42.0 -> 36.5 /
+    # 47.1 (but frames 1-198 37.1 -> 32.7 HOTA); 0.08 s scored the same, 0.15 s and 0.2 s less.
     min_hits: int = 3
+    confirm_s: float = 0.1
     # Tracks born in the first frame after construction or reset() are confirmed at once:
     # nothing earlier could confirm them, and metrics count the first frame (ByteTrack).
     confirm_on_first_frame: bool = True
@@ -344,6 +355,7 @@ class LinkerConfig:
             _check_number(name, getattr(self, name), low=0.0, high=1.0)
         if isinstance(self.min_hits, bool) or not isinstance(self.min_hits, int) or self.min_hits < 1:
             raise ValueError(f"LinkerConfig.min_hits must be an integer >= 1, got {self.min_hits!r}")
+        _check_number("confirm_s", self.confirm_s, low=0.0)
         _check_number("lost_time_s", self.lost_time_s, low=0.0)
         _check_number("report_lost_s", self.report_lost_s, low=0.0)
         _check_number("interpolate_s", self.interpolate_s, low=0.0)
@@ -385,6 +397,14 @@ class LinkerConfig:
         ``frame_rate_scaling`` off 30 frames/s (per-frame behaviour at any rate)."""
         return frame_rate if self.frame_rate_scaling else REFERENCE_FPS
 
+    def confirm_frames(self, frame_rate: float) -> int:
+        """Matched frames that confirm a tentative track: min(min_hits, max(2, ceil(confirm_s *
+        fps))), or min_hits when confirm_s is 0. (ceil of a product a hair above a whole number,
+        as 0.1 * 30 is in floating point, is that whole number.)"""
+        if self.confirm_s == 0:
+            return self.min_hits
+        return min(self.min_hits, max(2, math.ceil(self.confirm_s * frame_rate - 1e-9)))
+
     def direction_frames(self, frame_rate: float) -> int:
         """Matches back to the observation a track's direction is measured from (direction
         consistency): max(1, round(direction_s * fps)), fps from :meth:`time_rate`."""
@@ -420,7 +440,7 @@ LEGACY_DEFAULTS: dict[str, Any] = {
 
 #: Settings added after issue 27, with the values that link as before them: a stored section
 #: that lacks one (checkpoints store every key of their time) takes this value (upgrade_stored).
-ADDED_AFTER_27: dict[str, Any] = {"common_motion_velocity_gain": 0.0}
+ADDED_AFTER_27: dict[str, Any] = {"common_motion_velocity_gain": 0.0, "confirm_s": 0.0}
 
 
 def upgrade_stored(data: dict[str, Any]) -> dict[str, Any]:

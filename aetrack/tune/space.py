@@ -42,6 +42,7 @@ DEFAULT_SPACE: dict[str, dict[str, Any]] = {
     "iou_threshold_low": {"low": 0.3, "high": 0.9},
     "iou_threshold_tentative": {"low": 0.4, "high": 0.95},
     "min_hits": {"low": 1, "high": 4},
+    "confirm_s": {"low": 0.0, "high": 0.3},
     "lost_time_s": {"low": 0.5, "high": 4.0},
     "output_box": {"choices": ["kalman", "detection"]},
     "fuse_score": {"choices": [False, True]},
