@@ -537,7 +537,7 @@ def test_kalman_output_box_is_the_corrected_state() -> None:
         boxes, scores, _ = frame_arrays(dets, with_tags=False)
         (k,) = kalman_linker.update(boxes=boxes, scores=scores)
         (d,) = detection_linker.update(boxes=boxes, scores=scores)
-    assert LinkerConfig().output_box == "detection"  # issue 17: chosen on MOT17 public detections
+    assert LinkerConfig().output_box == "kalman"  # issue 27 follow-up, across detectors and frame rates
     cx = 120.0 + 10.0 * 105.0 / 121.0
     np.testing.assert_allclose(k.box, (cx - 20.0, 100.0, cx + 20.0, 200.0), atol=1e-9)
     assert d.box == (110.0, 100.0, 150.0, 200.0)  # the detection as given

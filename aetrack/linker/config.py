@@ -228,9 +228,15 @@ class LinkerConfig:
     # 2003-2007, IDF1 level or higher (BENCHMARKS.md). Association uses the detections
     # either way; only what the tracker reports changes. Issue 17, real data: on the MOT17
     # tuning halves "kalman" lost HOTA 52.88 -> 52.34 (IDF1 60.02 -> 60.10): FRCNN boxes are
-    # steady and several cameras move, so the default is "detection". Issue 27: "kalman" gained
-    # on the synthetic seeds and lost on MOT17 at every rate; "detection" stays.
-    output_box: str = "detection"
+    # steady and several cameras move, so the default was "detection". Issue 27: "kalman" gained
+    # on the synthetic seeds and lost on MOT17 at every rate. Issue 27 follow-up (with
+    # common_motion_velocity_gain and confirm_s; picked by leave-one-sequence-out, BENCHMARKS.md
+    # "Linker default (issue 27)"): "kalman" gained HOTA on every detector but MOT17's FRCNN,
+    # where IDF1 held and switches fell: PETS 1-397 YOLOX-nano boxes 55.6 / 76.5 -> 56.4 / 76.7
+    # (HOTA / IDF1), the default model's own 54.4 / 75.1 -> 55.2 / 75.4 (motion) and 51.4 / 68.0 ->
+    # 52.2 / 68.2 (tags), ACF 36.5 -> 36.8, synthetic 65.2 -> 69.0 (30 frames/s) and 58.9 -> 59.9
+    # (7); MOT17 all frames 51.7 / 59.8 / 375 -> 51.3 / 59.9 / 356, every 4th 51.5 / 59.9 -> 50.7 / 60.0.
+    output_box: str = "kalman"
     # BYTE's score-fused IoU: in the IoU stages over high detections the cost is
     # 1 - IoU * score instead of 1 - IoU, so of two overlapping detections the more confident
     # one wins the track (ByteTrack does this on MOT17, not on MOT20). MOT17 tuning halves:
@@ -433,6 +439,7 @@ class LinkerConfig:
 LEGACY_DEFAULTS: dict[str, Any] = {
     "tag_cost": "sum", "tag_proximity": 0.5, "iou_threshold_tentative": 0.7, "min_hits": 2, "direction_weight": 0.0,
     "common_motion": False, "common_motion_radius": 1.0, "class_groups": [], "frame_rate_scaling": False,
+    "output_box": "detection",
     "kalman": {"position_weight": 1.0 / 20.0, "velocity_weight": 1.0 / 160.0, "aspect_std": 1e-2,
                "aspect_velocity_std": 1e-5, "aspect_measurement_std": 1e-1, "initial_position_factor": 2.0,
                "initial_velocity_factor": 10.0},
