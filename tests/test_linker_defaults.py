@@ -27,8 +27,11 @@ def test_one_default_for_given_detections_and_the_default_model() -> None:
     assert Tracker.for_detections().linker.cfg == LinkerConfig().without_tags()
     assert build_tracker(TrackSettings(dets="det.txt"), frame_rate=7.0).linker.cfg == LinkerConfig().without_tags()
     assert LinkerConfig().without_tags() == dataclasses.replace(LinkerConfig(), mode="motion")
-    # The default model's config stores the default itself.
+    # The default model's config stores the default itself, and so do its embedded weights.
     assert load_experiment(REPO / "configs" / "real_yolox_nano.yaml").linker == LinkerConfig()
+    from aetrack.backend import load_detector
+
+    assert load_detector("default", backend="torch").linker == LinkerConfig()
 
 
 def test_old_checkpoint_links_as_before() -> None:
