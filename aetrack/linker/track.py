@@ -241,11 +241,12 @@ class TrackTable:
         """Move every track by ``shift`` (2,) pixels (x, y): centres, last boxes and observed
         centres (:meth:`warp` with A = I), and add ``velocity_gain * shift`` to every velocity
         (pixels a frame; 0: velocities unchanged); sizes and uncertainties unchanged."""
-        self.mean[:, :2] += shift
-        self.obs_mean[:, :2] += shift
-        if velocity_gain:
-            self.mean[:, 4:6] += velocity_gain * shift
-            self.obs_mean[:, 4:6] += velocity_gain * shift
+        step = np.zeros(8)                                  # (8,) added to each state: x, y, and vx, vy
+        step[:2] = shift
+        step[4:6] = shift
+        step[4:6] *= velocity_gain
+        self.mean += step
+        self.obs_mean += step
         self.box += np.concatenate([shift, shift])
         self.centres += shift
 
