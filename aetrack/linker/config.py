@@ -12,7 +12,10 @@ Settings where the frame rate matters are in time units (seconds, Kalman noise p
 "issue 27" were chosen by leave-one-sequence-out over MOT17-train (seven sequences, each at
 full rate and thinned to every 2nd and 4th frame), PETS09-S2L1 frames 1-397 with YOLOX-nano's
 boxes and with its MOT15 ACF boxes, and the synthetic tuning seeds (BENCHMARKS.md "Linker
-default (issue 27)").
+default (issue 27)"). Those marked "issue 27 follow-up" (common_motion_velocity_gain, confirm_s,
+output_box) were chosen the same way over eleven folds: the seven MOT17 sequences, PETS 1-198 and
+199-397 (YOLOX-nano boxes from two decoders, ACF boxes, the default model's own detections with
+and without tags), and the synthetic seeds at 30 and at 7 frames/s.
 """
 
 from __future__ import annotations
