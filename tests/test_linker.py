@@ -436,6 +436,7 @@ def test_track_snapshot_fields() -> None:
         ("iou_threshold_high", 1.5),
         ("iou_threshold_low", float("inf")),
         ("min_hits", 0),
+        ("confirm_s", -0.1),
         ("lost_time_s", -1.0),
         ("confirm_on_first_frame", 1),
         ("output_box", "smoothed"),
@@ -536,7 +537,7 @@ def test_kalman_output_box_is_the_corrected_state() -> None:
         boxes, scores, _ = frame_arrays(dets, with_tags=False)
         (k,) = kalman_linker.update(boxes=boxes, scores=scores)
         (d,) = detection_linker.update(boxes=boxes, scores=scores)
-    assert LinkerConfig().output_box == "detection"  # issue 17: chosen on MOT17 public detections
+    assert LinkerConfig().output_box == "kalman"  # issue 27 follow-up, across detectors and frame rates
     cx = 120.0 + 10.0 * 105.0 / 121.0
     np.testing.assert_allclose(k.box, (cx - 20.0, 100.0, cx + 20.0, 200.0), atol=1e-9)
     assert d.box == (110.0, 100.0, 150.0, 200.0)  # the detection as given

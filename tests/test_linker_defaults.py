@@ -27,8 +27,11 @@ def test_one_default_for_given_detections_and_the_default_model() -> None:
     assert Tracker.for_detections().linker.cfg == LinkerConfig().without_tags()
     assert build_tracker(TrackSettings(dets="det.txt"), frame_rate=7.0).linker.cfg == LinkerConfig().without_tags()
     assert LinkerConfig().without_tags() == dataclasses.replace(LinkerConfig(), mode="motion")
-    # The default model's config stores the default itself.
+    # The default model's config stores the default itself, and so do its embedded weights.
     assert load_experiment(REPO / "configs" / "real_yolox_nano.yaml").linker == LinkerConfig()
+    from aetrack.backend import load_detector
+
+    assert load_detector("default", backend="torch").linker == LinkerConfig()
 
 
 def test_old_checkpoint_links_as_before() -> None:
@@ -65,9 +68,15 @@ def test_old_linker_section_translates_its_per_frame_keys() -> None:
     noise = cfg.kalman.per_frame(30.0)
     assert (noise.measurement_weight, noise.position_weight) == pytest.approx((0.04, 0.04))
     assert (noise.velocity_weight, noise.initial_velocity_weight) == pytest.approx((0.01, 0.05))
-    # A section written since (it has direction_s) is taken as it is.
-    new = {"direction_s": 0.3}
+    # A section written since (it has direction_s) is taken as it is, but a setting added after
+    # it was written takes the value that links as before (the common shift left out of the
+    # velocities, min_hits at any frame rate); a section that has every key is returned unchanged.
+    assert upgrade_stored({"direction_s": 0.3}) == {"direction_s": 0.3, "common_motion_velocity_gain": 0.0,
+                                                    "confirm_s": 0.0}
+    new = {"direction_s": 0.3, "common_motion_velocity_gain": 0.5, "confirm_s": 0.1}
     assert upgrade_stored(new) is new
+    legacy = from_dict(LinkerConfig, upgrade_stored(old))
+    assert (legacy.common_motion_velocity_gain, legacy.confirm_s, legacy.confirm_frames(7.0)) == (0.0, 0.0, 2)
 
 
 def make_sequence(root: Path) -> Path:

@@ -110,7 +110,8 @@ def test_camera_motion_estimator_finds_a_pan() -> None:
 
 @pytest.mark.parametrize("field, value", [("direction_weight", -0.1), ("direction_s", -0.1),
                                           ("fuse_score", 1), ("camera_motion", "yes"), ("common_motion", 1),
-                                          ("common_motion_pairs", 0), ("common_motion_radius", 0.0)])
+                                          ("common_motion_pairs", 0), ("common_motion_radius", 0.0),
+                                          ("common_motion_velocity_gain", 1.5), ("common_motion_velocity_gain", -0.1)])
 def test_bad_motion_settings_name_the_field(field: str, value: object) -> None:
     with pytest.raises(ValueError, match=field):
         LinkerConfig(**{field: value})
@@ -133,6 +134,32 @@ def test_common_motion_follows_a_camera_jump_without_pixels(common: bool, ids_af
     for _ in range(2):
         out = lk.update(boxes=np.stack([_box(x + 60.0) for x in xs]), scores=np.full(4, 0.9))
     assert [t.track_id for t in out] == ids_after
+
+
+@pytest.mark.parametrize("gain, velocities", [(0.0, [0.0, 0.0, 0.0]), (0.5, [5.0, 7.5, 8.75]), (1.0, [10.0, 10.0, 10.0])])
+def test_common_motion_velocity_gain_lets_the_filters_learn_a_pan(gain: float, velocities: list[float]) -> None:
+    # Four still people 300 px apart for 3 frames: every filter's velocity is 0 (each detection
+    # lands on its prediction, so the updates move nothing). Then the camera pans: every box 10 px
+    # further right each frame. Frame 4: predictions at x, detections at x + 10, shift +10; the
+    # velocities take gain * 10. Frame 5: predictions at x + 10 + v, detections at x + 20, shift
+    # 10 - v, and so on: v = 10 (1 - (1 - gain)^f) after f frames of the pan (5, 7.5, 8.75 with
+    # gain 0.5). After each shift the detections lie exactly on the shifted predictions, so the
+    # Kalman updates leave the velocities as the shift set them. With gain 0 the shift stands in
+    # for the pan every frame and the velocities stay 0.
+    cfg = LinkerConfig(mode="motion", output_box="detection", common_motion_velocity_gain=gain, fuse_score=False,
+                       direction_weight=0.0)
+    lk = Linker(cfg=cfg, frame_rate=30.0)
+    xs = np.array([100.0, 400.0, 700.0, 1000.0])
+    for _ in range(3):
+        lk.update(boxes=np.stack([_box(x) for x in xs]), scores=np.full(4, 0.9))
+    seen = []
+    for f in (1, 2, 3):
+        out = lk.update(boxes=np.stack([_box(x + 10.0 * f) for x in xs]), scores=np.full(4, 0.9))
+        assert [t.track_id for t in out] == [1, 2, 3, 4]
+        vx = lk._tracks.mean[:, 4]
+        assert np.all(vx == vx[0]) and np.all(lk._tracks.mean[:, 5] == 0.0)
+        seen.append(float(vx[0]))
+    assert seen == velocities
 
 
 def test_common_motion_needs_enough_pairs() -> None:
@@ -171,3 +198,23 @@ def test_tracker_compensates_a_pan_from_the_frames(camera: bool, ids: list[int])
         trk.update_detections(boxes=box, scores=[0.9], frame=img)
     out = trk.update_detections(boxes=box + [48.0, -40.0, 48.0, -40.0], scores=[0.9], frame=panned)
     assert [t.track_id for t in out] == ids
+
+
+def test_confirmation_takes_min_hits_frames_or_confirm_s_seconds_at_least_two() -> None:
+    # min(3, max(2, ceil(0.1 * fps))): 3 frames from 21 frames/s up (0.1 s = 2.1 frames at 21),
+    # 2 below (0.1 s = 2 frames at 20, less than one at 7); confirm_s 0: min_hits at any rate.
+    cfg = LinkerConfig()
+    assert [cfg.confirm_frames(f) for f in (60.0, 30.0, 25.0, 21.0, 20.0, 14.0, 7.5, 7.0)] == [3, 3, 3, 3, 2, 2, 2, 2]
+    assert LinkerConfig(confirm_s=0.0).confirm_frames(7.0) == 3
+    assert LinkerConfig(min_hits=1).confirm_frames(7.0) == 1
+
+
+@pytest.mark.parametrize("fps, reported", [(7.0, [[], [], [1], [1], [1]]), (30.0, [[], [], [], [1], [1]])])
+def test_a_new_track_is_reported_from_its_second_frame_at_7_frames_a_second(fps: float, reported: list) -> None:
+    # Nothing in frame 1 (which would confirm at once); a still person from frame 2. At 7 frames/s
+    # two matched frames confirm it (reported from frame 3); at 30 frames/s three (from frame 4).
+    lk = Linker(cfg=LinkerConfig(mode="motion"), frame_rate=fps)
+    seen = [[t.track_id for t in lk.update(boxes=np.zeros((0, 4)), scores=np.zeros(0))]]
+    for _ in range(4):
+        seen.append([t.track_id for t in lk.update(boxes=_box(100.0)[None], scores=np.array([0.9]))])
+    assert seen == reported

@@ -152,3 +152,31 @@ def test_tune_needs_exactly_one_source_of_detections(tmp_path: Path) -> None:
     res = CliRunner().invoke(app, ["tune", str(tmp_path), "--weights", "synthetic", "--camera-motion",
                                    "--out", str(tmp_path / "o")])
     one_error_line(res, "--camera-motion", "--dets")
+
+
+def test_trial_results_carry_each_tracks_class_as_results_files_do() -> None:
+    """A model's car track is class 3 in a trial's results (as in benchmark's files), so on a
+    person-only ground truth (MOT15 rules, as PETS) it is no false positive."""
+    import numpy as np
+
+    from aetrack.data.mot import MotTable
+    from aetrack.tune.protocol import CachedSequence, link, score
+
+    # Five frames: a walker (class 0, person) moving 5 px a frame and a parked car (class 2).
+    walker = [np.array([10.0 + 5 * f, 20.0, 30.0 + 5 * f, 80.0]) for f in range(1, 6)]
+    car = np.array([200.0, 40.0, 280.0, 90.0])
+    boxes = tuple(np.stack([w, car]) for w in walker)
+    n = len(walker)
+    gt = MotTable(np.arange(1, n + 1), np.ones(n, dtype=np.int64),
+                  np.array([[b[0], b[1], b[2] - b[0], b[3] - b[1]] for b in walker]), np.ones(n),
+                  np.ones(n, dtype=np.int64), np.ones(n), "mot15")
+    seq = CachedSequence(name="S", frame_rate=10.0, length=n, gt=gt, boxes=boxes,
+                         scores=tuple(np.array([0.9, 0.9]) for _ in range(n)),
+                         tags=tuple(np.zeros((2, 2)) for _ in range(n)),
+                         classes=tuple(np.array([0, 2]) for _ in range(n)), frame_size=(320, 240),
+                         class_names=("person", "bicycle", "car"))
+    table = link(LinkerConfig(), seq, None)
+    assert sorted(zip(table.ids.tolist(), table.cls.tolist())) == [(1, 1)] * 5 + [(2, 3)] * 5
+    c = score(LinkerConfig(), [seq]).combined
+    # The walker's five boxes exactly, the car left out: no FP, no FN, one identity.
+    assert (c["FP"], c["FN"], c["IDSW"], c["IDF1"], c["HOTA"]) == (0, 0, 0, 100.0, pytest.approx(100.0))

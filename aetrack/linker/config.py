@@ -12,7 +12,10 @@ Settings where the frame rate matters are in time units (seconds, Kalman noise p
 "issue 27" were chosen by leave-one-sequence-out over MOT17-train (seven sequences, each at
 full rate and thinned to every 2nd and 4th frame), PETS09-S2L1 frames 1-397 with YOLOX-nano's
 boxes and with its MOT15 ACF boxes, and the synthetic tuning seeds (BENCHMARKS.md "Linker
-default (issue 27)").
+default (issue 27)"). Those marked "issue 27 follow-up" (common_motion_velocity_gain, confirm_s,
+output_box) were chosen the same way over eleven folds: the seven MOT17 sequences, PETS 1-198 and
+199-397 (YOLOX-nano boxes from two decoders, ACF boxes, the default model's own detections with
+and without tags), and the synthetic seeds at 30 and at 7 frames/s.
 """
 
 from __future__ import annotations
@@ -160,12 +163,23 @@ class LinkerConfig:
     # boxes of one person overlap little (session 11; kept by issue 27: 0.7 and 0.95 did no better).
     iou_threshold_tentative: float = 0.85
     # Consecutive matched frames (the birth frame counts) that confirm a tentative track; a
-    # tentative track missed once is removed. 2 = ByteTrack, 3 = deep_sort. In frames, not
-    # seconds: it counts the detector's confirmations, and a spurious box repeats frame after
-    # frame at any rate. Issue 27 measured it in seconds (0.1 s: 3 frames at 30 frames/s, 1 at 7):
-    # PETS 1-397 with its ACF boxes (unnormalised scores, every box "high") fell from HOTA 37.2 to
-    # 22.9. 3 (issue 27): with 2, MOT17 all frames had 458 identity switches against 371.
+    # tentative track missed once is removed. 2 = ByteTrack, 3 = deep_sort. It counts the
+    # detector's confirmations, and a spurious box repeats frame after frame at any rate, so it
+    # is in frames, but no more of them than last confirm_s seconds and never fewer than 2 (one
+    # detection is never a track): frames = min(min_hits, max(2, ceil(confirm_s * fps))), 3 from
+    # 21 frames/s up and 2 below with the defaults; confirm_s 0 = min_hits at any rate. At 7
+    # frames/s three frames keep every new track unreported for 0.3 s and drop it if the
+    # detector misses it once in 0.4 s. Issue 27 measured min_hits in seconds alone (0.1 s: 3
+    # frames at 30 frames/s, 1 at 7): PETS 1-397 with its ACF boxes (unnormalised scores, every
+    # box "high") fell from HOTA 37.2 to 22.9. 3 (issue 27): with 2 at every rate, MOT17 all frames
+    # had 458 identity switches against 371. confirm_s 0.1 (issue 27 follow-up, with
+    # common_motion_velocity_gain 0.5): MOT17 every 4th frame HOTA / IDF1 51.1 / 59.7 -> 51.5 /
+    # 59.9 (IDSW 206 -> 293), every 2nd 51.4 / 59.7 -> 52.3 / 60.6, all frames 51.6 / 59.7 / 371 ->
+    # 51.7 / 59.8 / 375 (MOT17-05, 14 frames/s), synthetic seeds at 7 frames/s 58.1 / 70.8 ->
+    # 58.9 / 71.3; PETS 1-397 YOLOX-nano 55.6 / 76.8 -> 55.6 / 76.5, ACF 35.5 / 42.0 -> 36.5 /
+    # 47.1 (but frames 1-198 37.1 -> 32.7 HOTA); 0.08 s scored the same, 0.15 s and 0.2 s less.
     min_hits: int = 3
+    confirm_s: float = 0.1
     # Tracks born in the first frame after construction or reset() are confirmed at once:
     # nothing earlier could confirm them, and metrics count the first frame (ByteTrack).
     confirm_on_first_frame: bool = True
@@ -217,9 +231,15 @@ class LinkerConfig:
     # 2003-2007, IDF1 level or higher (BENCHMARKS.md). Association uses the detections
     # either way; only what the tracker reports changes. Issue 17, real data: on the MOT17
     # tuning halves "kalman" lost HOTA 52.88 -> 52.34 (IDF1 60.02 -> 60.10): FRCNN boxes are
-    # steady and several cameras move, so the default is "detection". Issue 27: "kalman" gained
-    # on the synthetic seeds and lost on MOT17 at every rate; "detection" stays.
-    output_box: str = "detection"
+    # steady and several cameras move, so the default was "detection". Issue 27: "kalman" gained
+    # on the synthetic seeds and lost on MOT17 at every rate. Issue 27 follow-up (with
+    # common_motion_velocity_gain and confirm_s; picked by leave-one-sequence-out, BENCHMARKS.md
+    # "Linker default (issue 27)"): "kalman" gained HOTA on every detector but MOT17's FRCNN,
+    # where IDF1 held and switches fell: PETS 1-397 YOLOX-nano boxes 55.6 / 76.5 -> 56.4 / 76.7
+    # (HOTA / IDF1), the default model's own 54.4 / 75.1 -> 55.2 / 75.4 (motion) and 51.4 / 68.0 ->
+    # 52.2 / 68.2 (tags), ACF 36.5 -> 36.8, synthetic 65.2 -> 69.0 (30 frames/s) and 58.9 -> 59.9
+    # (7); MOT17 all frames 51.7 / 59.8 / 375 -> 51.3 / 59.9 / 356, every 4th 51.5 / 59.9 -> 50.7 / 60.0.
+    output_box: str = "kalman"
     # BYTE's score-fused IoU: in the IoU stages over high detections the cost is
     # 1 - IoU * score instead of 1 - IoU, so of two overlapping detections the more confident
     # one wins the track (ByteTrack does this on MOT17, not on MOT20). MOT17 tuning halves:
@@ -251,9 +271,10 @@ class LinkerConfig:
     camera_motion: bool = False
     # Common-motion compensation from the detections alone (no pixels needed): after the
     # predict, every track is shifted by the median offset from the tracked tracks'
-    # predictions to their nearest high detections (mutual nearest, within one box height),
-    # if at least common_motion_pairs such pairs exist. What a camera pan or shake adds to
-    # every object's motion; the objects' own motions differ and cancel in the median.
+    # predictions to their nearest high detections (mutual nearest, within
+    # common_motion_radius box heights), if at least common_motion_pairs such pairs exist. What
+    # a camera pan or shake adds to every object's motion; the objects' own motions differ and
+    # cancel in the median.
     # MOT17 tuning halves (with fuse_score and direction 0.2): HOTA 53.32 -> 54.43, IDF1
     # 60.71 -> 62.48, IDSW 377 -> 274, nearly all on the moving cameras MOT17-10 and -13
     # (BENCHMARKS.md "Linking given detections"). Issue 27: off cost HOTA at every rate (MOT17
@@ -264,6 +285,21 @@ class LinkerConfig:
     # frame's worth: generous at any frame rate (a walker covers 0.8 heights a second, 0.11 a
     # frame at 7 frames/s). 1.4 (issue 27; 1.0 and 2.0 scored the same to 0.1).
     common_motion_radius: float = 1.4
+    # Fraction of the common shift also added to every track's velocity (unitless, per frame;
+    # 0 = positions only, as before): a camera that moved unlike the tracks predicted is taken
+    # to keep moving so, and the filters' velocities take up the camera's motion. With
+    # positions only, the shift stands in for the velocity the filters would have learnt: after
+    # it, the median track's innovation is zero, so a velocity error common to all tracks is
+    # never corrected and drifts like a random walk, even on a still camera. PETS 1-397 with
+    # YOLOX-nano's boxes (still camera): with 0 the detections lay below the predictions in 98 %
+    # of frames, by 3.6 px a frame on average (0.05 box heights), and the shift made up for it
+    # every frame; with 0.5 the average is 0.03 px, as without common motion. In frame f of a
+    # steady pan of p px a frame the tracks' velocities reach p (1 - (1 - gain)^f). Issue 27
+    # follow-up, leave-one-sequence-out (BENCHMARKS.md "Linker default (issue 27)"): 0.5 alone
+    # gave MOT17 every 4th frame HOTA / IDF1 / IDSW 49.9 / 57.8 / 338 -> 51.1 / 59.7 / 206, all
+    # frames 51.5 / 59.8 / 385 -> 51.6 / 59.7 / 371, PETS 1-397 YOLOX-nano 55.5 / 76.7 -> 55.6 /
+    # 76.8; 0.25, 0.75 and 1 scored within 0.3 of it.
+    common_motion_velocity_gain: float = 0.5
     # Classes the detector confuses, by class name: a track is paired with detections of its
     # own class or of a class in its group, never across groups, and its class is the majority
     # of its detections' classes, so a car read as a bus for a few frames stays one car track.
@@ -328,6 +364,7 @@ class LinkerConfig:
             _check_number(name, getattr(self, name), low=0.0, high=1.0)
         if isinstance(self.min_hits, bool) or not isinstance(self.min_hits, int) or self.min_hits < 1:
             raise ValueError(f"LinkerConfig.min_hits must be an integer >= 1, got {self.min_hits!r}")
+        _check_number("confirm_s", self.confirm_s, low=0.0)
         _check_number("lost_time_s", self.lost_time_s, low=0.0)
         _check_number("report_lost_s", self.report_lost_s, low=0.0)
         _check_number("interpolate_s", self.interpolate_s, low=0.0)
@@ -337,6 +374,7 @@ class LinkerConfig:
                 self.common_motion_pairs < 1:
             raise ValueError(f"LinkerConfig.common_motion_pairs must be an integer >= 1, got {self.common_motion_pairs!r}")
         _check_number("common_motion_radius", self.common_motion_radius, low=0.0, low_open=True)
+        _check_number("common_motion_velocity_gain", self.common_motion_velocity_gain, low=0.0, high=1.0)
         for name in ("confirm_on_first_frame", "low_score_updates_tag", "fuse_score", "observation_recovery",
                      "camera_motion", "common_motion", "tag_revival", "frame_rate_scaling"):
             if not isinstance(getattr(self, name), bool):
@@ -368,6 +406,14 @@ class LinkerConfig:
         ``frame_rate_scaling`` off 30 frames/s (per-frame behaviour at any rate)."""
         return frame_rate if self.frame_rate_scaling else REFERENCE_FPS
 
+    def confirm_frames(self, frame_rate: float) -> int:
+        """Matched frames that confirm a tentative track: min(min_hits, max(2, ceil(confirm_s *
+        fps))), or min_hits when confirm_s is 0. (ceil of a product a hair above a whole number,
+        as 0.1 * 30 is in floating point, is that whole number.)"""
+        if self.confirm_s == 0:
+            return self.min_hits
+        return min(self.min_hits, max(2, math.ceil(self.confirm_s * frame_rate - 1e-9)))
+
     def direction_frames(self, frame_rate: float) -> int:
         """Matches back to the observation a track's direction is measured from (direction
         consistency): max(1, round(direction_s * fps)), fps from :meth:`time_rate`."""
@@ -396,10 +442,15 @@ class LinkerConfig:
 LEGACY_DEFAULTS: dict[str, Any] = {
     "tag_cost": "sum", "tag_proximity": 0.5, "iou_threshold_tentative": 0.7, "min_hits": 2, "direction_weight": 0.0,
     "common_motion": False, "common_motion_radius": 1.0, "class_groups": [], "frame_rate_scaling": False,
+    "output_box": "detection",
     "kalman": {"position_weight": 1.0 / 20.0, "velocity_weight": 1.0 / 160.0, "aspect_std": 1e-2,
                "aspect_velocity_std": 1e-5, "aspect_measurement_std": 1e-1, "initial_position_factor": 2.0,
                "initial_velocity_factor": 10.0},
 }
+
+#: Settings added after issue 27, with the values that link as before them: a stored section
+#: that lacks one (checkpoints store every key of their time) takes this value (upgrade_stored).
+ADDED_AFTER_27: dict[str, Any] = {"common_motion_velocity_gain": 0.0, "confirm_s": 0.0}
 
 
 def upgrade_stored(data: dict[str, Any]) -> dict[str, Any]:
@@ -412,11 +463,15 @@ def upgrade_stored(data: dict[str, Any]) -> dict[str, Any]:
     ``position_noise`` p sqrt(30); ``velocity_weight`` v -> ``velocity_noise`` v 30^1.5;
     ``aspect_std`` -> ``aspect_noise`` (x sqrt(30)); ``aspect_velocity_std`` ->
     ``aspect_velocity_noise`` (x 30^1.5); ``initial_velocity_factor`` f -> ``initial_velocity`` f v 30.
-    Anything else is left for :func:`aetrack.config.from_dict` to check.
+    Any section lacking a setting added since (:data:`ADDED_AFTER_27`) gets the value that links
+    as before it. Anything else is left for :func:`aetrack.config.from_dict` to check.
     """
-    if not isinstance(data, dict) or "direction_s" in data:
+    if not isinstance(data, dict):
         return data
-    out = {**LEGACY_DEFAULTS, **data}
+    if "direction_s" in data:
+        missing = {k: v for k, v in ADDED_AFTER_27.items() if k not in data}
+        return {**data, **missing} if missing else data
+    out = {**LEGACY_DEFAULTS, **ADDED_AFTER_27, **data}
     if "kalman" not in data:
         out["kalman"] = dict(LEGACY_DEFAULTS["kalman"])
     fps = REFERENCE_FPS

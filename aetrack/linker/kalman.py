@@ -152,12 +152,11 @@ def xyxy_to_xyah(boxes: np.ndarray) -> np.ndarray:
 def xyah_to_xyxy(xyah: np.ndarray) -> np.ndarray:
     """(..., >=4) centre x, centre y, a, h (extra trailing entries ignored) -> (..., 4) xyxy."""
     m = np.asarray(xyah, dtype=np.float64)
-    size = np.empty(m.shape[:-1] + (2,))                             # (..., 2) w, h
-    np.multiply(m[..., 2], m[..., 3], out=size[..., 0])
-    size[..., 1] = m[..., 3]
+    half = m[..., 2:4] * 0.5                                         # (..., 2) a / 2, h / 2
+    half[..., 0] *= m[..., 3]                                        # w / 2 = a h / 2
     out = np.empty(m.shape[:-1] + (4,))
-    np.subtract(m[..., :2], size / 2, out=out[..., :2])              # x1, y1
-    np.add(out[..., :2], size, out=out[..., 2:])                     # x2, y2
+    np.subtract(m[..., :2], half, out=out[..., :2])                  # x1, y1
+    np.add(m[..., :2], half, out=out[..., 2:])                       # x2, y2
     return out
 
 

@@ -12,7 +12,7 @@ car track while a cyclist and the bicycle under them stay two. Each frame:
 3. run the association stages of the configured mode (see :class:`LinkerConfig`), each a
    ``lap.lapjv`` assignment with a cost limit over the tracks and detections still unmatched;
 4. update matched tracks (Kalman update, tag average, hits; a lost track is revived, a
-   tentative one confirmed after ``min_hits``);
+   tentative one confirmed after ``LinkerConfig.confirm_frames`` matched frames);
 5. remove unmatched tentative tracks, mark unmatched confirmed tracks lost, remove tracks
    lost for more than ``round(lost_time_s * frame_rate)`` frames;
 6. start new tracks from unmatched high detections scoring at least ``new_track_score``;
@@ -152,12 +152,13 @@ class Linker:
         self._frame = 0
 
     def _set_frame_rate(self, frame_rate: float) -> None:
-        """The frame rate, and what the config's seconds give at it: budgets in frames, the
-        Kalman noise per frame and the direction history."""
+        """The frame rate, and what the config's seconds give at it: budgets in frames (lost,
+        reported, confirmation), the Kalman noise per frame and the direction history."""
         _check_positive("frame_rate", frame_rate)
         cfg = self.cfg
         self.frame_rate = float(frame_rate)
         self.max_lost_frames = cfg.lost_frames(self.frame_rate)
+        self.confirm_frames = cfg.confirm_frames(self.frame_rate)
         self.report_lost_frames = cfg.report_lost_frames(self.frame_rate)
         self.revival_after_frames = cfg.revival_after_frames(self.frame_rate)
         self._tracks.noise = cfg.kalman.per_frame(cfg.time_rate(self.frame_rate))
@@ -231,7 +232,7 @@ class Linker:
             update_tag=update_tag,
             frame=frame,
             momentum=cfg.tag_momentum,
-            min_hits=cfg.min_hits,
+            min_hits=self.confirm_frames,
         )
 
         unmatched = det_of_track < 0
@@ -253,7 +254,7 @@ class Linker:
                 classes=classes[born],
                 tags=None if tags is None else tags[born],
                 frame=frame,
-                confirmed=cfg.min_hits == 1 or (cfg.confirm_on_first_frame and frame == 1),
+                confirmed=self.confirm_frames == 1 or (cfg.confirm_on_first_frame and frame == 1),
             )
         report = (table.state == CONFIRMED) & (table.last_frame == frame)     # matched now
         if self.report_lost_frames == 0:  # (then none lost: a track matched now is not lost)
@@ -286,8 +287,13 @@ class Linker:
         over the pairs that are each other's nearest and closer than ``common_motion_radius`` box
         heights. A camera that pans or shakes moves every object alike; walkers' own motions
         differ and cancel out in the median. Needs ``common_motion_pairs`` such pairs; else
-        nothing moves. (Tried on the MOT17 tuning halves and dropped: a second pair-and-median
-        round, HOTA 54.45 against 54.43; a least-squares similarity instead of the shift, 53.68.)
+        nothing moves. ``common_motion_velocity_gain`` of the shift also goes into every
+        track's velocity, so that the filters learn a camera's motion instead of the shift
+        standing in for it frame after frame. (Tried on the MOT17 tuning halves and dropped: a
+        second pair-and-median round, HOTA 54.45 against 54.43; a least-squares similarity
+        instead of the shift, 53.68. Issue 27 follow-up, dropped: the shift applied to the
+        association only, not to the states, and a shift only where the median differs from
+        zero by 2 or 3 of its standard errors: both below the velocity gain.)
 
         ``centres`` (C, 2): pixel centres of the frame's high detections."""
         table, cfg = self._tracks, self.cfg
@@ -306,7 +312,8 @@ class Linker:
             return
         offsets = d[r, nearest_det[r]]                                             # (K, 2)
         offsets.sort(axis=0)
-        table.translate((offsets[(k - 1) // 2] + offsets[k // 2]) / 2)    # the median, without np.median's overhead
+        shift = (offsets[(k - 1) // 2] + offsets[k // 2]) / 2      # the median, without np.median's overhead
+        table.translate(shift, velocity_gain=cfg.common_motion_velocity_gain)
 
     def live_tracks(self) -> list[Track]:
         """Snapshots of every live track (tentative, confirmed and lost), sorted by id; an

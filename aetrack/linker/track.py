@@ -237,11 +237,16 @@ class TrackTable:
         self.box = self.box * np.array([sx, sy, sx, sy])
         self.centres = self.centres * np.array([sx, sy])
 
-    def translate(self, shift: np.ndarray) -> None:
+    def translate(self, shift: np.ndarray, *, velocity_gain: float = 0.0) -> None:
         """Move every track by ``shift`` (2,) pixels (x, y): centres, last boxes and observed
-        centres; velocities, sizes and uncertainties unchanged (:meth:`warp` with A = I)."""
-        self.mean[:, :2] += shift
-        self.obs_mean[:, :2] += shift
+        centres (:meth:`warp` with A = I), and add ``velocity_gain * shift`` to every velocity
+        (pixels a frame; 0: velocities unchanged); sizes and uncertainties unchanged."""
+        step = np.zeros(8)                                  # (8,) added to each state: x, y, and vx, vy
+        step[:2] = shift
+        step[4:6] = shift
+        step[4:6] *= velocity_gain
+        self.mean += step
+        self.obs_mean += step
         self.box += np.concatenate([shift, shift])
         self.centres += shift
 

@@ -202,9 +202,11 @@ def _camera(seq: MotSequence, *, cache_dir: str | Path | None, progress: bool) -
 def link(cfg: LinkerConfig, seq: CachedSequence, window: FrameRange | None) -> MotTable:
     """Results table of linking ``seq``'s detections over ``window`` (all frames: None) with a
     fresh linker, as MOT results files hold them (boxes to 0.01 px, as written; the gaps of
-    revived tracks filled as :class:`aetrack.io.results.ResultWriter` fills them)."""
+    revived tracks filled as :class:`aetrack.io.results.ResultWriter` fills them; each track's
+    rows with the 1-based class of its last row, so a model's car tracks are not scored as
+    people, as in ``aetrack benchmark``'s files)."""
     from aetrack.io.gap_fill import GapFiller
-    from aetrack.io.results import ResultRow
+    from aetrack.io.results import ResultRow, TrackClasses
 
     first = window.first if window is not None and window.first else 1
     last = window.last if window is not None and window.last else seq.length
@@ -219,15 +221,20 @@ def link(cfg: LinkerConfig, seq: CachedSequence, window: FrameRange | None) -> M
                                tags=None if seq.tags is None else seq.tags[f - 1],
                                classes=None if seq.classes is None else seq.classes[f - 1],
                                frame_size=seq.frame_size)
-        rows.extend(filler.push([ResultRow(frame=f, track_id=t.track_id, box=t.box, score=t.score, state=t.state)
-                                 for t in tracks]))
+        rows.extend(filler.push([ResultRow(frame=f, track_id=t.track_id, box=t.box, score=t.score, state=t.state,
+                                           class_id=t.class_id) for t in tracks]))
     rows.extend(filler.flush())
+    classes = TrackClasses()
+    for r in rows:  # (frame order)
+        classes.see(r)
+    rows = classes.final(rows)
     n = len(rows)
     b = np.asarray([r.box for r in rows], dtype=np.float64).reshape(n, 4)
     xywh = np.round(np.column_stack([b[:, :2], b[:, 2:] - b[:, :2]]), 2)
     return MotTable(np.asarray([r.frame for r in rows], dtype=np.int64),
                     np.asarray([r.track_id for r in rows], dtype=np.int64), xywh,
-                    np.asarray([r.score for r in rows], dtype=np.float64), np.ones(n, dtype=np.int64), np.ones(n),
+                    np.asarray([r.score for r in rows], dtype=np.float64),
+                    np.asarray([r.class_id + 1 for r in rows], dtype=np.int64).reshape(n), np.ones(n),
                     "mot16")
 
 
