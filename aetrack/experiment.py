@@ -102,18 +102,16 @@ class FeatureCacheConfig:
     # data.augment (aetrack.train.feature_cache). Each view costs one trunk pass when building
     # and its maps' disk space.
     views: int = 2
-    # Trunk stages to store (names of aetrack.model.config.TAG_STAGES); empty: those the model's
-    # tag branch reads. A cache of more stages serves experiments on which stages to read.
+    # Maps to store (names of ModelConfig.tag_input_shapes: yolox_nano's trunk stages, the small
+    # backbone's "backbone"; checked against the model when a run starts); empty: those the
+    # model's tag head reads. A cache of more stages serves experiments on which stages to read.
     stages: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if isinstance(self.views, bool) or not isinstance(self.views, int) or self.views < 1:
             raise ValueError(f"views must be a positive integer, got {self.views!r}")
-        from aetrack.model.config import TAG_STAGES
-
-        bad = [s for s in self.stages if s not in TAG_STAGES]
-        if bad:
-            raise ValueError(f"stages must be names among {', '.join(TAG_STAGES)}, got {bad[0]!r}")
+        if len(set(self.stages)) != len(self.stages) or not all(isinstance(s, str) and s for s in self.stages):
+            raise ValueError(f"stages must be distinct names, got {list(self.stages)}")
 
 
 @dataclass(frozen=True)
@@ -153,9 +151,9 @@ class DataConfig:
     # Validation: at most this many consecutive frames of each validation sequence, so that
     # validation time stays bounded on long sequences.
     val_frames: int = 100
-    # Train the tag branch on the frozen trunk's cached features (yolox_nano with
-    # train.backbone_lr 0; aetrack.train.feature_cache) instead of rendering clips every step;
-    # None: render.
+    # Train the tag head on the frozen detector's cached features (train.backbone_lr 0; the
+    # small and yolox_nano backbones; aetrack.train.feature_cache) instead of rendering clips
+    # every step; None: render.
     feature_cache: FeatureCacheConfig | None = None
 
     def __post_init__(self) -> None:
@@ -199,9 +197,10 @@ class TrainConfig:
     min_lr_ratio: float = 0.05
     # Gradient-norm clip; keeps early steps with few objects from jolting the tag head.
     grad_clip: float = 10.0
-    # yolox_nano: learning rate of the pretrained YOLOX backbone and PAFPN as a fraction of lr
-    # (the new neck and heads train at lr); 0 freezes them: no gradients, no backward pass
-    # through them, so a step costs little more than the heads'.
+    # Learning rate of the detection branch as a fraction of lr (yolox_nano: YOLOX-nano whole;
+    # small: its backbone and heatmap, size and offset heads), the tag head training at lr; 0
+    # freezes it: no gradients, no backward pass through it, BatchNorm statistics fixed, so a
+    # step costs little more than the tag head's (small: needs train.init_from).
     backbone_lr: float = 1.0
     # Exponential moving average of the weights (0 = off): validation, best.pt, last.pt's
     # "model" and so exported weights are the average; decay ramps up as (1 + n) / (10 + n).

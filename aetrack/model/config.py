@@ -22,6 +22,8 @@ TAG_STAGES: dict[str, tuple[int, int]] = {
     "p3": (64, 8), "p4": (128, 16), "p5": (256, 32),
 }
 TAG_READOUTS = ("centre", "box", "halves")
+# The small backbone's one map a tag head reads: its stride-4 output (channels: ModelConfig.width).
+SMALL_TAG_INPUT = "backbone"
 
 
 @dataclass(frozen=True)
@@ -60,7 +62,8 @@ class ModelConfig:
     # Hidden channels of every head's 3x3 conv (heads are 3x3 conv -> ReLU -> 1x1 conv);
     # yolox_nano: the tag branch's channels.
     head_channels: int = 32
-    # yolox_nano: the trunk maps the tag branch reads (names of TAG_STAGES). Each gets a 1x1
+    # yolox_nano: the trunk maps the tag branch reads (names of TAG_STAGES; the small backbone's
+    # tag head reads its one output map, see tag_head_inputs). Each gets a 1x1
     # projection; maps finer than the tag stride then a ReLU and an average down to it (a learned
     # soft histogram of colour and texture over each cell), coarser ones are repeated up.
     tag_stages: tuple[str, ...] = ("image", "dark2", "dark3", "p3")
@@ -144,6 +147,26 @@ class ModelConfig:
         if self.backbone == "yolox_nano" and self.num_classes == len(COCO_NAMES):
             return COCO_NAMES
         return ("person",) if self.num_classes == 1 else tuple(f"class{i + 1}" for i in range(self.num_classes))
+
+    @property
+    def tag_input_shapes(self) -> dict[str, tuple[int, int]]:
+        """Every map the tag head can read, name -> (channels, stride in input pixels): what a
+        frozen detector's feature cache may store (aetrack.train.feature_cache). yolox_nano:
+        TAG_STAGES; small: its backbone's output; hourglass: none (its tags come out of each
+        stack's heads, not from a frozen detector's maps)."""
+        if self.backbone == "yolox_nano":
+            return dict(TAG_STAGES)
+        if self.backbone == "small":
+            return {SMALL_TAG_INPUT: (self.width, STRIDE)}
+        return {}
+
+    @property
+    def tag_head_inputs(self) -> tuple[str, ...]:
+        """The maps (names of :attr:`tag_input_shapes`) the tag head reads: ``tag_stages`` for
+        yolox_nano, the backbone's output for small, none for hourglass."""
+        if self.backbone == "yolox_nano":
+            return self.tag_stages
+        return (SMALL_TAG_INPUT,) if self.backbone == "small" else ()
 
     @property
     def tag_size(self) -> int:

@@ -101,6 +101,10 @@ class YoloxTagNet(nn.Module):
         for BGR in [0, 1]: what a feature cache stores."""
         return self.trunk(x, stages)[1]
 
+    def tag_map(self, inputs: dict[str, Tensor]) -> Tensor:
+        """The tag branch on :meth:`tag_inputs`' maps: (B, D, H/s, W/s)."""
+        return self.tags(inputs)
+
     def forward(self, x: Tensor) -> list[dict[str, Tensor]]:
         if x.ndim != 4 or x.shape[1] != 3 or x.shape[2] % 32 or x.shape[3] % 32:
             raise ValueError(f"expected (B, 3, H, W) with H and W multiples of 32, got {tuple(x.shape)}")

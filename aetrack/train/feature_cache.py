@@ -1,13 +1,15 @@
-"""The frozen trunk's features, computed once, for training the tag branch in minutes.
+"""The frozen detector's features, computed once, for training the tag head in minutes.
 
-When the detection branch stays frozen (``train.backbone_lr`` 0, the yolox_nano model), a
-training step needs only the maps the tag branch reads (:meth:`YoloxTagNet.tag_inputs`), and
-those depend only on the image. So every training frame is rendered into ``views`` fixed views
-(view 0: the plain letterbox into the training canvas; view v >= 1: a zoom, shift, flip and
-colour change drawn once per sequence folder and view, so the frames of one sequence share a
-view's camera, as a clip's frames share its augmentation), the trunk runs once per view, and
-the maps of the cached stages (``data.feature_cache.stages``, by default those the model reads)
-are stored at their own strides as float16 in memory-mapped files::
+When the detection branch stays frozen (``train.backbone_lr`` 0), a training step needs only
+the maps the tag head reads (:meth:`aetrack.model.Detector.tag_inputs`: yolox_nano's trunk
+stages, the small backbone's stride-4 map), and those depend only on the image. So every
+training frame is rendered into ``views`` fixed views (view 0: the plain letterbox into the
+training canvas; view v >= 1: a zoom, shift, flip and colour change drawn once per sequence
+folder and view, so the frames of one sequence share a view's camera, as a clip's frames share
+its augmentation), the detector runs once per view, and the maps of the cached stages
+(``data.feature_cache.stages``, by default those the tag head reads; names and shapes
+:attr:`aetrack.model.config.ModelConfig.tag_input_shapes`) are stored at their own strides as
+float16 in memory-mapped files::
 
     DIR/<key>/manifest.json        what the cache holds and how it was made
     DIR/<key>/<stage>.f16          (items, C, h, w) float16, one file per cached stage
@@ -15,7 +17,7 @@ are stored at their own strides as float16 in memory-mapped files::
     DIR/<key>/objects.npz          per item: boxes (canvas pixels), identities, classes
 
 A cache of more stages serves tag branches reading any subset of them. ``key`` hashes the
-trunk's weights, the stages, the canvas, the views, their augmentation and seed and the data
+detection branch's weights (:func:`trunk_digest`), the stages, the canvas, the views, their augmentation and seed and the data
 (folders, frame ranges, ground-truth files' size and time): change any and a new cache is built
 beside the old ones. Training crops the stored maps at whole cells of the coarsest stage (a crop
 of the canvas commutes with the network up to its border effects) and samples clips from them
@@ -36,8 +38,12 @@ from aetrack.data.clips import AugmentConfig, SequenceData, clip_affine, jitter,
 from aetrack.data.mot import FrameRange, MotSequence
 from aetrack.errors import AetrackError
 from aetrack.io.atomic import atomic_write
-from aetrack.model.config import TAG_STAGES, ModelConfig
+from aetrack.model.config import ModelConfig
 
+# Bump when the stored maps change meaning for the same weights and settings (another input
+# normalisation, another definition of a stage), so that older caches are never read as new ones.
+# 2: the small backbone's "backbone" map joined yolox_nano's stages without changing them, so
+# yolox_nano caches built before keep their keys.
 FORMAT_VERSION = 2
 # Trunk passes per batch while building (images of one canvas size).
 BUILD_BATCH = 4
@@ -52,18 +58,23 @@ class Item:
     view: int
 
 
-def stage_shapes(stages: tuple[str, ...], canvas: tuple[int, int]) -> dict[str, tuple[int, int, int]]:
-    """(C, h, w) of each stage's map for a ``canvas`` = (width, height) input."""
+def stage_shapes(stages: tuple[str, ...], canvas: tuple[int, int], model: ModelConfig) -> dict[str, tuple[int, int, int]]:
+    """(C, h, w) of each stage's map for a ``canvas`` = (width, height) input to ``model``."""
     w, h = canvas
-    return {s: (TAG_STAGES[s][0], h // TAG_STAGES[s][1], w // TAG_STAGES[s][1]) for s in stages}
+    shapes = model.tag_input_shapes
+    return {s: (shapes[s][0], h // shapes[s][1], w // shapes[s][1]) for s in stages}
 
 
-def trunk_digest(net) -> str:
-    """SHA-256 of the detection branch's weights (what the cached maps depend on)."""
+def trunk_digest(model) -> str:
+    """SHA-256 of the detection branch's weights (:meth:`Detector.pretrained_modules`), what the
+    cached maps depend on; its buffers (BatchNorm statistics) included. The modules in name order,
+    each module's tensors by their names within it (so a yolox_nano digest is the one caches were
+    keyed by before the small backbone joined)."""
     digest = hashlib.sha256()
-    for name, tensor in sorted(net.yolox.state_dict().items()):
-        digest.update(name.encode())
-        digest.update(tensor.detach().cpu().float().contiguous().numpy().tobytes())
+    for _, module in sorted(model.pretrained_modules().items()):
+        for name, tensor in sorted(module.state_dict().items()):
+            digest.update(name.encode())
+            digest.update(tensor.detach().cpu().float().contiguous().numpy().tobytes())
     return digest.hexdigest()
 
 
@@ -90,9 +101,9 @@ class FeatureCache:
         root: the folder of caches (the cache itself goes to ``root/<key>``).
         sequences: (sequence, frame range) for every training source; one folder listed twice
             (moving and static) is cached once.
-        model: the model config (canvas = its input size; class names).
-        stages: the stages to store (names of TAG_STAGES).
-        digest: :func:`trunk_digest` of the trunk that fills the cache.
+        model: the model config (canvas = its input size; class names; the stages' shapes).
+        stages: the stages to store (names of ``model.tag_input_shapes``).
+        digest: :func:`trunk_digest` of the detector that fills the cache.
         views, augment, seed: the views (:class:`FeatureCacheConfig`, ``data.augment``, ``train.seed``).
         min_visibility: which gt rows are objects (as training, :class:`SequenceData`).
     """
@@ -111,7 +122,7 @@ class FeatureCache:
                 seen[k] = len(self.sequences)
                 self.sequences.append((seq, frames))
         self.index_of = seen  # (folder, frame range) -> sequence index in this cache
-        self.shapes = stage_shapes(tuple(stages), self.canvas)
+        self.shapes = stage_shapes(tuple(stages), self.canvas, model)
         self.manifest = {
             "format": FORMAT_VERSION, "trunk": digest, "stages": list(stages), "canvas": list(self.canvas),
             "views": views, "augment": asdict(augment), "seed": seed, "min_visibility": min_visibility,
@@ -149,8 +160,9 @@ class FeatureCache:
         done = self.dir / "done.u8"
         return (self.dir / "objects.npz").is_file() and done.is_file() and bool(np.fromfile(done, np.uint8).all())
 
-    def build(self, net, *, device, console=None, progress: bool = True) -> None:
-        """Fill the cache with ``net``'s trunk (a :class:`YoloxTagNet`), resuming a partial build."""
+    def build(self, model, *, device, console=None, progress: bool = True) -> None:
+        """Fill the cache with ``model``'s tag inputs (a :class:`~aetrack.model.Detector`, its
+        detection branch frozen or not: only its weights matter), resuming a partial build."""
         from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn,
                                    TimeRemainingColumn)
 
@@ -176,7 +188,7 @@ class FeatureCache:
         data = self.sequence_data()
         params = {(k, v): _view_params(self.seed, str(self.sequences[k][0].root.resolve()), v, self.augment,
                                        self.canvas) for k in range(len(data)) for v in range(self.views)}
-        run = _trunk_runner(net, tuple(self.shapes), device=device, canvas=self.canvas)
+        run = _trunk_runner(model, tuple(self.shapes), device=device, canvas=self.canvas)
         bar = Progress(TextColumn("[bold]feature cache"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                        TextColumn("ETA"), TimeRemainingColumn(), disable=not progress)
         with bar, denormals_flushed():
@@ -251,27 +263,28 @@ class CacheIndex:
         return self._boxes[a:b], self._ids[a:b], self._classes[a:b]
 
 
-def _trunk_runner(net, stages: tuple[str, ...], *, device, canvas: tuple[int, int]):
-    """``images (B, 3, H, W) float32 BGR in [0, 1] -> {stage: (B, C, h, w) float32 array}``:
-    onnxruntime on a CPU when it is installed (the trunk's depthwise convolutions run several
-    times faster there than in torch), else torch on ``device``."""
+def _trunk_runner(model, stages: tuple[str, ...], *, device, canvas: tuple[int, int]):
+    """``images (B, 3, H, W) float32 BGR in [0, 1] -> {stage: (B, C, h, w) float32 array}``
+    (``model.tag_inputs``): onnxruntime on a CPU when it is installed (YOLOX's depthwise
+    convolutions run several times faster there than in torch), else torch on ``device``."""
     import importlib.util
     import io
     import warnings
 
     import torch
 
-    net.eval()
+    was_training = model.training
+    model.eval()
     if str(device) == "cpu" and importlib.util.find_spec("onnxruntime") is not None:
         import onnxruntime as ort
 
         class Trunk(torch.nn.Module):
             def __init__(self) -> None:
                 super().__init__()
-                self.net = net
+                self.model = model
 
             def forward(self, x):
-                maps = self.net.tag_inputs(x, stages)
+                maps = self.model.tag_inputs(x, stages)
                 return tuple(maps[s] for s in stages)
 
         buffer = io.BytesIO()
@@ -283,11 +296,15 @@ def _trunk_runner(net, stages: tuple[str, ...], *, device, canvas: tuple[int, in
         opts = ort.SessionOptions()
         opts.log_severity_level = 3
         session = ort.InferenceSession(buffer.getvalue(), opts, providers=["CPUExecutionProvider"])
+        model.train(was_training)
         return lambda x: dict(zip(stages, session.run(list(stages), {"images": x})))
 
     def run_torch(x: np.ndarray) -> dict[str, np.ndarray]:
+        training = model.training
+        model.eval()
         with torch.no_grad():
-            maps = net.tag_inputs(torch.from_numpy(x).to(device), stages)
+            maps = model.tag_inputs(torch.from_numpy(x).to(device), stages)
+        model.train(training)
         return {s: m.float().cpu().numpy() for s, m in maps.items()}
 
     return run_torch

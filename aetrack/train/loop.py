@@ -136,8 +136,9 @@ def make_loader(dataset: ClipDataset, *, cfg: TrainConfig, start_step: int, dinf
 def param_groups(model: torch.nn.Module, weight_decay: float, *, backbone_lr: float = 1.0) -> list[dict[str, Any]]:
     """Weight decay on conv/linear weights only: decaying norm scales and biases only hurts.
 
-    A pretrained backbone's parameters (``model.net.pretrained_modules()``) form their own
-    groups whose ``lr_scale`` is ``backbone_lr`` (the loop multiplies the step's rate by it).
+    The detection branch's parameters (``model.net.pretrained_modules()``: small and yolox_nano)
+    form their own groups whose ``lr_scale`` is ``backbone_lr`` (the loop multiplies the step's
+    rate by it).
     """
     pretrained: set[int] = set()
     modules = getattr(getattr(model, "net", None), "pretrained_modules", None)
@@ -154,14 +155,39 @@ def param_groups(model: torch.nn.Module, weight_decay: float, *, backbone_lr: fl
 
 
 def freeze_backbone(model: torch.nn.Module) -> None:
-    """Stop gradients through a pretrained backbone (``train.backbone_lr`` 0)."""
-    net = getattr(model, "net", None)
-    if net is None or not hasattr(net, "pretrained_modules"):
-        raise AetrackError("train.backbone_lr=0 freezes a pretrained backbone; this model (backbone "
-                           f"{model.cfg.backbone}) has none")
-    for module in net.pretrained_modules().values():
-        module.requires_grad_(False)
-    net.frozen_backbone = True
+    """Stop gradients through the detection branch (``train.backbone_lr`` 0): only the tags train
+    (:meth:`aetrack.model.Detector.freeze_detector`; the hourglass backbone is refused)."""
+    model.freeze_detector()
+
+
+def check_frozen_detector(cfg: ExperimentConfig) -> tuple[str, ...]:
+    """What a run on a frozen detector needs, checked before anything is written: a detector to
+    freeze (yolox_nano's file, or ``train.init_from``: a frozen random detector finds nothing),
+    and for ``data.feature_cache`` ``train.backbone_lr`` 0 and stages the backbone has. Returns
+    the stages the cache stores (``data.feature_cache.stages``, default those the tag head reads)."""
+    if cfg.train.backbone_lr != 0:
+        if cfg.data.feature_cache is not None:
+            raise AetrackError("data.feature_cache trains the tag head on a frozen detector: it needs "
+                               "train.backbone_lr 0")
+        return ()
+    shapes = cfg.model.tag_input_shapes
+    if not shapes:
+        raise AetrackError(f"the {cfg.model.backbone} backbone cannot train its tags on a frozen detector "
+                           "(train.backbone_lr 0, data.feature_cache): use model.backbone small or yolox_nano")
+    if cfg.model.backbone != "yolox_nano" and not cfg.train.init_from:
+        raise AetrackError("train.backbone_lr 0 freezes the detector: set train.init_from (a checkpoint or "
+                           "an embedded name such as synthetic), or it stays randomly initialised")
+    if cfg.data.feature_cache is None:
+        return ()
+    stages = cfg.data.feature_cache.stages or cfg.model.tag_head_inputs
+    unknown = [s for s in stages if s not in shapes]
+    if unknown:
+        raise AetrackError(f"data.feature_cache.stages: {unknown[0]!r} is not a map of the {cfg.model.backbone} "
+                           f"backbone (it has {', '.join(shapes)})")
+    missing = [s for s in cfg.model.tag_head_inputs if s not in stages]
+    if missing:
+        raise AetrackError(f"data.feature_cache.stages lacks {missing[0]!r}, which the tag head reads")
+    return tuple(stages)
 
 
 def listed_sequences(cfg: ExperimentConfig) -> tuple[list, list]:
@@ -208,26 +234,23 @@ def build_dataset(cfg: ExperimentConfig, train_seqs: list) -> ClipDataset:
 
 def build_cached_dataset(cfg: ExperimentConfig, train_seqs: list, model: torch.nn.Module, *, out_dir: Path,
                          device: torch.device, console: Console, progress: bool):
-    """The feature cache of ``train_seqs`` for ``model``'s frozen trunk (built or resumed now,
+    """The feature cache of ``train_seqs`` for ``model``'s frozen detector (built or resumed now,
     reused when complete) and the clip dataset over it (:mod:`aetrack.train.cached_clips`)."""
     from aetrack.train.cached_clips import CachedClipDataset
     from aetrack.train.feature_cache import FeatureCache, trunk_digest
 
     spec = cfg.data.feature_cache
-    if cfg.model.backbone != "yolox_nano" or cfg.train.backbone_lr != 0:
-        raise AetrackError("data.feature_cache trains the tag branch on a frozen trunk: it needs model.backbone "
-                           "yolox_nano and train.backbone_lr 0")
-    net = model.net
-    stages = spec.stages or cfg.model.tag_stages
-    missing = [s for s in cfg.model.tag_stages if s not in stages]
-    if missing:
-        raise AetrackError(f"data.feature_cache.stages lacks {missing[0]!r}, which model.tag_stages reads")
+    stages = check_frozen_detector(cfg)
+    if not stages:
+        raise AetrackError("data.feature_cache is not set")
     cache = FeatureCache(root=Path(spec.dir) if spec.dir else out_dir / "feature_cache",
                          sequences=[(seq, frames) for seq, frames, _ in train_seqs], model=cfg.model, stages=stages,
-                         digest=trunk_digest(net), views=spec.views, augment=cfg.data.augment, seed=cfg.train.seed,
+                         digest=trunk_digest(model), views=spec.views, augment=cfg.data.augment, seed=cfg.train.seed,
                          min_visibility=cfg.data.min_visibility)
     if not cache.is_complete():
-        cache.build(net, device=device, console=console, progress=progress)
+        t0 = time.perf_counter()
+        cache.build(model, device=device, console=console, progress=progress)
+        console.print(f"feature cache built in {time.perf_counter() - t0:.0f} s", highlight=False)
     index = cache.open()
     data = cache.sequence_data()
     numbers: dict[str, int] = {}
@@ -236,7 +259,7 @@ def build_cached_dataset(cfg: ExperimentConfig, train_seqs: list, model: torch.n
     for seq, frames, src in train_seqs:
         k = cache.index_of[(str(seq.root.resolve()), str(frames))]
         sources.append((k, data[k].first, data[k].last, src))
-    return CachedClipDataset(index=index, sources=sources, folders=folders, stages=cfg.model.tag_stages,
+    return CachedClipDataset(index=index, sources=sources, folders=folders, stages=cfg.model.tag_head_inputs,
                              stride=cfg.model.stride, canvas=cfg.model.input_size,
                              crop=cfg.data.crop_size or cfg.model.input_size, clip_len=cfg.data.clip_len,
                              max_gap=cfg.data.max_gap, max_objects=cfg.data.max_objects, seed=cfg.train.seed)
@@ -405,6 +428,7 @@ def _train(cfg: ExperimentConfig, tc: TrainConfig, out: Path, dinfo: D.DistInfo,
 
     # 2. The listed data folders, opened: a misspelled one fails here, before anything is written.
     listed = listed_sequences(cfg)
+    check_frozen_detector(cfg)
     cached = cfg.data.feature_cache is not None  # the dataset comes after the model: its trunk fills the cache
     if cached and dinfo.distributed:
         raise AetrackError("data.feature_cache trains in one process; run without torchrun")
@@ -496,7 +520,7 @@ def _train(cfg: ExperimentConfig, tc: TrainConfig, out: Path, dinfo: D.DistInfo,
                 group["lr"] = lr * group.get("lr_scale", 1.0)
             # 6c. Forward (mixed precision on CUDA) and the loss in float32.
             with _autocast(cfg, device):
-                outputs = [{"tags": model.net.tags(features)}] if cached else net(images)
+                outputs = [{"tags": model.tag_map(features)}] if cached else net(images)
             outputs = [{k: v.float() for k, v in o.items()} for o in outputs]
             losses = compute_losses(outputs, targets, cfg=cfg.loss, stride=cfg.model.stride,
                                     tag_readout=cfg.model.tag_readout)
