@@ -57,6 +57,18 @@ def test_old_checkpoint_links_as_before() -> None:
     assert Linker(cfg=LinkerConfig(), frame_rate=7.5)._tracks.noise.velocity_weight == pytest.approx(8 / 160)
 
 
+def test_the_synthetic_tags_recipe_links_as_the_synthetic_weights() -> None:
+    """configs/synth_tags.yaml (the synthetic model's tags retrained on its frozen detector) writes
+    out the decode and linker settings the embedded synthetic weights link with, so weights
+    exported with it differ from those only in their tags."""
+    from aetrack.backend import load_detector
+    from aetrack.experiment import load_experiment
+
+    cfg = load_experiment(REPO / "configs" / "synth_tags.yaml")
+    shipped = load_detector("synthetic", backend="torch")
+    assert cfg.linker == shipped.linker and cfg.decode == shipped.decode
+
+
 def test_old_linker_section_translates_its_per_frame_keys() -> None:
     # direction_frames 6 at 30 frames/s = 0.2 s; position_weight 0.04 -> measurement 0.04 and
     # process 0.04 a frame at 30 frames/s; velocity_weight 0.01, initial factor 5 -> 0.05 a frame.

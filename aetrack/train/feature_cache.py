@@ -160,9 +160,10 @@ class FeatureCache:
         done = self.dir / "done.u8"
         return (self.dir / "objects.npz").is_file() and done.is_file() and bool(np.fromfile(done, np.uint8).all())
 
-    def build(self, model, *, device, console=None, progress: bool = True) -> None:
+    def build(self, model, *, device, console=None, progress: bool = True, threads: int = 0) -> None:
         """Fill the cache with ``model``'s tag inputs (a :class:`~aetrack.model.Detector`, its
-        detection branch frozen or not: only its weights matter), resuming a partial build."""
+        detection branch frozen or not: only its weights matter), resuming a partial build.
+        ``threads``: onnxruntime's threads (``train.threads``; 0: its default, every core)."""
         from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn,
                                    TimeRemainingColumn)
 
@@ -188,7 +189,7 @@ class FeatureCache:
         data = self.sequence_data()
         params = {(k, v): _view_params(self.seed, str(self.sequences[k][0].root.resolve()), v, self.augment,
                                        self.canvas) for k in range(len(data)) for v in range(self.views)}
-        run = _trunk_runner(model, tuple(self.shapes), device=device, canvas=self.canvas)
+        run = _trunk_runner(model, tuple(self.shapes), device=device, canvas=self.canvas, threads=threads)
         bar = Progress(TextColumn("[bold]feature cache"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                        TextColumn("ETA"), TimeRemainingColumn(), disable=not progress)
         with bar, denormals_flushed():
@@ -263,7 +264,7 @@ class CacheIndex:
         return self._boxes[a:b], self._ids[a:b], self._classes[a:b]
 
 
-def _trunk_runner(model, stages: tuple[str, ...], *, device, canvas: tuple[int, int]):
+def _trunk_runner(model, stages: tuple[str, ...], *, device, canvas: tuple[int, int], threads: int = 0):
     """``images (B, 3, H, W) float32 BGR in [0, 1] -> {stage: (B, C, h, w) float32 array}``
     (``model.tag_inputs``): onnxruntime on a CPU when it is installed (YOLOX's depthwise
     convolutions run several times faster there than in torch), else torch on ``device``."""
@@ -295,6 +296,9 @@ def _trunk_runner(model, stages: tuple[str, ...], *, device, canvas: tuple[int, 
                               dynamic_axes={"images": {0: "batch"}, **{s: {0: "batch"} for s in stages}})
         opts = ort.SessionOptions()
         opts.log_severity_level = 3
+        if threads > 0:  # as the training process's torch threads: a shared machine keeps its other cores
+            opts.intra_op_num_threads = threads
+            opts.inter_op_num_threads = 1
         session = ort.InferenceSession(buffer.getvalue(), opts, providers=["CPUExecutionProvider"])
         model.train(was_training)
         return lambda x: dict(zip(stages, session.run(list(stages), {"images": x})))

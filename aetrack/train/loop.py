@@ -249,7 +249,7 @@ def build_cached_dataset(cfg: ExperimentConfig, train_seqs: list, model: torch.n
                          min_visibility=cfg.data.min_visibility)
     if not cache.is_complete():
         t0 = time.perf_counter()
-        cache.build(model, device=device, console=console, progress=progress)
+        cache.build(model, device=device, console=console, progress=progress, threads=cfg.train.threads)
         console.print(f"feature cache built in {time.perf_counter() - t0:.0f} s", highlight=False)
     index = cache.open()
     data = cache.sequence_data()
