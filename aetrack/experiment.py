@@ -105,6 +105,9 @@ class FeatureCacheConfig:
     # Trunk stages to store (names of aetrack.model.config.TAG_STAGES); empty: those the model's
     # tag branch reads. A cache of more stages serves experiments on which stages to read.
     stages: tuple[str, ...] = ()
+    # Seed of the views' augmentations. Not train.seed: the cache is data, so runs that differ
+    # only in their training seed (init, clip order) share one cache.
+    seed: int = 0
 
     def __post_init__(self) -> None:
         if isinstance(self.views, bool) or not isinstance(self.views, int) or self.views < 1:

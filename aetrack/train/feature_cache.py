@@ -93,7 +93,7 @@ class FeatureCache:
         model: the model config (canvas = its input size; class names).
         stages: the stages to store (names of TAG_STAGES).
         digest: :func:`trunk_digest` of the trunk that fills the cache.
-        views, augment, seed: the views (:class:`FeatureCacheConfig`, ``data.augment``, ``train.seed``).
+        views, augment, seed: the views (:class:`FeatureCacheConfig`, ``data.augment``, ``data.feature_cache.seed``).
         min_visibility: which gt rows are objects (as training, :class:`SequenceData`).
     """
 

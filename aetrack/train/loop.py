@@ -224,7 +224,7 @@ def build_cached_dataset(cfg: ExperimentConfig, train_seqs: list, model: torch.n
         raise AetrackError(f"data.feature_cache.stages lacks {missing[0]!r}, which model.tag_stages reads")
     cache = FeatureCache(root=Path(spec.dir) if spec.dir else out_dir / "feature_cache",
                          sequences=[(seq, frames) for seq, frames, _ in train_seqs], model=cfg.model, stages=stages,
-                         digest=trunk_digest(net), views=spec.views, augment=cfg.data.augment, seed=cfg.train.seed,
+                         digest=trunk_digest(net), views=spec.views, augment=cfg.data.augment, seed=spec.seed,
                          min_visibility=cfg.data.min_visibility)
     if not cache.is_complete():
         cache.build(net, device=device, console=console, progress=progress)
