@@ -106,6 +106,9 @@ class FeatureCacheConfig:
     # backbone's "backbone"; checked against the model when a run starts); empty: those the
     # model's tag head reads. A cache of more stages serves experiments on which stages to read.
     stages: tuple[str, ...] = ()
+    # Seed of the views' augmentations. Not train.seed: the cache is data, so runs that differ
+    # only in their training seed (init, clip order) share one cache.
+    seed: int = 0
 
     def __post_init__(self) -> None:
         if isinstance(self.views, bool) or not isinstance(self.views, int) or self.views < 1:
@@ -282,7 +285,7 @@ def load_experiment(path: str | Path, overrides: list[str] | None = None) -> Exp
     error in the file is reported with the file. Without a ``name`` the run is named after the
     file (``configs/mine.yaml``: ``mine``).
     """
-    data = load_yaml(path)
+    data = inherit_sections(load_yaml(path), where=str(path))
     data.setdefault("name", Path(path).stem)
     overrides = list(overrides or [])
     if not overrides:
@@ -293,6 +296,28 @@ def load_experiment(path: str | Path, overrides: list[str] | None = None) -> Exp
     except AetrackError as err:
         experiment_from_dict(data, where=str(path))  # raises if the file alone is at fault
         raise AetrackError(f"{err} (with overrides {' '.join(overrides)})") from None
+
+
+# Sections a config that starts from other weights (train.init_from) takes from them when it
+# leaves them out: what the network is, how it was trained to tag, how it decodes and links.
+INHERITED_SECTIONS = ("model", "loss", "decode", "linker")
+
+
+def inherit_sections(data: dict[str, Any], *, where: str) -> dict[str, Any]:
+    """``data`` with the :data:`INHERITED_SECTIONS` it leaves out filled from the checkpoint of
+    its ``train.init_from`` (a path or an embedded name), so a user's config for fine-tuning the
+    default model names only what changes. ``data`` itself when nothing is inherited."""
+    train = data.get("train")
+    init = train.get("init_from") if isinstance(train, dict) else None
+    missing = [k for k in INHERITED_SECTIONS if k not in data]
+    if not init or not missing:
+        return data
+    from aetrack.model.weights import read_checkpoint, resolve_weights
+
+    stored = read_checkpoint(resolve_weights(init))["config"]
+    if not isinstance(stored, dict):
+        raise AetrackError(f"{where}: train.init_from {init}: its stored config is not a mapping")
+    return {**{k: stored[k] for k in missing if k in stored}, **data}
 
 
 def experiment_to_dict(cfg: ExperimentConfig) -> dict[str, Any]:

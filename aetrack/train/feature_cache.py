@@ -104,7 +104,7 @@ class FeatureCache:
         model: the model config (canvas = its input size; class names; the stages' shapes).
         stages: the stages to store (names of ``model.tag_input_shapes``).
         digest: :func:`trunk_digest` of the detector that fills the cache.
-        views, augment, seed: the views (:class:`FeatureCacheConfig`, ``data.augment``, ``train.seed``).
+        views, augment, seed: the views (:class:`FeatureCacheConfig`, ``data.augment``, ``data.feature_cache.seed``).
         min_visibility: which gt rows are objects (as training, :class:`SequenceData`).
     """
 

@@ -245,7 +245,7 @@ def build_cached_dataset(cfg: ExperimentConfig, train_seqs: list, model: torch.n
         raise AetrackError("data.feature_cache is not set")
     cache = FeatureCache(root=Path(spec.dir) if spec.dir else out_dir / "feature_cache",
                          sequences=[(seq, frames) for seq, frames, _ in train_seqs], model=cfg.model, stages=stages,
-                         digest=trunk_digest(model), views=spec.views, augment=cfg.data.augment, seed=cfg.train.seed,
+                         digest=trunk_digest(model), views=spec.views, augment=cfg.data.augment, seed=spec.seed,
                          min_visibility=cfg.data.min_visibility)
     if not cache.is_complete():
         t0 = time.perf_counter()
