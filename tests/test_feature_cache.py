@@ -269,6 +269,7 @@ def test_training_the_small_models_tags_on_the_cache(tmp_path, seqs):
     data["train"].update({"steps": 30, "batch_size": 2, "lr": 5e-3, "warmup": 1, "backbone_lr": 0.0, "log_every": 1,
                           "val_every": 0, "ckpt_every": 0, "workers": 0, "threads": 1,
                           "out_dir": str(tmp_path / "run"), "init_from": str(tmp_path / "init.pt")})
+    data.update({"loss": {}, "decode": {}, "linker": {}})  # a whole config: nothing inherited from init_from
     path = tmp_path / "cached_small.yaml"
     path.write_text(yaml.safe_dump(data))
     cfg = load_experiment(path)
