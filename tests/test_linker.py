@@ -115,7 +115,7 @@ def test_bounce_keeps_ids_with_tags_but_motion_alone_swaps() -> None:
     # That is the "sum" tag cost. The default "min" cost (BoT-SORT) consults tags only where
     # 1 - IoU <= tag_proximity (0.5): track 1 and A have 1 - IoU = 0.65, so the pair costs its
     # IoU distance alone and the assignment swaps as in motion mode (issue 16 chose "min" on
-    # the synthetic tuning seeds all the same, BENCHMARKS.md "Tags (issue 16)").
+    # the synthetic tuning seeds all the same, aetrack/bench/reports/tags.md "Tags (issue 16)").
     seq = crossing(bounce=True)
     kept = [{"A": 1, "B": 2}] * 20
     swapped = [{"A": 1, "B": 2}] * 10 + [{"A": 2, "B": 1}] * 10
