@@ -71,12 +71,15 @@ class LinkerConfig:
     # 2000-2002 0.8 did better (tags + motion HOTA 72.1 against 71.0, IDF1 88.2 against 85.6;
     # tags alone IDF1 83.5 against 72.8, BENCHMARKS.md): single-frame tags scatter around
     # their object's mean, and a pair refused here falls to the IoU stages, which ignore tags.
-    tag_max_distance: float = 0.8
+    # Issue 26 (the tag branch on the frozen detector): re-chosen with the other tag settings
+    # marked so, by `aetrack tune --weights` on PETS 1-397 (aetrack/bench/reports/tags.md, "Issue 26").
+    tag_max_distance: float = 0.61
     # Exponential moving average of a track's tag: tag = m * tag + (1 - m) * new. Tags drift as
     # an object turns, changes scale or is partly covered; a slow average (0.9, ten frames)
     # lags that drift and the track falls out of tag_max_distance of its own detection. On the
     # tuning seeds 2000-2002, 0.2 cut identity switches from 32 to 18 (BENCHMARKS.md).
-    tag_momentum: float = 0.2
+    # Issue 26: 0.62 (tags re-chosen, see tag_max_distance).
+    tag_momentum: float = 0.62
     # Motion gate of the tag stage: squared Mahalanobis distance of the detection (x, y, a, h)
     # to the track's Kalman prediction; 9.4877 is the chi-square 95 % quantile with 4 degrees
     # of freedom (deep_sort). For a lost track the gate widens with time lost by itself: every
@@ -86,7 +89,8 @@ class LinkerConfig:
     # A lost track whose tag is within this distance of a detection's tag is revived even if
     # the detection lies outside the motion gate (its prediction drifted while it was hidden).
     # Stricter than tag_max_distance because nothing else confirms the pairing.
-    revive_tag_distance: float = 0.3
+    # Issue 26: 0.05, near off (tags re-chosen, see tag_max_distance).
+    revive_tag_distance: float = 0.05
     # Reach of a lost track in the tag stages ("tags_motion"): a lost track is paired by tags
     # only with a detection whose centre lies within (lost_reach + lost_reach_speed * seconds
     # lost) times the height of the track's last matched box from that box's centre. Objects do
@@ -108,7 +112,8 @@ class LinkerConfig:
     # detection the track's box moved onto win such ties; when two boxes overlap (a
     # crossing) the term is about equal for both and the tags decide. 0 = tags only; 1.0 puts
     # no overlap on the same footing as the push margin (1.0 apart in tag space).
-    tag_iou_weight: float = 1.0
+    # Issue 26: 0.81 (tags re-chosen, see tag_max_distance).
+    tag_iou_weight: float = 0.81
     # How the first stage of "tags_motion" uses tags (aetrack/linker/appearance.py):
     # "sum" = the motion-gated tag stage above (tag distance + tag_iou_weight * (1 - IoU),
     # FairMOT-like), then IoU stages; "min" = BoT-SORT: one stage over tracked and lost tracks
@@ -127,20 +132,24 @@ class LinkerConfig:
     # 1 - tag_proximity. 0.6 (IoU >= 0.4): PETS runs at 7 frames/s, so a walker's predicted and
     # detected boxes overlap little; on PETS 1-397 with the real model HOTA / IDF1 49.3 / 65.4 ->
     # 52.4 / 72.0 (session 12, aetrack/bench/reports/tags.md "Tags (issue 16)").
-    tag_proximity: float = 0.6
+    # Issue 26: 0.61 (tags re-chosen, see tag_max_distance).
+    tag_proximity: float = 0.61
     # Tag distance -> cost units of the "min" cost. BoT-SORT halves cosine distance (range 0-2);
     # here different objects sit >= 1.0 apart (the push margin), so 0.5 maps the margin to 0.5.
-    tag_cost_scale: float = 0.5
+    # Issue 26: 0.52 (tags re-chosen, see tag_max_distance).
+    tag_cost_scale: float = 0.52
     # Tags kept per track besides the moving average (ring buffer of the last matched tags; 0 =
     # the average only). A track's tag distance to a detection is the smallest over the average
     # and the gallery (appearance.TagGallery).
-    tag_gallery_size: int = 0
+    # Issue 26: 3 (tags re-chosen, see tag_max_distance).
+    tag_gallery_size: int = 3
     # Tag confidence in the first tags_motion stage: a pair's tag term counts only if the
     # detection's tag is at least this much farther from every other candidate track
     # (appearance.margins); 0 = always. "sum": an unconfident pair is left to the IoU stages.
     # 0.2 cost HOTA on the tuning seeds (hard "min" 58.3 -> 57.7, medium 70.5 -> 69.1;
     # `git show ad55cac:notes/BENCH_tags.md`): a look-alike's tag is often the only hint in a crossing.
-    tag_margin: float = 0.0
+    # Issue 26: 0.16 (tags re-chosen, see tag_max_distance).
+    tag_margin: float = 0.16
     # Tag revival: a tags-only stage of "tags_motion", after the IoU stages and before the
     # tentative tracks: lost tracks, lost for at least revival_after_s (beyond what motion still
     # predicts), against the high detections left, on tag distance alone (limit
@@ -439,10 +448,11 @@ class LinkerConfig:
 #: a checkpoint written before it (its stored linker section has no ``direction_s``) takes these
 #: for the keys it did not store, as it did then, so an old checkpoint links as before
 #: (upgrade_stored). ``kalman``: the per-frame noise of then, translated like a stored one.
+#: Also the tag settings issue 26 changed that such sections did not store (gallery, margin, scale).
 LEGACY_DEFAULTS: dict[str, Any] = {
     "tag_cost": "sum", "tag_proximity": 0.5, "iou_threshold_tentative": 0.7, "min_hits": 2, "direction_weight": 0.0,
     "common_motion": False, "common_motion_radius": 1.0, "class_groups": [], "frame_rate_scaling": False,
-    "output_box": "detection",
+    "output_box": "detection", "tag_gallery_size": 0, "tag_margin": 0.0, "tag_cost_scale": 0.5,
     "kalman": {"position_weight": 1.0 / 20.0, "velocity_weight": 1.0 / 160.0, "aspect_std": 1e-2,
                "aspect_velocity_std": 1e-5, "aspect_measurement_std": 1e-1, "initial_position_factor": 2.0,
                "initial_velocity_factor": 10.0},
