@@ -63,13 +63,14 @@ bench: venv
 	$(AET) benchmark bench_data/synth-medium --weights synthetic --out bench_out/synth-medium --linker tags_motion --linker tags --linker motion --linker iou
 	$(AET) benchmark ../shared/data/MOT17-train --dets det/det.txt --linker iou --linker motion --out bench_out/mot17 --no-speed
 
-# Engines at 640x360 (BENCHMARKS.md, "Speed"): both embedded models on torch and onnxruntime,
-# interleaved round by round, end to end and per stage; then GFLOP per frame.
+# Engines at 640x360 (BENCHMARKS.md, "Speed"; torch beside onnxruntime: aetrack/bench/reports/speed.md):
+# both embedded models on torch and onnxruntime, interleaved round by round, end to end and per
+# stage; then GFLOP per frame.
 bench-engines: venv
 	$(PY) -m aetrack.bench.engines e2e --threads 2 --rounds 3 --frames 150 --variants torch onnxruntime
 	$(PY) -m aetrack.bench.engines flops
 
-# Loss/model ablations on synthetic data (BENCHMARKS.md, "Ablations"): each variant trains
+# Loss/model ablations on synthetic data (aetrack/bench/reports/tags.md, "Ablations"): each variant trains
 # 1200 steps (~5 min on 2 cores), then tracks seeds 1000-1003 with three linkers on its own
 # detections, all with the same decode/linker settings.
 # The table's base keeps the settings it was measured with (size-loss weight 0.1, whole

@@ -68,7 +68,7 @@ def resolve_backend(backend: str, *, weights: str | Path | None = None, device: 
                     multiscale: bool = False) -> str:
     """The engine ``backend`` means: an .onnx ``weights`` file runs on onnxruntime; ``auto`` is
     onnxruntime on the CPU when it is installed (1.6-2.4x faster end to end than torch here,
-    BENCHMARKS.md "Speed"), else torch, and torch for the multi-scale test (``multiscale``: it
+    aetrack/bench/reports/speed.md), else torch, and torch for the multi-scale test (``multiscale``: it
     resizes torch tensors). Refuses an unknown backend in one line."""
     check_backend(backend, device=device)
     if is_onnx_file(weights):

@@ -31,7 +31,7 @@ class CameraMotionConfig:
     BoT-SORT's sparse GMC follows up to 1000 corners 1 px apart; following them with
     pyramidal Lucas-Kanade took 46 ms of a 1080p frame here (2-core CPU), nearly all of the
     cost. 200 corners at least 8 px apart (downscaled) still cover the frame, so the
-    background, the majority, decides the RANSAC fit (BENCHMARKS.md "Linking given detections").
+    background, the majority, decides the RANSAC fit (aetrack/bench/reports/linker.md, issue 17).
     """
 
     # Frames are shrunk by this factor before finding corners (1080p -> 480x270 at 4).

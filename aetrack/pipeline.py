@@ -112,7 +112,7 @@ def track_source(
                                   class_id=t.class_id, class_name=tracker.class_names[t.class_id]) for t in tracks]
                 writer.write(rows)
                 for r in rows:
-                    stats.track_classes.setdefault(r.track_id, r.class_name)
+                    stats.track_classes[r.track_id] = r.class_name  # its latest, as the results files end
                 if video is not None:
                     video.write(img, tracks, frame_no=frame_no)
                 t3 = time.perf_counter()

@@ -53,11 +53,14 @@ def scripted(**fields: object) -> LinkerConfig:
     scripted detection a reported track is. The IoU costs the tests derive are plain
     ``1 - IoU``: score fusion, the direction term and common motion (tests/test_linker_motion.py)
     are off. The scripts were derived with the settings below (the defaults before issue 27):
-    min_hits 2, tentative IoU limit 0.7, the "sum" tag cost, deep_sort's Kalman noise."""
+    min_hits 2, tentative IoU limit 0.7, the "sum" tag cost, deep_sort's Kalman noise, and the tag
+    settings before issue 26 (limit 0.8, overlap weight 1.0, momentum 0.2, revival 0.3, no gallery)."""
     return LinkerConfig(**{"output_box": "detection", "report_lost_s": 0.0, "fuse_score": False,
                            "direction_weight": 0.0, "common_motion": False, "min_hits": 2,
                            "iou_threshold_tentative": 0.7, "tag_cost": "sum", "tag_proximity": 0.5,
-                           "kalman": DEEP_SORT_NOISE, **fields})
+                           "tag_max_distance": 0.8, "tag_iou_weight": 1.0, "tag_momentum": 0.2,
+                           "revive_tag_distance": 0.3, "tag_gallery_size": 0, "tag_margin": 0.0,
+                           "tag_cost_scale": 0.5, "kalman": DEEP_SORT_NOISE, **fields})
 
 
 def run(linker: Linker, frames: list[list[Det]], *, with_tags: bool = True) -> list[dict[str, int]]:
@@ -115,7 +118,7 @@ def test_bounce_keeps_ids_with_tags_but_motion_alone_swaps() -> None:
     # That is the "sum" tag cost. The default "min" cost (BoT-SORT) consults tags only where
     # 1 - IoU <= tag_proximity (0.5): track 1 and A have 1 - IoU = 0.65, so the pair costs its
     # IoU distance alone and the assignment swaps as in motion mode (issue 16 chose "min" on
-    # the synthetic tuning seeds all the same, BENCHMARKS.md "Tags (issue 16)").
+    # the synthetic tuning seeds all the same, aetrack/bench/reports/tags.md "Tags (issue 16)").
     seq = crossing(bounce=True)
     kept = [{"A": 1, "B": 2}] * 20
     swapped = [{"A": 1, "B": 2}] * 10 + [{"A": 2, "B": 1}] * 10
@@ -513,14 +516,14 @@ def test_overlap_term_settles_ambiguous_tags() -> None:
     # Two still objects 20 px apart (IoU of their boxes: 20*100 / (2*4000 - 2000) = 1/3), well
     # inside each other's motion gate. Their tags, 0.3 apart, swap in frame 2 (weak tags).
     # Costs tag + w * (1 - IoU): w = 0: keep 0.3 + 0.3 = 0.6 > swap 0.0 + 0.0 -> swapped ids;
-    # w = 1 (default): keep 0.3 + 0.3 = 0.6 < swap 2 * (0.0 + 2/3) = 1.33 -> ids kept.
+    # w = 1 (scripted): keep 0.3 + 0.3 = 0.6 < swap 2 * (0.0 + 2/3) = 1.33 -> ids kept.
     frames = [
         [("a", 100.0, 200.0, 0.9, (0.0, 0.0)), ("b", 120.0, 200.0, 0.9, (0.3, 0.0))],
         [("a", 100.0, 200.0, 0.9, (0.3, 0.0)), ("b", 120.0, 200.0, 0.9, (0.0, 0.0))],
     ]
     assert run(Linker(cfg=scripted(tag_iou_weight=0.0)), frames) == [{"a": 1, "b": 2}, {"a": 2, "b": 1}]
     assert run(Linker(cfg=scripted()), frames) == [{"a": 1, "b": 2}, {"a": 1, "b": 2}]
-    assert LinkerConfig().tag_gated_limit == 0.8 + 1.0
+    assert scripted().tag_gated_limit == 0.8 + 1.0
 
 
 def test_kalman_output_box_is_the_corrected_state() -> None:

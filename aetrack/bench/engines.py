@@ -15,8 +15,8 @@ trace + torch.jit.freeze, + torch.jit.optimize_for_inference. onnxruntime varian
 shipped settings (ORT_ENABLE_ALL, denormals as zero, no spinning, intra-op threads = --threads),
 then one setting changed each.
 
-``e2e``: ``aetrack track`` on the demo clip resized to 640x360 (made here with OpenCV), both
-models x both backends, interleaved, --rounds times; frames/s end to end and per-stage medians
+``e2e``: ``aetrack track`` on the demo clip resized to 640x360 (``--sizes WxH ...`` for others;
+made here with OpenCV), both models x both backends, interleaved, --rounds times; frames/s end to end and per-stage medians
 as the command prints them (aetrack.pipeline.track_source, the method of `aetrack benchmark`).
 
 ``api``: the Python API as a user runs it (no thread settings), ``Tracker.from_pretrained()``
@@ -50,23 +50,24 @@ def load() -> str:
     return " ".join(Path("/proc/loadavg").read_text().split()[:3]) if Path("/proc/loadavg").exists() else "?"
 
 
-def make_clip() -> Path:
-    """The shipped demo clip (768x432, 300 frames, 10 fps) resized to 640x360 with OpenCV."""
+def make_clip(size: tuple[int, int] = (640, 360)) -> Path:
+    """The shipped demo clip (768x432, 300 frames, 10 fps) resized to ``size`` with OpenCV."""
     from aetrack.assets import demo_clip_path
 
-    if CLIP_640.is_file():
-        return CLIP_640
-    CLIP_640.parent.mkdir(parents=True, exist_ok=True)
+    path = CLIP_640.with_name(f"corridor_{size[0]}x{size[1]}.mp4")
+    if path.is_file():
+        return path
+    path.parent.mkdir(parents=True, exist_ok=True)
     cap = cv2.VideoCapture(str(demo_clip_path()))
     fps = cap.get(cv2.CAP_PROP_FPS) or 10.0
-    out = cv2.VideoWriter(str(CLIP_640), cv2.VideoWriter_fourcc(*"mp4v"), fps, (640, 360))
+    out = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), fps, size)
     while True:
         ok, img = cap.read()
         if not ok:
             break
-        out.write(cv2.resize(img, (640, 360), interpolation=cv2.INTER_AREA))
+        out.write(cv2.resize(img, size, interpolation=cv2.INTER_AREA if size[0] < img.shape[1] else cv2.INTER_LINEAR))
     out.release()
-    return CLIP_640
+    return path
 
 
 def fuse_conv_bn(module: torch.nn.Module) -> torch.nn.Module:
@@ -177,23 +178,25 @@ LINE = re.compile(r"(\d+) frames, .*?\d+ boxes, ([\d.]+) frames/s end to end \((
 
 
 def e2e(args: argparse.Namespace) -> None:
-    clip = make_clip()
     exe = str(Path(sys.executable).parent / "aetrack")
+    sizes = [tuple(int(v) for v in s.lower().split("x")) for s in args.sizes]
+    clips = {size: make_clip(size) for size in sizes}
     # A variant is a backend, optionally with " passive": OMP_WAIT_POLICY=PASSIVE, so that torch's
     # OpenMP threads sleep at once between parallel regions instead of spinning (torch runs the
     # model on the torch backend, and preprocessing and decoding on both).
-    configs = [(w, b) for w in ("default", "synthetic") for b in args.variants]
-    results: dict[tuple[str, str], list[dict[str, float]]] = {c: [] for c in configs}
+    configs = [(size, w, b) for size in sizes for w in ("default", "synthetic") for b in args.variants]
+    results: dict[tuple, list[dict[str, float]]] = {c: [] for c in configs}
     env = {**os.environ, "OMP_NUM_THREADS": str(args.threads)}
+    out_dir = str(CLIP_640.parent / "out")
     for w in ("default", "synthetic"):  # first use: the onnxruntime export into the cache, outside the timing
-        subprocess.run([exe, "track", str(clip), "--out", str(CLIP_640.parent / "out"), "--weights", w,
+        subprocess.run([exe, "track", str(clips[sizes[0]]), "--out", out_dir, "--weights", w,
                         "--backend", "onnxruntime", "--frames", "1:2", "--threads", str(args.threads)], env=env,
                        capture_output=True, check=True)
     print(f"load before: {load()}", flush=True)
     for r in range(args.rounds):
-        for w, b in configs:
+        for size, w, b in configs:
             run_env = {**env, "OMP_WAIT_POLICY": "PASSIVE"} if b.endswith(" passive") else env
-            res = subprocess.run([exe, "track", str(clip), "--out", str(CLIP_640.parent / "out"), "--weights", w,
+            res = subprocess.run([exe, "track", str(clips[size]), "--out", out_dir, "--weights", w,
                                   "--backend", b.split()[0], "--frames", f"1:{args.frames}",
                                   "--threads", str(args.threads)],
                                  env=run_env, capture_output=True, text=True, check=True)
@@ -203,20 +206,24 @@ def e2e(args: argparse.Namespace) -> None:
             for part in m[3].split(", "):
                 stage, ms, _ = part.split(" ")
                 row[stage] = float(ms)
-            results[(w, b)].append(row)
-            print(f"round {r + 1} {w} {b}: {row}", flush=True)
+            results[(size, w, b)].append(row)
+            print(f"round {r + 1} {size[0]}x{size[1]} {w} {b}: {row}", flush=True)
     print(f"load after: {load()}; threads {args.threads}; {args.rounds} interleaved rounds of {args.frames} frames; "
           f"medians over rounds")
     keys = ["fps", "read", "preprocess", "model", "decode", "link", "write"]
-    print("| weights | backend | " + " | ".join(keys) + " |")
-    for (w, b), rows in results.items():
-        print(f"| {w} | {b} | " + " | ".join(f"{np.median([r[k] for r in rows]):.1f}" for k in keys) + " |")
+    print("| frame | weights | backend | " + " | ".join(keys) + " |")
+    for (size, w, b), rows in results.items():
+        print(f"| {size[0]}x{size[1]} | {w} | {b} | " + " | ".join(f"{np.median([r[k] for r in rows]):.1f}" for k in keys)
+              + " |")
     fps = {c: float(np.median([r["fps"] for r in rows])) for c, rows in results.items()}
-    for w in ("default", "synthetic"):
-        for b in args.variants[1:]:
-            print(f"{w}: {b} / {args.variants[0]} frames/s = {fps[(w, b)] / fps[(w, args.variants[0])]:.2f}")
-    for b in args.variants:
-        print(f"{b}: default / synthetic frames/s = {fps[('default', b)] / fps[('synthetic', b)]:.2f}")
+    for size in sizes:
+        for w in ("default", "synthetic"):
+            for b in args.variants[1:]:
+                print(f"{size[0]}x{size[1]} {w}: {b} / {args.variants[0]} frames/s = "
+                      f"{fps[(size, w, b)] / fps[(size, w, args.variants[0])]:.2f}")
+        for b in args.variants:
+            print(f"{size[0]}x{size[1]} {b}: default / synthetic frames/s = "
+                  f"{fps[(size, 'default', b)] / fps[(size, 'synthetic', b)]:.2f}")
 
 
 def api(args: argparse.Namespace) -> None:
@@ -267,6 +274,7 @@ def main() -> None:
     p.add_argument("--repeats", type=int, default=30)
     p.add_argument("--rounds", type=int, default=3)
     p.add_argument("--frames", type=int, default=150)
+    p.add_argument("--sizes", nargs="+", default=["640x360"], help="e2e: frame sizes WxH the demo clip is resized to")
     p.add_argument("--only", nargs="+", default=[], help="forward: only variants whose label holds one of these")
     p.add_argument("--variants", nargs="+", default=["torch", "onnxruntime"],
                    choices=["torch", "onnxruntime", "torch passive", "onnxruntime passive"],

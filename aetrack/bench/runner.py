@@ -441,7 +441,9 @@ def _summary(
             "warnings": metrics["warnings"],
         }
     first = reports[modes[0]].as_dict()
-    input_size = None if model_cfg is None else [model_cfg.input_width, model_cfg.input_height]
+    # The network input of the first sequence's frames (an input that follows the frame differs
+    # from the config's training canvas).
+    input_size = None if model_cfg is None else list(model_cfg.canvas_size((seqs[0].info.width, seqs[0].info.height)))
     speed: dict[str, Any] = {
         "stages_ms": _medians(pooled),
         "fps": frames_total / seconds_total if seconds_total > 0 else 0.0,

@@ -11,8 +11,8 @@ Settings where the frame rate matters are in time units (seconds, Kalman noise p
 7 frames/s and a 30 frames/s camera get the same behaviour in time. The defaults marked
 "issue 27" were chosen by leave-one-sequence-out over MOT17-train (seven sequences, each at
 full rate and thinned to every 2nd and 4th frame), PETS09-S2L1 frames 1-397 with YOLOX-nano's
-boxes and with its MOT15 ACF boxes, and the synthetic tuning seeds (BENCHMARKS.md "Linker
-default (issue 27)"). Those marked "issue 27 follow-up" (common_motion_velocity_gain, confirm_s,
+boxes and with its MOT15 ACF boxes, and the synthetic tuning seeds (aetrack/bench/reports/linker.md,
+"Linker default (issue 27)"). Those marked "issue 27 follow-up" (common_motion_velocity_gain, confirm_s,
 output_box) were chosen the same way over eleven folds: the seven MOT17 sequences, PETS 1-198 and
 199-397 (YOLOX-nano boxes from two decoders, ACF boxes, the default model's own detections with
 and without tags), and the synthetic seeds at 30 and at 7 frames/s.
@@ -71,12 +71,15 @@ class LinkerConfig:
     # 2000-2002 0.8 did better (tags + motion HOTA 72.1 against 71.0, IDF1 88.2 against 85.6;
     # tags alone IDF1 83.5 against 72.8, BENCHMARKS.md): single-frame tags scatter around
     # their object's mean, and a pair refused here falls to the IoU stages, which ignore tags.
-    tag_max_distance: float = 0.8
+    # Issue 26 (the tag branch on the frozen detector): re-chosen with the other tag settings
+    # marked so, by `aetrack tune --weights` on PETS 1-397 (aetrack/bench/reports/tags.md, "Issue 26").
+    tag_max_distance: float = 0.61
     # Exponential moving average of a track's tag: tag = m * tag + (1 - m) * new. Tags drift as
     # an object turns, changes scale or is partly covered; a slow average (0.9, ten frames)
     # lags that drift and the track falls out of tag_max_distance of its own detection. On the
     # tuning seeds 2000-2002, 0.2 cut identity switches from 32 to 18 (BENCHMARKS.md).
-    tag_momentum: float = 0.2
+    # Issue 26: 0.62 (tags re-chosen, see tag_max_distance).
+    tag_momentum: float = 0.62
     # Motion gate of the tag stage: squared Mahalanobis distance of the detection (x, y, a, h)
     # to the track's Kalman prediction; 9.4877 is the chi-square 95 % quantile with 4 degrees
     # of freedom (deep_sort). For a lost track the gate widens with time lost by itself: every
@@ -86,7 +89,8 @@ class LinkerConfig:
     # A lost track whose tag is within this distance of a detection's tag is revived even if
     # the detection lies outside the motion gate (its prediction drifted while it was hidden).
     # Stricter than tag_max_distance because nothing else confirms the pairing.
-    revive_tag_distance: float = 0.3
+    # Issue 26: 0.05, near off (tags re-chosen, see tag_max_distance).
+    revive_tag_distance: float = 0.05
     # Reach of a lost track in the tag stages ("tags_motion"): a lost track is paired by tags
     # only with a detection whose centre lies within (lost_reach + lost_reach_speed * seconds
     # lost) times the height of the track's last matched box from that box's centre. Objects do
@@ -95,7 +99,7 @@ class LinkerConfig:
     # and gap filling then drew a line of false boxes across the frame. 1.0 height a second is
     # a walking pace (people walk about 0.8 of their height a second; the synthetic walkers
     # 0.4-0.8). A large speed (e.g. 100) turns the gate off. Chosen on the tuning seeds with
-    # the embedded synthetic model (2026-11-28, BENCHMARKS.md "Tags (issue 16)"): hard
+    # the embedded synthetic model (2026-11-28, aetrack/bench/reports/tags.md "Tags (issue 16)"): hard
     # 5000-5003 HOTA 57.2 -> 58.6, IDSW 35 -> 31, FP 2095 -> 1832; medium 2000-2002 unchanged
     # (74.8); 1.0 + 1.0 / s, 0.5 + 2.0 / s and 0.3 + 0.5 / s did no better.
     lost_reach: float = 0.5
@@ -108,15 +112,16 @@ class LinkerConfig:
     # detection the track's box moved onto win such ties; when two boxes overlap (a
     # crossing) the term is about equal for both and the tags decide. 0 = tags only; 1.0 puts
     # no overlap on the same footing as the push margin (1.0 apart in tag space).
-    tag_iou_weight: float = 1.0
+    # Issue 26: 0.81 (tags re-chosen, see tag_max_distance).
+    tag_iou_weight: float = 0.81
     # How the first stage of "tags_motion" uses tags (aetrack/linker/appearance.py):
     # "sum" = the motion-gated tag stage above (tag distance + tag_iou_weight * (1 - IoU),
     # FairMOT-like), then IoU stages; "min" = BoT-SORT: one stage over tracked and lost tracks
     # with cost min(1 - IoU, tag_cost_scale * tag distance), the tag term only where the tag
     # distance is within tag_max_distance and 1 - IoU within tag_proximity, limit
     # iou_threshold_high; tags then only break ties among overlapping boxes.
-    # On the tuning seeds (BENCHMARKS.md "Tags (issue 16)") "min" + tag_revival gave hard (5000-5003) HOTA
-    # 57.2 -> 59.4, switches 38 -> 26, but medium (2000-2002) 73.0 -> 72.3, and on the held-out
+    # On the tuning seeds (aetrack/bench/reports/tags.md "Tags (issue 16)") "min" + tag_revival gave hard
+    # (5000-5003) HOTA 57.2 -> 59.4, switches 38 -> 26, but medium (2000-2002) 73.0 -> 72.3, and on the held-out
     # medium seeds 1000-1003 75.6 / 90.0 -> 74.4 / 89.1 (below the synthetic model's goals);
     # "min" also lets a bounce with IoU < 0.5 swap like motion does (test_linker). So the
     # synthetic model stores "sum"; the real default model, whose tags are weak, uses "min"
@@ -126,21 +131,25 @@ class LinkerConfig:
     # BoT-SORT's proximity gate (its default 0.5): the tag term of the "min" cost needs IoU >=
     # 1 - tag_proximity. 0.6 (IoU >= 0.4): PETS runs at 7 frames/s, so a walker's predicted and
     # detected boxes overlap little; on PETS 1-397 with the real model HOTA / IDF1 49.3 / 65.4 ->
-    # 52.4 / 72.0 (session 12, BENCHMARKS.md "Tags (issue 16)").
-    tag_proximity: float = 0.6
+    # 52.4 / 72.0 (session 12, aetrack/bench/reports/tags.md "Tags (issue 16)").
+    # Issue 26: 0.61 (tags re-chosen, see tag_max_distance).
+    tag_proximity: float = 0.61
     # Tag distance -> cost units of the "min" cost. BoT-SORT halves cosine distance (range 0-2);
     # here different objects sit >= 1.0 apart (the push margin), so 0.5 maps the margin to 0.5.
-    tag_cost_scale: float = 0.5
+    # Issue 26: 0.52 (tags re-chosen, see tag_max_distance).
+    tag_cost_scale: float = 0.52
     # Tags kept per track besides the moving average (ring buffer of the last matched tags; 0 =
     # the average only). A track's tag distance to a detection is the smallest over the average
     # and the gallery (appearance.TagGallery).
-    tag_gallery_size: int = 0
+    # Issue 26: 3 (tags re-chosen, see tag_max_distance).
+    tag_gallery_size: int = 3
     # Tag confidence in the first tags_motion stage: a pair's tag term counts only if the
     # detection's tag is at least this much farther from every other candidate track
     # (appearance.margins); 0 = always. "sum": an unconfident pair is left to the IoU stages.
     # 0.2 cost HOTA on the tuning seeds (hard "min" 58.3 -> 57.7, medium 70.5 -> 69.1;
     # `git show ad55cac:notes/BENCH_tags.md`): a look-alike's tag is often the only hint in a crossing.
-    tag_margin: float = 0.0
+    # Issue 26: 0.16 (tags re-chosen, see tag_max_distance).
+    tag_margin: float = 0.16
     # Tag revival: a tags-only stage of "tags_motion", after the IoU stages and before the
     # tentative tracks: lost tracks, lost for at least revival_after_s (beyond what motion still
     # predicts), against the high detections left, on tag distance alone (limit
@@ -148,8 +157,8 @@ class LinkerConfig:
     # farther from every other live track (tag confidence). With it, lost tracks are kept for
     # revival_lost_time_s (if longer than lost_time_s): tags recognise an object after an
     # occlusion longer than motion can bridge. Chosen on the tuning seeds 5000-5003 (hard) and
-    # 2000-2002 (medium), BENCHMARKS.md "Tags (issue 16)": with the "min" cost, revival with 0.6 / 0.2 /
-    # 0.5 s / 5 s gave hard HOTA 58.3 -> 59.4, IDF1 70.9 -> 73.3, medium 70.5 -> 72.3; with the
+    # 2000-2002 (medium), aetrack/bench/reports/tags.md "Tags (issue 16)": with the "min" cost, revival with
+    # 0.6 / 0.2 / 0.5 s / 5 s gave hard HOTA 58.3 -> 59.4, IDF1 70.9 -> 73.3, medium 70.5 -> 72.3; with the
     # "sum" cost it cost HOTA (hard 57.2 -> 56.8, medium 73.0 -> 72.6), so it is off by default.
     tag_revival: bool = False
     revival_max_distance: float = 0.6
@@ -192,7 +201,7 @@ class LinkerConfig:
     # 79.1 / 91.4 -> 92.3 on 2003-2007; 4 s and longer gave no more (BENCHMARKS.md).
     # Issue 17, real data: on the MOT17 half-val tuning halves (public detections) 3.0 s gave
     # HOTA 52.98 against 52.88 at 2.0 s (IDF1 60.00 / 60.02), no gain; 2.0 s is kept as the
-    # default, as before session 8 (BENCHMARKS.md "Linking given detections"). Issue 27: 1.5 s
+    # default, as before session 8 (aetrack/bench/reports/linker.md, issue 17). Issue 27: 1.5 s
     # and 3.0 s did no better across scenes and frame rates.
     lost_time_s: float = 2.0
     # Seconds a lost track is still reported, at its Kalman prediction and with state
@@ -214,7 +223,7 @@ class LinkerConfig:
     # Tracker.update's live rows are never filled. The linker has already joined both ends, so
     # filling costs no identity and recovers the frames the detector missed, without the false
     # positives of report_lost_s (a track that never comes back adds nothing). On the tuning
-    # halves (2026-11-27; BENCHMARKS.md "Linking given detections") filling every gap of a
+    # halves (2026-11-27; aetrack/bench/reports/linker.md, issue 17) filling every gap of a
     # revived track gave MOT17 public detections HOTA 54.4 -> 56.0 / IDF1 62.5 -> 63.7 (20
     # frames: 55.1 / 63.0), PETS 1-397 YOLOX-nano boxes 46.7 -> 47.5, PETS 1-397 with the
     # embedded default model 48.6 -> 49.0; longer gaps gained more, so 3.0 s covers every
@@ -233,8 +242,8 @@ class LinkerConfig:
     # tuning halves "kalman" lost HOTA 52.88 -> 52.34 (IDF1 60.02 -> 60.10): FRCNN boxes are
     # steady and several cameras move, so the default was "detection". Issue 27: "kalman" gained
     # on the synthetic seeds and lost on MOT17 at every rate. Issue 27 follow-up (with
-    # common_motion_velocity_gain and confirm_s; picked by leave-one-sequence-out, BENCHMARKS.md
-    # "Linker default (issue 27)"): "kalman" gained HOTA on every detector but MOT17's FRCNN,
+    # common_motion_velocity_gain and confirm_s; picked by leave-one-sequence-out, aetrack/bench/reports/linker.md
+    # "Follow-up"): "kalman" gained HOTA on every detector but MOT17's FRCNN,
     # where IDF1 held and switches fell: PETS 1-397 YOLOX-nano boxes 55.6 / 76.5 -> 56.4 / 76.7
     # (HOTA / IDF1), the default model's own 54.4 / 75.1 -> 55.2 / 75.4 (motion) and 51.4 / 68.0 ->
     # 52.2 / 68.2 (tags), ACF 36.5 -> 36.8, synthetic 65.2 -> 69.0 (30 frames/s) and 58.9 -> 59.9
@@ -243,7 +252,7 @@ class LinkerConfig:
     # BYTE's score-fused IoU: in the IoU stages over high detections the cost is
     # 1 - IoU * score instead of 1 - IoU, so of two overlapping detections the more confident
     # one wins the track (ByteTrack does this on MOT17, not on MOT20). MOT17 tuning halves:
-    # HOTA 52.88 -> 53.29, IDF1 60.02 -> 60.61 (BENCHMARKS.md "Linking given detections"). Off
+    # HOTA 52.88 -> 53.29, IDF1 60.02 -> 60.61 (aetrack/bench/reports/linker.md, issue 17). Off
     # (issue 27): across MOT17 at three frame rates, PETS and the synthetic seeds it lost (fused
     # scores favour confident boxes, which a detector other than MOT17's FRCNN does not
     # calibrate alike).
@@ -277,7 +286,7 @@ class LinkerConfig:
     # cancel in the median.
     # MOT17 tuning halves (with fuse_score and direction 0.2): HOTA 53.32 -> 54.43, IDF1
     # 60.71 -> 62.48, IDSW 377 -> 274, nearly all on the moving cameras MOT17-10 and -13
-    # (BENCHMARKS.md "Linking given detections"). Issue 27: off cost HOTA at every rate (MOT17
+    # (aetrack/bench/reports/linker.md, issue 17). Issue 27: off cost HOTA at every rate (MOT17
     # 51.8 -> 50.6 at full rate, PETS YOLOX-nano 50.6 -> 44.3).
     common_motion: bool = True
     common_motion_pairs: int = 3
@@ -295,7 +304,7 @@ class LinkerConfig:
     # of frames, by 3.6 px a frame on average (0.05 box heights), and the shift made up for it
     # every frame; with 0.5 the average is 0.03 px, as without common motion. In frame f of a
     # steady pan of p px a frame the tracks' velocities reach p (1 - (1 - gain)^f). Issue 27
-    # follow-up, leave-one-sequence-out (BENCHMARKS.md "Linker default (issue 27)"): 0.5 alone
+    # follow-up, leave-one-sequence-out (aetrack/bench/reports/linker.md "Follow-up"): 0.5 alone
     # gave MOT17 every 4th frame HOTA / IDF1 / IDSW 49.9 / 57.8 / 338 -> 51.1 / 59.7 / 206, all
     # frames 51.5 / 59.8 / 385 -> 51.6 / 59.7 / 371, PETS 1-397 YOLOX-nano 55.5 / 76.7 -> 55.6 /
     # 76.8; 0.25, 0.75 and 1 scored within 0.3 of it.
@@ -439,10 +448,11 @@ class LinkerConfig:
 #: a checkpoint written before it (its stored linker section has no ``direction_s``) takes these
 #: for the keys it did not store, as it did then, so an old checkpoint links as before
 #: (upgrade_stored). ``kalman``: the per-frame noise of then, translated like a stored one.
+#: Also the tag settings issue 26 changed that such sections did not store (gallery, margin, scale).
 LEGACY_DEFAULTS: dict[str, Any] = {
     "tag_cost": "sum", "tag_proximity": 0.5, "iou_threshold_tentative": 0.7, "min_hits": 2, "direction_weight": 0.0,
     "common_motion": False, "common_motion_radius": 1.0, "class_groups": [], "frame_rate_scaling": False,
-    "output_box": "detection",
+    "output_box": "detection", "tag_gallery_size": 0, "tag_margin": 0.0, "tag_cost_scale": 0.5,
     "kalman": {"position_weight": 1.0 / 20.0, "velocity_weight": 1.0 / 160.0, "aspect_std": 1e-2,
                "aspect_velocity_std": 1e-5, "aspect_measurement_std": 1e-1, "initial_position_factor": 2.0,
                "initial_velocity_factor": 10.0},

@@ -46,7 +46,7 @@ class KalmanNoise:
     Defaults: deep_sort's per-frame process noise (position 1/20, velocity 1/160 of the height a
     frame) read as that of a 30 frames/s camera and carried to other rates by the random-walk rules
     below; the measurement noise (1/10) and the initial velocity (6 heights a second) chosen
-    by issue 27 across scenes and frame rates (BENCHMARKS.md "Linker default (issue 27)"): the
+    by issue 27 across scenes and frame rates (aetrack/bench/reports/linker.md "Linker default (issue 27)"): the
     detector boxes of MOT17, PETS and the synthetic seeds jitter more than deep_sort's 1/20, and
     a new track must be free to take up a walker's or a moving camera's speed within a few frames.
 

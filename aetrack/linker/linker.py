@@ -90,7 +90,7 @@ _REVIVE = _Stage((LOST,), "high", "revive", "revival_max_distance")
 # away a lost track whose tag drifted during an occlusion, and where its prediction still
 # overlaps a detection, IoU revives it. Tuning seeds, embedded synthetic model, with the reach
 # gate (LinkerConfig.lost_reach): hard 5000-5003 HOTA 58.6 -> 59.2, IDSW 31 -> 31, medium
-# 2000-2002 74.8 -> 74.8 (BENCHMARKS.md "Tags (issue 16)").
+# 2000-2002 74.8 -> 74.8 (aetrack/bench/reports/tags.md "Tags (issue 16)").
 _STAGES: dict[str, tuple[_Stage, ...]] = {
     "tags_motion": (_TAG_GATED, _IOU_ALL_HIGH, _IOU_LOW, _IOU_TENTATIVE),
     "tags": (_TAG, _TAG_TENTATIVE),

@@ -33,7 +33,7 @@ TUNABLE = tuple(sorted([f.name for f in dataclasses.fields(LinkerConfig) if f.na
 #: The built-in space: thresholds of every model-free stage, time budgets, the motion ideas
 #: (score fusion, observation-centric re-update, direction consistency, common motion) and the
 #: Kalman noise in time units: the ranges of issue 27's search for the one default
-#: (BENCHMARKS.md "Linker default (issue 27)").
+#: (aetrack/bench/reports/linker.md "Linker default (issue 27)").
 DEFAULT_SPACE: dict[str, dict[str, Any]] = {
     "high_score": {"low": 0.3, "high": 0.8},
     "low_score": {"low": 0.05, "high": 0.3},
