@@ -6,6 +6,7 @@
     python -m aetrack.bench.engines forward --threads 2 --repeats 40 --only "ort (shipped" "ort 1 intra"
     python -m aetrack.bench.engines flops
     python -m aetrack.bench.engines api --rounds 3 --frames 50
+    python -m aetrack.bench.engines tagcost --threads 1 --repeats 15
 
 ``forward``: the detector's forward on one real 640x360 frame letterboxed as the tracker does
 (both embedded models run it at 512x288), every variant interleaved round by round (the
@@ -22,6 +23,9 @@ as the command prints them (aetrack.pipeline.track_source, the method of `aetrac
 ``api``: the Python API as a user runs it (no thread settings), ``Tracker.from_pretrained()``
 (``backend="auto"``) against ``backend="torch"``, on the same 640x360 clip: ``tracker.update``
 timed over ``--frames`` frames per round after 5 warm-up frames, rounds interleaved.
+
+``tagcost``: the default model's tag branch against its detection branch, torch, at the inputs of
+640x360, 768x576 and 1920x1080 frames (issue 26: the tags may cost at most 15 % of the model).
 
 ``flops``: FLOPs per frame at 640x360 (canvas 512x288) with aetrack.bench.speed.forward_flops
 (torch.utils.flop_counter.FlopCounterMode; convention in aetrack/bench/speed.py).
@@ -226,6 +230,35 @@ def e2e(args: argparse.Namespace) -> None:
                   f"{fps[(size, 'default', b)] / fps[(size, 'synthetic', b)]:.2f}")
 
 
+def tagcost(args: argparse.Namespace) -> None:
+    """The default model's tag branch against its detection branch (trunk and COCO head), torch,
+    --threads threads, medians of --repeats forwards at the default inputs of 640x360, 768x576
+    and 1920x1080 frames."""
+    from aetrack.model.weights import resolve_weights
+    from aetrack.train.checkpoint import load_checkpoint
+
+    torch.set_num_threads(args.threads)
+    model = load_checkpoint(resolve_weights("default")).model.eval()
+    net = model.net
+    for frame in ((640, 360), (768, 576), (1920, 1080)):
+        w, h = model.cfg.canvas_size(frame)
+        x = torch.rand(1, 3, h, w)
+        trunk, tags = [], []
+        with torch.inference_mode():
+            for i in range(args.repeats + 3):
+                t0 = time.perf_counter()
+                _, inputs = net.trunk(x)
+                t1 = time.perf_counter()
+                net.tags(inputs)
+                t2 = time.perf_counter()
+                if i >= 3:
+                    trunk.append(t1 - t0)
+                    tags.append(t2 - t1)
+        a, b = float(np.median(trunk)) * 1e3, float(np.median(tags)) * 1e3
+        print(f"{frame[0]}x{frame[1]} -> {w}x{h}: detection branch {a:.1f} ms, tag branch {b:.2f} ms, "
+              f"tags {b / (a + b):.1%} of the model", flush=True)
+
+
 def api(args: argparse.Namespace) -> None:
     from aetrack.tracker import Tracker
 
@@ -269,7 +302,7 @@ def flops(args: argparse.Namespace) -> None:
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("what", choices=("forward", "e2e", "flops", "api"))
+    p.add_argument("what", choices=("forward", "e2e", "flops", "api", "tagcost"))
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--repeats", type=int, default=30)
     p.add_argument("--rounds", type=int, default=3)
@@ -280,7 +313,7 @@ def main() -> None:
                    choices=["torch", "onnxruntime", "torch passive", "onnxruntime passive"],
                    help="e2e: backends to interleave")
     args = p.parse_args()
-    {"forward": forward, "e2e": e2e, "flops": flops, "api": api}[args.what](args)
+    {"forward": forward, "e2e": e2e, "flops": flops, "api": api, "tagcost": tagcost}[args.what](args)
 
 
 if __name__ == "__main__":
