@@ -46,7 +46,7 @@ pseudo: venv
 	$(PSEUDO) $(CLIPS_DIR)/one-by-one-person-detection.mp4 data/pseudo --every 2
 
 # The embedded default weights (real footage): pseudo-labels, then configs/real_yolox_nano.yaml
-# (the trunk's feature cache, ~4 min, then the tag branch, ~10 min on 2 CPU cores), then an
+# (the trunk's feature cache, then the tag branch: times in BENCHMARKS.md, "Training time"), then an
 # inference-only copy in the package, float32 (the detection branch stays YOLOX-nano's, bit for bit).
 weights: pseudo
 	$(AET) train --config configs/real_yolox_nano.yaml --overwrite
