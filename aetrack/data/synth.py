@@ -16,8 +16,10 @@ JPEG compression make the frames look like a camera's.
 
 Ground-truth conventions (``gt/gt.txt``, MOT16/17 columns ``frame,id,x,y,w,h,flag,class,vis``):
 
-* boxes are the full extent of the object's mask in 0-based pixels (``x`` is the leftmost
-  column, ``w`` the number of columns), even where it is occluded or outside the frame;
+* boxes are the extent of the object's mask in 0-based pixels (``x`` is the leftmost column,
+  ``w`` the number of columns), even where it is occluded, clipped to the frame: the part a
+  camera sees, as trackers report boxes (clipped since issue 28) and the simulated detections
+  are (:meth:`SynthFrame.gt_rows`; before 2026-12-07 the full extent beyond the border too);
 * a row exists for every frame in which the box overlaps the frame, flag 1, class 1;
 * visibility = pixels of the object seen in the frame / pixels of its full mask, so both
   occlusion and truncation by the border lower it;
@@ -70,9 +72,15 @@ class SynthFrame:
     owner: np.ndarray  # (H, W) int32 gt id drawn at each pixel; 0 = background or occluder
 
     def gt_rows(self) -> np.ndarray:
-        """(K, 9) float64 MOT16/17 rows ``frame, id, x, y, w, h, 1, 1, visibility``."""
+        """(K, 9) float64 MOT16/17 rows ``frame, id, x, y, w, h, 1, 1, visibility``, each box
+        clipped to the frame (the module docstring's conventions)."""
         k = len(self.ids)
-        return np.column_stack([np.full(k, self.frame), self.ids, self.boxes, np.ones(k), np.ones(k),
+        h, w = self.image.shape[:2]
+        x1 = np.clip(self.boxes[:, 0], 0, w)
+        y1 = np.clip(self.boxes[:, 1], 0, h)
+        x2 = np.clip(self.boxes[:, 0] + self.boxes[:, 2], 0, w)
+        y2 = np.clip(self.boxes[:, 1] + self.boxes[:, 3], 0, h)
+        return np.column_stack([np.full(k, self.frame), self.ids, x1, y1, x2 - x1, y2 - y1, np.ones(k), np.ones(k),
                                 self.visibility]).astype(np.float64).reshape(k, 9)
 
 
@@ -241,8 +249,8 @@ def write_sequence(out_dir: str | Path, *, cfg: SynthConfig, seed: int, video: b
                     writer.write(f.image)
                 elif not cv2.imwrite(str(work / "img1" / f"{f.frame:06d}.jpg"), f.image, params):
                     raise AetrackError(f"{out}: cannot write frame {f.frame} of {name}")
-                for i, (x, y, w, h), v in zip(f.ids, f.boxes, f.visibility):
-                    gt_lines.append(f"{f.frame},{i},{x:.0f},{y:.0f},{w:.0f},{h:.0f},1,1,{v:.4f}\n")
+                for _, i, x, y, w, h, _, _, v in f.gt_rows():
+                    gt_lines.append(f"{f.frame},{i:.0f},{x:.0f},{y:.0f},{w:.0f},{h:.0f},1,1,{v:.4f}\n")
                 for _, _, dx, dy, dw, dh, conf, *_ in simulate_detections(f, cfg=cfg, rng=det_rng):
                     det_lines.append(f"{f.frame},-1,{dx:.1f},{dy:.1f},{dw:.1f},{dh:.1f},{conf:.3f},-1,-1,-1\n")
                 if on_frame is not None:
